@@ -1,0 +1,111 @@
+package schemas
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Outcome values of a Result.
+const (
+	OutcomeDelivered    = "delivered"
+	OutcomeDeadLettered = "dead_lettered"
+	OutcomeFallback     = "fallback"
+)
+
+// Dead-letter reasons (CONTRACT.md section 3).
+const (
+	ReasonExhausted     = "exhausted"
+	ReasonNonRetryable  = "non_retryable"
+	ReasonInvalid       = "invalid"
+	ReasonExpired       = "expired"
+	ReasonUnknownTarget = "unknown_target"
+	// ReasonCircuitOpen is the reason of every fallback record.
+	ReasonCircuitOpen = "circuit_open"
+)
+
+// Job is what a publisher sends on <p>.jobs.<target> (schemas/job.v1.schema.json).
+// Decode one with DecodeJob, which enforces the schema's rules.
+type Job struct {
+	ID          string            `json:"id"`
+	Target      string            `json:"target,omitempty"`
+	Method      string            `json:"method,omitempty"`
+	Path        string            `json:"path,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Body        json.RawMessage   `json:"body,omitempty"`
+	BodyBase64  string            `json:"body_base64,omitempty"`
+	TimeoutMS   int               `json:"timeout_ms,omitempty"`
+	MaxAttempts int               `json:"max_attempts,omitempty"`
+	NotAfter    *time.Time        `json:"not_after,omitempty"`
+	ReplyTo     string            `json:"reply_to,omitempty"`
+	TraceID     string            `json:"trace_id,omitempty"`
+	Meta        json.RawMessage   `json:"meta,omitempty"`
+}
+
+// Attempt is one HTTP call of a job, as kept in a dead letter's history.
+type Attempt struct {
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	Endpoint   string    `json:"endpoint"`
+	Status     int       `json:"status"`
+	ErrorClass string    `json:"error_class"`
+	Error      string    `json:"error"`
+	DurationMS float64   `json:"duration_ms"`
+}
+
+// DeadLetter is a record on <p>.dlq.<target> (schemas/deadletter.v1.schema.json).
+// Job is the job as received with secret headers redacted, or null when the
+// payload could not be decoded, in which case Raw holds the original bytes.
+type DeadLetter struct {
+	Job            json.RawMessage `json:"job"`
+	Raw            []byte          `json:"raw"`
+	Target         string          `json:"target"`
+	Reason         string          `json:"reason"`
+	ErrorClass     string          `json:"error_class"`
+	Error          string          `json:"error"`
+	LastStatus     int             `json:"last_status"`
+	Attempts       int             `json:"attempts"`
+	History        []Attempt       `json:"history"`
+	FirstAttemptAt *time.Time      `json:"first_attempt_at"`
+	DeadAt         time.Time       `json:"dead_at"`
+	TraceID        string          `json:"trace_id"`
+	ServiceName    string          `json:"service_name"`
+	Instance       string          `json:"instance"`
+	Meta           json.RawMessage `json:"meta,omitempty"`
+}
+
+// Fallback is a record on <p>.fallback.<target> (schemas/fallback.v1.schema.json).
+type Fallback struct {
+	Job          json.RawMessage `json:"job"`
+	Target       string          `json:"target"`
+	Reason       string          `json:"reason"`
+	Endpoint     string          `json:"endpoint"`
+	BreakerState string          `json:"breaker_state"`
+	Attempts     int             `json:"attempts"`
+	At           time.Time       `json:"at"`
+	TraceID      string          `json:"trace_id"`
+	ServiceName  string          `json:"service_name"`
+	Instance     string          `json:"instance"`
+	Meta         json.RawMessage `json:"meta,omitempty"`
+}
+
+// FallbackResponse is a target's preset response, carried in a fallback result.
+type FallbackResponse struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+// Result is what the service publishes to a job's reply_to (schemas/result.v1.schema.json).
+type Result struct {
+	JobID      string            `json:"job_id"`
+	Target     string            `json:"target"`
+	Outcome    string            `json:"outcome"`
+	Status     int               `json:"status"`
+	Attempts   int               `json:"attempts"`
+	DurationMS float64           `json:"duration_ms"`
+	Body       string            `json:"body"`
+	ErrorClass string            `json:"error_class"`
+	Error      string            `json:"error"`
+	Fallback   *FallbackResponse `json:"fallback,omitempty"`
+	TraceID    string            `json:"trace_id"`
+	Meta       json.RawMessage   `json:"meta,omitempty"`
+}

@@ -1,0 +1,82 @@
+package worker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.uber.org/zap"
+)
+
+// Outcomes handed to a breaker's done callback.
+var (
+	errBreakerFailure  = errors.New("failure")
+	errBreakerExcluded = errors.New("excluded")
+)
+
+// endpointBreaker is the circuit breaker of one endpoint of a target.
+type endpointBreaker struct {
+	endpoint string
+	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
+	openFor  time.Duration
+}
+
+// newBreakers builds one breaker per endpoint, with the contract's trip rule:
+// consecutive failures, or a failure ratio over the window once min_requests
+// were seen. 4xx answers, SSRF blocks and shutdown cancellations are excluded.
+func newBreakers(t Target, log *zap.Logger) []*endpointBreaker {
+	p := t.Breaker
+	out := make([]*endpointBreaker, 0, len(t.Endpoints))
+	for _, ep := range t.Endpoints {
+		st := gobreaker.Settings{
+			Name:        t.Name + " " + ep,
+			MaxRequests: uint32(p.HalfOpenRequests),
+			Interval:    p.Window,
+			Timeout:     p.OpenTimeout,
+			ReadyToTrip: func(c gobreaker.Counts) bool {
+				if c.ConsecutiveFailures >= uint32(p.ConsecutiveFailures) {
+					return true
+				}
+				return c.Requests >= uint32(p.MinRequests) &&
+					float64(c.TotalFailures)/float64(c.Requests) >= p.FailureRatio
+			},
+			IsSuccessful: func(err error) bool { return err == nil },
+			IsExcluded:   func(err error) bool { return errors.Is(err, errBreakerExcluded) },
+		}
+		if p.Window >= 10*time.Second {
+			st.BucketPeriod = p.Window / 10 // a rolling window rather than a fixed one
+		}
+		endpoint := ep
+		st.OnStateChange = func(_ string, from, to gobreaker.State) {
+			log.Warn("breaker state change",
+				zap.String("target", t.Name), zap.String("endpoint", endpoint),
+				zap.String("from", from.String()), zap.String("to", to.String()))
+		}
+		out = append(out, &endpointBreaker{endpoint: endpoint, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st), openFor: p.OpenTimeout})
+	}
+	return out
+}
+
+// breakerStateName is the contract's spelling of a breaker state.
+func breakerStateName(s gobreaker.State) string {
+	switch s {
+	case gobreaker.StateOpen:
+		return "open"
+	case gobreaker.StateHalfOpen:
+		return "half_open"
+	default:
+		return "closed"
+	}
+}
+
+// pickEndpoint returns the first endpoint whose breaker lets a call through,
+// with the breaker's done callback. When none does, it returns nil and the
+// primary's breaker for the fallback record.
+func pickEndpoint(bs []*endpointBreaker) (*endpointBreaker, func(error)) {
+	for _, b := range bs {
+		if done, err := b.cb.Allow(); err == nil {
+			return b, done
+		}
+	}
+	return nil, nil
+}

@@ -1,0 +1,223 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+// userAgent is sent with every call unless the job sets its own.
+var userAgent = "dispatcher/dev"
+
+// SetUserAgentVersion sets the version in the User-Agent of outgoing calls.
+func SetUserAgentVersion(v string) { userAgent = "dispatcher/" + v }
+
+// newClient builds the target's own HTTP client: one keep-alive pool sized to
+// the target's concurrency, split timeouts, the SSRF guard in the dialer and
+// no redirects. No proxy is used: a proxy would dial on our behalf and bypass
+// the guard.
+func newClient(t Target, sec Security) *http.Client {
+	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second}
+	if !sec.AllowPrivateNetworks {
+		dialer.Control = ssrfControl
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   t.Timeouts.TLS,
+		ResponseHeaderTimeout: t.Timeouts.ResponseHeader,
+		MaxIdleConns:          t.Concurrency * len(t.Endpoints),
+		MaxIdleConnsPerHost:   t.Concurrency,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// callResult is what one attempt produced.
+type callResult struct {
+	status     int
+	body       []byte
+	err        error  // transport error, nil when a response arrived
+	class      string // "" on 2xx
+	errText    string
+	retryAfter time.Duration // from a Retry-After header, 0 when absent
+	duration   time.Duration
+	canceled   bool // cut by shutdown: not an attempt
+}
+
+// ok reports a 2xx answer.
+func (r *callResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
+
+// buildRequest turns a job into the HTTP request for endpoint.
+func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent string) (*http.Request, error) {
+	body, err := job.BodyBytes()
+	if err != nil {
+		return nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	target := strings.TrimSuffix(endpoint, "/") + job.EffectivePath()
+	req, err := http.NewRequestWithContext(ctx, job.EffectiveMethod(), target, rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	h := req.Header
+	for k, v := range job.Headers {
+		h.Set(k, v)
+	}
+	for k, v := range t.Headers {
+		h.Set(k, v)
+	}
+	if body != nil && h.Get("Content-Type") == "" {
+		if job.HasJSONBody() {
+			h.Set("Content-Type", "application/json")
+		} else {
+			h.Set("Content-Type", "application/octet-stream")
+		}
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", userAgent)
+	}
+	h.Set("Idempotency-Key", job.ID)
+	if traceparent != "" {
+		h.Set("Traceparent", traceparent)
+	}
+	return req, nil
+}
+
+// do makes one attempt. hardCtx is canceled only when shutdown gives up on
+// in-flight calls; total bounds the whole call, headers and body included.
+func (w *Worker) do(hardCtx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent string, total time.Duration) *callResult {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(hardCtx, total)
+	defer cancel()
+	res := &callResult{}
+	req, err := buildRequest(ctx, t, endpoint, job, traceparent)
+	if err != nil {
+		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()
+		return res
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		res.duration = time.Since(start)
+		if hardCtx.Err() != nil {
+			res.canceled = true
+		}
+		res.err = err
+		res.class = classifyError(ctx, err)
+		res.errText = errorText(err)
+		return res
+	}
+	limit := int64(w.sec.MaxResponseBytes)
+	res.body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+	resp.Body.Close()
+	res.duration = time.Since(start)
+	res.status = resp.StatusCode
+	if err != nil && !(res.status >= 200 && res.status < 300) {
+		// The status is what counts for a failed call; a cut body changes nothing.
+		err = nil
+	}
+	if err != nil {
+		if hardCtx.Err() != nil {
+			res.canceled = true
+		}
+		res.err = err
+		res.class = classifyError(ctx, err)
+		res.errText = errorText(err)
+		return res
+	}
+	if !res.ok() {
+		res.class = classifyStatus(res.status)
+		res.errText = strconv.Itoa(res.status) + " " + http.StatusText(res.status)
+		if res.status >= 300 && res.status < 400 {
+			res.errText += " (redirects are not followed)"
+		}
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return res
+}
+
+// errorText is a short, secret-free description of a transport error: the
+// url.Error wrapper (which repeats the URL, query included) is dropped.
+func errorText(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	msg := err.Error()
+	if len(msg) > 512 {
+		msg = msg[:512]
+	}
+	return msg
+}
+
+// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > 365*24*3600 {
+			n = 365 * 24 * 3600
+		}
+		return time.Duration(n) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		if d := at.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// newTraceparent builds a W3C traceparent for traceID with a fresh span id.
+func newTraceparent(traceID string) string {
+	var span [8]byte
+	_, _ = rand.Read(span[:])
+	return "00-" + traceID + "-" + hex.EncodeToString(span[:]) + "-01"
+}
+
+// newTraceID returns 16 random bytes as 32 lowercase hex characters.
+func newTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// traceIDFromParent extracts the trace id of a traceparent header, "" when
+// the header is not a valid version-00 traceparent.
+func traceIDFromParent(tp string) string {
+	parts := strings.Split(strings.TrimSpace(tp), "-")
+	if len(parts) != 4 || len(parts[1]) != 32 || parts[1] == strings.Repeat("0", 32) {
+		return ""
+	}
+	if _, err := hex.DecodeString(parts[1]); err != nil {
+		return ""
+	}
+	return strings.ToLower(parts[1])
+}

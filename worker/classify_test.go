@@ -1,0 +1,139 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestClassifyStatus(t *testing.T) {
+	cases := []struct {
+		status int
+		want   string
+	}{
+		{500, ClassHTTP5xx}, {503, ClassHTTP5xx}, {599, ClassHTTP5xx},
+		{429, ClassHTTP429}, {400, ClassHTTP4xx}, {404, ClassHTTP4xx}, {422, ClassHTTP4xx},
+		{302, ClassHTTP4xx}, {101, ClassHTTP4xx},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.status), func(t *testing.T) {
+			if got := classifyStatus(c.status); got != c.want {
+				t.Fatalf("classifyStatus(%d) = %s, want %s", c.status, got, c.want)
+			}
+		})
+	}
+}
+
+// TestClassifyError classifies errors produced by real calls on loopback
+// where that can be done, and by constructed errors otherwise (DNS).
+func TestClassifyError(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // RST instead of FIN
+			}
+			conn.Close()
+		}
+	}))
+	defer reset.Close()
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer tlsSrv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	call := func(url string, tr *http.Transport, total time.Duration) (context.Context, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), total)
+		t.Cleanup(cancel)
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("GET %s succeeded, want an error", url)
+		}
+		return ctx, err
+	}
+	cases := []struct {
+		name string
+		run  func() (context.Context, error)
+		want string
+	}{
+		{"connection refused", func() (context.Context, error) {
+			return call(closed, &http.Transport{}, 5*time.Second)
+		}, ClassConnectionRefused},
+		{"response header timeout", func() (context.Context, error) {
+			return call(slow.URL, &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}, 5*time.Second)
+		}, ClassTimeoutResponseHeader},
+		{"total timeout", func() (context.Context, error) {
+			return call(slow.URL, &http.Transport{}, 50*time.Millisecond)
+		}, ClassTimeoutTotal},
+		{"connection reset", func() (context.Context, error) {
+			return call(reset.URL, &http.Transport{}, 5*time.Second)
+		}, ClassConnectionReset},
+		{"untrusted certificate", func() (context.Context, error) {
+			return call(tlsSrv.URL, &http.Transport{}, 5*time.Second)
+		}, ClassTLS},
+		{"ssrf block", func() (context.Context, error) {
+			d := &net.Dialer{Control: ssrfControl}
+			return call(slow.URL, &http.Transport{DialContext: d.DialContext}, 5*time.Second)
+		}, ClassSSRFBlocked},
+		{"dns failure", func() (context.Context, error) {
+			return context.Background(), &url.Error{Op: "Get", URL: "http://x.invalid", Err: &net.OpError{Op: "dial", Net: "tcp",
+				Err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}}}
+		}, ClassDNS},
+		{"dial timeout", func() (context.Context, error) {
+			return context.Background(), &url.Error{Op: "Get", URL: "http://h", Err: &net.OpError{Op: "dial", Net: "tcp", Err: timeoutErr{}}}
+		}, ClassTimeoutConnect},
+		{"tls handshake timeout", func() (context.Context, error) {
+			return context.Background(), &url.Error{Op: "Get", URL: "https://h", Err: errors.New("net/http: TLS handshake timeout")}
+		}, ClassTimeoutTLS},
+		{"refused by syscall", func() (context.Context, error) {
+			return context.Background(), &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}, ClassConnectionRefused},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, err := c.run()
+			if got := classifyError(ctx, err); got != c.want {
+				t.Fatalf("classifyError(%v) = %s, want %s", err, got, c.want)
+			}
+		})
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestRetryableClass(t *testing.T) {
+	for _, c := range []string{ClassTimeoutConnect, ClassTimeoutTLS, ClassTimeoutResponseHeader, ClassTimeoutTotal, ClassDNS, ClassConnectionRefused, ClassConnectionReset} {
+		if !retryableClass(c) {
+			t.Errorf("%s should be retryable", c)
+		}
+	}
+	for _, c := range []string{ClassTLS, ClassSSRFBlocked, ClassHTTP4xx, ClassInvalidJob, ClassResponseTooLarge} {
+		if retryableClass(c) {
+			t.Errorf("%s should not be retryable", c)
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package worker
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// When-open policies of a breaker.
+const (
+	WhenOpenFallback = "fallback"
+	WhenOpenHold     = "hold"
+)
+
+// Timeouts are the split timeouts of one HTTP call. A zero field takes the
+// documented default: Connect 3s, TLS 3s, ResponseHeader 10s, Total 30s.
+type Timeouts struct {
+	Connect        time.Duration
+	TLS            time.Duration
+	ResponseHeader time.Duration
+	Total          time.Duration
+}
+
+// RetryPolicy says which failures are retried and how long to wait. Zero
+// fields take the documented defaults (MaxAttempts 5, InitialInterval 1s,
+// Multiplier 2, MaxInterval 60s, MaxElapsed 1h, RetryOnStatus
+// 408/425/429/500/502/503/504, MaxRetryAfter 5m), except Randomization, where
+// zero means no jitter (the config layer supplies its 0.2 default).
+type RetryPolicy struct {
+	MaxAttempts     int
+	InitialInterval time.Duration
+	Multiplier      float64
+	MaxInterval     time.Duration
+	Randomization   float64
+	MaxElapsed      time.Duration
+	RetryOnStatus   []int
+	MaxRetryAfter   time.Duration
+}
+
+// BreakerPolicy configures the circuit breaker of each endpoint. Zero fields
+// take the documented defaults: ConsecutiveFailures 5, FailureRatio 0.5,
+// MinRequests 20, Window 60s, OpenTimeout 30s, HalfOpenRequests 1,
+// WhenOpen "fallback".
+type BreakerPolicy struct {
+	ConsecutiveFailures int
+	FailureRatio        float64
+	MinRequests         int
+	Window              time.Duration
+	OpenTimeout         time.Duration
+	HalfOpenRequests    int
+	WhenOpen            string
+}
+
+// FallbackResponse is the preset response a target answers with while its
+// breaker is open. Body is JSON (nil for none).
+type FallbackResponse struct {
+	Status int
+	Body   json.RawMessage
+}
+
+// Target is everything a worker needs to know about one target.
+type Target struct {
+	// Name is the target's name, the last token of its job subject.
+	Name string
+	// Endpoints are base URLs; the first is the primary.
+	Endpoints []string
+	// Headers are sent with every call (and redacted everywhere else).
+	Headers map[string]string
+	// Concurrency is the number of calls in flight at once (default 32).
+	Concurrency int
+	Timeouts    Timeouts
+	Retry       RetryPolicy
+	Breaker     BreakerPolicy
+	// Fallback is the preset response while the breaker is open; nil means
+	// 503 with no body.
+	Fallback *FallbackResponse
+}
+
+// Security holds the service-wide guards. Zero MaxJobBytes and
+// MaxResponseBytes take the defaults 1 MiB and 64 KiB.
+type Security struct {
+	// AllowPrivateNetworks turns the SSRF guard off.
+	AllowPrivateNetworks bool
+	MaxJobBytes          int
+	MaxResponseBytes     int
+	// RedactHeaders are extra header names whose values never leave the
+	// process except towards the target.
+	RedactHeaders []string
+}
+
+// Defaults of the zero values above.
+const (
+	DefaultConcurrency      = 32
+	DefaultMaxJobBytes      = 1 << 20
+	DefaultMaxResponseBytes = 64 << 10
+)
+
+// DefaultRetryOnStatus are the statuses retried when RetryOnStatus is empty.
+var DefaultRetryOnStatus = []int{408, 425, 429, 500, 502, 503, 504}
+
+func (t Timeouts) withDefaults() Timeouts {
+	t.Connect = orDuration(t.Connect, 3*time.Second)
+	t.TLS = orDuration(t.TLS, 3*time.Second)
+	t.ResponseHeader = orDuration(t.ResponseHeader, 10*time.Second)
+	t.Total = orDuration(t.Total, 30*time.Second)
+	return t
+}
+
+func (r RetryPolicy) withDefaults() RetryPolicy {
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = 5
+	}
+	r.InitialInterval = orDuration(r.InitialInterval, time.Second)
+	if r.Multiplier < 1 {
+		r.Multiplier = 2
+	}
+	r.MaxInterval = orDuration(r.MaxInterval, 60*time.Second)
+	r.MaxElapsed = orDuration(r.MaxElapsed, time.Hour)
+	if len(r.RetryOnStatus) == 0 {
+		r.RetryOnStatus = DefaultRetryOnStatus
+	}
+	r.MaxRetryAfter = orDuration(r.MaxRetryAfter, 5*time.Minute)
+	return r
+}
+
+func (b BreakerPolicy) withDefaults() BreakerPolicy {
+	if b.ConsecutiveFailures <= 0 {
+		b.ConsecutiveFailures = 5
+	}
+	if b.FailureRatio <= 0 {
+		b.FailureRatio = 0.5
+	}
+	if b.MinRequests <= 0 {
+		b.MinRequests = 20
+	}
+	b.Window = orDuration(b.Window, time.Minute)
+	b.OpenTimeout = orDuration(b.OpenTimeout, 30*time.Second)
+	if b.HalfOpenRequests <= 0 {
+		b.HalfOpenRequests = 1
+	}
+	if b.WhenOpen == "" {
+		b.WhenOpen = WhenOpenFallback
+	}
+	return b
+}
+
+func (t Target) withDefaults() Target {
+	if t.Concurrency <= 0 {
+		t.Concurrency = DefaultConcurrency
+	}
+	t.Timeouts = t.Timeouts.withDefaults()
+	t.Retry = t.Retry.withDefaults()
+	t.Breaker = t.Breaker.withDefaults()
+	return t
+}
+
+func (s Security) withDefaults() Security {
+	if s.MaxJobBytes <= 0 {
+		s.MaxJobBytes = DefaultMaxJobBytes
+	}
+	if s.MaxResponseBytes <= 0 {
+		s.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	return s
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

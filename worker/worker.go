@@ -1,0 +1,596 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+// ErrInvalidOption is wrapped by every error of New about its input.
+var ErrInvalidOption = errors.New("worker: invalid option")
+
+// maxDeliveries bounds how often one copy of a job may be delivered without
+// reaching an outcome (e.g. a worker that dies on it every time) before it is
+// dead-lettered as exhausted.
+const maxDeliveries = 20
+
+// Option sets runtime wiring of a Worker.
+type Option func(*options) error
+
+type options struct {
+	log         *zap.Logger
+	prefix      string
+	serviceName string
+	instance    string
+	now         func() time.Time
+}
+
+// WithLogger sets the logger (default: no logs).
+func WithLogger(l *zap.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithSubjectPrefix sets the subject prefix (default "dispatch").
+func WithSubjectPrefix(p string) Option {
+	return func(o *options) error {
+		if p == "" {
+			return fmt.Errorf("%w: empty subject prefix", ErrInvalidOption)
+		}
+		o.prefix = p
+		return nil
+	}
+}
+
+// WithIdentity sets the service name and instance written into records.
+func WithIdentity(serviceName, instance string) Option {
+	return func(o *options) error {
+		o.serviceName, o.instance = serviceName, instance
+		return nil
+	}
+}
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// Worker runs one target: a pool of Concurrency goroutines fed by the
+// target's durable pull consumer.
+type Worker struct {
+	t        Target
+	sec      Security
+	js       jetstream.JetStream
+	nc       *nats.Conn
+	rec      Recorder
+	o        options
+	client   *http.Client
+	breakers []*endpointBreaker
+	secret   map[string]bool
+	jobsSubj string
+
+	// lifecycle
+	mu       sync.Mutex
+	started  bool
+	cc       jetstream.ConsumeContext
+	msgs     chan jetstream.Msg
+	stopping chan struct{}
+	hardCtx  context.Context
+	hardStop context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	closed   chan struct{}
+}
+
+// New builds the worker of target t. It does not start consuming.
+func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...Option) (*Worker, error) {
+	o := options{log: zap.NewNop(), prefix: "dispatch", serviceName: "dispatcher", now: time.Now}
+	if h, err := os.Hostname(); err == nil {
+		o.instance = h + "/" + strconv.Itoa(os.Getpid())
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if t.Name == "" {
+		return nil, fmt.Errorf("%w: target without a name", ErrInvalidOption)
+	}
+	if len(t.Endpoints) == 0 {
+		return nil, fmt.Errorf("%w: target %s has no endpoints", ErrInvalidOption, t.Name)
+	}
+	if js == nil || rec == nil {
+		return nil, fmt.Errorf("%w: JetStream and Recorder are required", ErrInvalidOption)
+	}
+	t = t.withDefaults()
+	sec = sec.withDefaults()
+	w := &Worker{
+		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
+		client:   newClient(t, sec),
+		secret:   secretSet(t, sec),
+		jobsSubj: o.prefix + ".jobs." + t.Name,
+		closed:   make(chan struct{}),
+	}
+	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
+	w.breakers = newBreakers(t, w.o.log)
+	return w, nil
+}
+
+// Target returns the resolved settings the worker runs with.
+func (w *Worker) Target() Target { return w.t }
+
+// Start begins consuming from cons (the target's durable consumer) with
+// Concurrency goroutines. It returns at once.
+func (w *Worker) Start(cons jetstream.Consumer) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		return fmt.Errorf("worker %s: already started", w.t.Name)
+	}
+	w.started = true
+	w.msgs = make(chan jetstream.Msg)
+	w.stopping = make(chan struct{})
+	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
+	for range w.t.Concurrency {
+		w.wg.Add(1)
+		go w.loop()
+	}
+	cc, err := cons.Consume(w.dispatch,
+		jetstream.PullMaxMessages(w.t.Concurrency),
+		jetstream.PullExpiry(30*time.Second),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			w.o.log.Warn("consume", zap.Error(err))
+		}))
+	if err != nil {
+		close(w.msgs)
+		w.hardStop()
+		w.wg.Wait()
+		return fmt.Errorf("worker %s: consume: %w", w.t.Name, err)
+	}
+	w.cc = cc
+	return nil
+}
+
+// dispatch is the Consume callback: it runs serially and hands each message
+// to a free goroutine of the pool, blocking while all are busy.
+func (w *Worker) dispatch(m jetstream.Msg) {
+	select {
+	case <-w.stopping:
+		w.handBack(m)
+		return
+	default:
+	}
+	select {
+	case w.msgs <- m:
+	case <-w.stopping:
+		w.handBack(m)
+	}
+}
+
+// handBack returns a message that will not be processed here for prompt
+// redelivery (shutdown only: retries never use an immediate Nak).
+func (w *Worker) handBack(m jetstream.Msg) {
+	if err := m.Nak(); err != nil {
+		w.o.log.Warn("hand back", zap.Error(err))
+	}
+}
+
+func (w *Worker) loop() {
+	defer w.wg.Done()
+	for m := range w.msgs {
+		w.handle(m)
+	}
+}
+
+// Stop stops fetching, lets in-flight calls finish until ctx is done, then
+// cancels what is left and hands it back for redelivery. It returns when every
+// goroutine of the worker has ended.
+func (w *Worker) Stop(ctx context.Context) {
+	w.stopOnce.Do(func() {
+		defer close(w.closed)
+		w.mu.Lock()
+		started := w.started
+		w.mu.Unlock()
+		if !started {
+			return
+		}
+		close(w.stopping)
+		if w.cc != nil {
+			w.cc.Drain() // buffered messages reach dispatch, which hands them back
+			select {
+			case <-w.cc.Closed():
+			case <-ctx.Done():
+				w.cc.Stop()
+			case <-time.After(5 * time.Second):
+				w.cc.Stop()
+			}
+		}
+		close(w.msgs)
+		done := make(chan struct{})
+		go func() { w.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			w.o.log.Warn("shutdown timeout: cancelling in-flight calls")
+			w.hardStop()
+			<-done
+		}
+		w.hardStop()
+		w.client.CloseIdleConnections()
+	})
+}
+
+// Closed is closed once Stop has finished.
+func (w *Worker) Closed() <-chan struct{} { return w.closed }
+
+// job is one delivery being handled.
+type job struct {
+	m       jetstream.Msg
+	meta    *jetstream.MsgMetadata
+	seq     string
+	job     *schemas.Job
+	state   retryState
+	traceID string
+	tp      string
+	start   time.Time
+}
+
+func (w *Worker) handle(m jetstream.Msg) {
+	j := &job{m: m, start: w.o.now()}
+	meta, err := m.Metadata()
+	if err != nil {
+		w.o.log.Error("message without JetStream metadata", zap.Error(err))
+		_ = m.Term()
+		return
+	}
+	j.meta = meta
+	j.seq = strconv.FormatUint(meta.Sequence.Stream, 10)
+	j.state = readState(m.Headers())
+	data := m.Data()
+
+	if len(data) > w.sec.MaxJobBytes {
+		w.invalid(j, data, fmt.Sprintf("job is %d bytes, over security.max_job_bytes %d", len(data), w.sec.MaxJobBytes))
+		return
+	}
+	jb, err := schemas.DecodeJob(data)
+	if err != nil {
+		w.invalid(j, data, err.Error())
+		return
+	}
+	j.job = jb
+	if jb.Target != "" && jb.Target != w.t.Name {
+		w.invalid(j, data, fmt.Sprintf("invalid job: field \"target\": %q does not match the subject's target %q", jb.Target, w.t.Name))
+		return
+	}
+	j.traceID = j.state.traceID
+	if j.traceID == "" {
+		j.traceID = jb.TraceID
+	}
+	tp := m.Headers().Get("Traceparent")
+	if j.traceID == "" {
+		j.traceID = traceIDFromParent(tp)
+	}
+	if j.traceID == "" {
+		j.traceID = newTraceID()
+	}
+	if traceIDFromParent(tp) == j.traceID {
+		j.tp = tp
+	} else {
+		j.tp = newTraceparent(j.traceID)
+	}
+	j.state.traceID = j.traceID
+
+	now := w.o.now()
+	if jb.NotAfter != nil && now.After(*jb.NotAfter) {
+		w.deadLetter(j, schemas.ReasonExpired, ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
+		return
+	}
+	if meta.NumDelivered > maxDeliveries {
+		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
+		return
+	}
+
+	b, done := pickEndpoint(w.breakers)
+	if b == nil {
+		w.circuitOpen(j)
+		return
+	}
+	total := w.t.Timeouts.Total
+	if jb.TimeoutMS > 0 {
+		total = min(total, time.Duration(jb.TimeoutMS)*time.Millisecond)
+	}
+	attempt := j.state.attempts + 1
+	at := w.o.now()
+	res := w.do(w.hardCtx, &w.t, b.endpoint, jb, j.tp, total)
+	if res.canceled {
+		done(errBreakerExcluded)
+		w.o.log.Info("call cut by shutdown; handed back", zap.String("job_id", jb.ID), zap.Int("attempt", attempt))
+		w.handBack(m)
+		return
+	}
+	switch {
+	case res.ok():
+		done(nil)
+	case res.class == ClassSSRFBlocked || res.class == ClassHTTP4xx || res.class == ClassInvalidJob:
+		done(errBreakerExcluded)
+	default:
+		done(errBreakerFailure)
+	}
+	j.state.record(schemas.Attempt{
+		Attempt: attempt, At: at.UTC(), Endpoint: b.endpoint, Status: res.status,
+		ErrorClass: res.class, Error: res.errText, DurationMS: ms(res.duration),
+	})
+	w.logAttempt(j, b.endpoint, attempt, res)
+
+	if res.ok() {
+		w.publishResult(j, &schemas.Result{
+			JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDelivered, Status: res.status,
+			Attempts: attempt, DurationMS: ms(w.o.now().Sub(j.firstOrStart())), Body: string(res.body),
+			TraceID: j.traceID, Meta: jb.Meta,
+		})
+		if err := m.Ack(); err != nil {
+			w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
+		}
+		return
+	}
+	w.afterFailure(j, res, attempt)
+}
+
+// afterFailure decides between a retry and a dead letter.
+func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
+	jb := j.job
+	retryable := retryableClass(res.class)
+	if res.err == nil {
+		retryable = containsInt(w.t.Retry.RetryOnStatus, res.status)
+	}
+	if !retryable {
+		w.deadLetter(j, schemas.ReasonNonRetryable, res.class, res.errText, res.status)
+		return
+	}
+	maxAttempts := w.t.Retry.MaxAttempts
+	if jb.MaxAttempts > 0 {
+		maxAttempts = min(maxAttempts, jb.MaxAttempts)
+	}
+	if attempt >= maxAttempts {
+		w.deadLetter(j, schemas.ReasonExhausted, res.class, res.errText, res.status)
+		return
+	}
+	delay := retryDelay(w.t.Retry, attempt, res.retryAfter)
+	now := w.o.now()
+	next := now.Add(delay)
+	if next.Sub(j.state.first) > w.t.Retry.MaxElapsed {
+		w.deadLetter(j, schemas.ReasonExhausted, res.class, res.errText+" (retry.max_elapsed reached)", res.status)
+		return
+	}
+	if jb.NotAfter != nil && next.After(*jb.NotAfter) {
+		w.deadLetter(j, schemas.ReasonExpired, res.class, res.errText+" (next attempt would be after not_after)", res.status)
+		return
+	}
+	if err := w.schedule(j, next); err != nil {
+		// Not stored: leave the message un-acked so JetStream redelivers it
+		// after AckWait; nothing is lost.
+		w.o.log.Error("schedule retry failed; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
+	}
+	w.o.log.Info("retry scheduled",
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.Int("attempt", attempt),
+		zap.String("error_class", res.class), zap.Int("status", res.status), zap.Duration("retry_delay", delay))
+	if err := j.m.Ack(); err != nil {
+		w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
+	}
+}
+
+// schedule stores the job's next delivery as a JetStream scheduled message on
+// <p>.retry.<target>.<seq> that fires onto <p>.jobs.<target> at next.
+func (w *Worker) schedule(j *job, next time.Time) error {
+	m := nats.NewMsg(w.o.prefix + ".retry." + w.t.Name + "." + j.seq)
+	for k, vs := range j.m.Headers() {
+		if len(k) >= 5 && (k[:5] == "Nats-" || k[:5] == "Dispa") {
+			continue
+		}
+		m.Header[k] = vs
+	}
+	if v := j.m.Headers().Get(HeaderReplayOf); v != "" {
+		m.Header.Set(HeaderReplayOf, v)
+	}
+	j.state.write(m.Header)
+	m.Header.Set("Nats-Schedule", "@at "+next.UTC().Format(time.RFC3339Nano))
+	m.Header.Set("Nats-Schedule-Target", w.jobsSubj)
+	m.Header.Set(jetstream.MsgIDHeader, "retry:"+w.t.Name+":"+j.seq)
+	m.Data = j.m.Data()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.js.PublishMsg(ctx, m)
+	return err
+}
+
+// invalid dead-letters a payload that is not a valid job for this target.
+func (w *Worker) invalid(j *job, data []byte, why string) {
+	rec := &schemas.DeadLetter{
+		Target: w.t.Name, Reason: schemas.ReasonInvalid, ErrorClass: ClassInvalidJob, Error: why,
+		Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
+		ServiceName: w.o.serviceName, Instance: w.o.instance, TraceID: j.state.traceID,
+	}
+	jobID := ""
+	if obj := redactObject(data, w.secret); obj != nil {
+		rec.Job = obj
+		var idOnly struct {
+			ID any `json:"id"`
+		}
+		if json.Unmarshal(data, &idOnly) == nil {
+			if s, ok := idOnly.ID.(string); ok {
+				jobID = s
+			}
+		}
+	} else {
+		rec.Raw = data
+	}
+	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
+	if err := w.rec.DeadLetter(context.Background(), rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+		return
+	}
+	if err := j.m.Ack(); err != nil {
+		w.o.log.Warn("ack", zap.String("job_id", jobID), zap.Error(err))
+	}
+}
+
+// deadLetter stores the job's dead letter, tells reply_to, then acks.
+func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
+	jb := j.job
+	rec := &schemas.DeadLetter{
+		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: reason, ErrorClass: class, Error: errText,
+		LastStatus: status, Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
+		TraceID: j.traceID, ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
+	}
+	if !j.state.first.IsZero() {
+		f := j.state.first.UTC()
+		rec.FirstAttemptAt = &f
+	}
+	if err := w.rec.DeadLetter(context.Background(), rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
+	}
+	w.o.log.Warn("job dead-lettered",
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("reason", reason),
+		zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
+	w.publishResult(j, &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
+		ErrorClass: class, Error: errText, TraceID: j.traceID, Meta: jb.Meta,
+	})
+	if err := j.m.Ack(); err != nil {
+		w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
+	}
+}
+
+// circuitOpen handles a job that finds every endpoint's breaker open.
+func (w *Worker) circuitOpen(j *job) {
+	jb := j.job
+	primary := w.breakers[0]
+	if w.t.Breaker.WhenOpen == WhenOpenHold {
+		// Hold: wait in the stream until the breaker may probe again; not an attempt.
+		if err := w.schedule(j, w.o.now().Add(primary.openFor)); err != nil {
+			w.o.log.Error("hold failed; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+			return
+		}
+		_ = j.m.Ack()
+		return
+	}
+	rec := &schemas.Fallback{
+		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
+		Endpoint: primary.endpoint, BreakerState: breakerStateName(primary.cb.State()),
+		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.traceID,
+		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
+	}
+	if err := w.rec.Fallback(context.Background(), rec, "fb:"+w.t.Name+":"+j.seq); err != nil {
+		w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
+	}
+	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID),
+		zap.String("error_class", ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
+	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
+	if w.t.Fallback != nil {
+		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
+	}
+	w.publishResult(j, &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
+		ErrorClass: ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
+		TraceID: j.traceID, Meta: jb.Meta,
+	})
+	if err := j.m.Ack(); err != nil {
+		w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
+	}
+}
+
+// publishResult sends a result to the job's reply_to (core NATS, best effort).
+func (w *Worker) publishResult(j *job, r *schemas.Result) {
+	if j.job == nil || j.job.ReplyTo == "" {
+		return
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		w.o.log.Error("encode result", zap.String("job_id", r.JobID), zap.Error(err))
+		return
+	}
+	if err := w.nc.Publish(j.job.ReplyTo, b); err != nil {
+		w.o.log.Warn("publish result", zap.String("job_id", r.JobID), zap.Error(err))
+	}
+}
+
+func (w *Worker) logAttempt(j *job, endpoint string, attempt int, res *callResult) {
+	lvl := zap.DebugLevel
+	if !res.ok() {
+		lvl = zap.WarnLevel
+	}
+	ce := w.o.log.Check(lvl, "attempt")
+	if ce == nil {
+		return
+	}
+	host := endpoint
+	if u, err := url.Parse(endpoint); err == nil {
+		host = u.Host
+	}
+	ce.Write(
+		zap.String("job_id", j.job.ID), zap.String("trace_id", j.traceID), zap.String("upstream_host", host),
+		zap.Int("attempt", attempt), zap.Int("status", res.status), zap.String("error_class", res.class),
+		zap.String("error", res.errText), zap.Duration("duration", res.duration),
+	)
+}
+
+func (j *job) firstOrStart() time.Time {
+	if !j.state.first.IsZero() {
+		return j.state.first
+	}
+	return j.start
+}
+
+func lastStatus(s retryState) int {
+	if n := len(s.history); n > 0 {
+		return s.history[n-1].Status
+	}
+	return 0
+}
+
+func lastClass(s retryState) string {
+	if n := len(s.history); n > 0 && s.history[n-1].ErrorClass != "" {
+		return s.history[n-1].ErrorClass
+	}
+	return ClassTimeoutTotal
+}
+
+func containsInt(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
