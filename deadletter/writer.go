@@ -44,7 +44,7 @@ func FallbackSubject(prefix, target string) string { return prefix + ".fallback.
 
 // DeadLetter stores rec on <p>.dlq.<target>.
 func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string) error {
-	data, err := json.Marshal(rec)
+	data, err := fitDeadLetter(rec, int(w.js.Conn().MaxPayload()))
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}

@@ -1,0 +1,98 @@
+package deadletter_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetdispatch/dispatcher/deadletter"
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+func startJS(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// A record published twice with the same msg id (a crash between the
+// publish and the job's ack) is stored once, with the contract's headers.
+func TestWriterDeadLetterIsStoredOnceWithHeaders(t *testing.T) {
+	js := startJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DISPATCH_DLQ", Subjects: []string{"dispatch.dlq.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := deadletter.NewWriter(js, "dispatch")
+	rec := &schemas.DeadLetter{Job: json.RawMessage(`{"id":"ord-1","path":"/x"}`), Target: "pay", Reason: "exhausted",
+		ErrorClass: "http_5xx", Error: "503 Service Unavailable", LastStatus: 503, Attempts: 3, DeadAt: time.Now().UTC()}
+	for range 2 {
+		if err := w.DeadLetter(ctx, rec, "dlq:pay:42"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("%d records stored, want 1", info.State.Msgs)
+	}
+	m, err := st.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "dispatch.dlq.pay" {
+		t.Errorf("subject %s", m.Subject)
+	}
+	for k, want := range map[string]string{"Dispatch-Reason": "exhausted", "Dispatch-Error-Class": "http_5xx", "Dispatch-Job-Id": "ord-1", "Nats-Msg-Id": "dlq:pay:42"} {
+		if got := m.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+	var got schemas.DeadLetter
+	if err := json.Unmarshal(m.Data, &got); err != nil || got.Attempts != 3 || got.Reason != "exhausted" {
+		t.Errorf("record %s (%v)", m.Data, err)
+	}
+}
+
+// With no stream to take the record the writer keeps retrying until its
+// context ends and then reports the failure: the caller must not ack.
+func TestWriterReportsWhenNotStored(t *testing.T) {
+	js := startJS(t)
+	w := deadletter.NewWriter(js, "dispatch")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := w.Fallback(ctx, &schemas.Fallback{Target: "pay", Reason: "circuit_open"}, "fb:pay:1")
+	if err == nil {
+		t.Fatal("Fallback with no stream succeeded")
+	}
+	if !errors.Is(err, deadletter.ErrNotStored) {
+		t.Fatalf("error %v does not wrap ErrNotStored", err)
+	}
+}
