@@ -299,14 +299,14 @@ func buildJob(raw *[numFields][]byte) (*Job, error) {
 	return j, nil
 }
 
-// intField reads the integer field f, which must lie in [1, max].
-func intField(f int, v []byte, max int64) (int, error) {
-	n, verdict := parseInt(v, 1, max)
+// intField reads the integer field f, which must lie in [1, hi].
+func intField(f int, v []byte, hi int64) (int, error) {
+	n, verdict := parseInt(v, 1, hi)
 	switch verdict {
 	case intOK:
 		return int(n), nil
 	case intOutOfRange:
-		return 0, &JobError{Field: fieldNames[f], Reason: fmt.Sprintf("must be between 1 and %d", max)}
+		return 0, &JobError{Field: fieldNames[f], Reason: fmt.Sprintf("must be between 1 and %d", hi)}
 	default:
 		return 0, &JobError{Field: fieldNames[f], Reason: "must be an integer"}
 	}

@@ -97,8 +97,9 @@ type Worker struct {
 	mu       sync.Mutex
 	started  bool
 	cc       jetstream.ConsumeContext
-	msgs     chan jetstream.Msg
+	msgs     chan jetstream.Msg // never closed: dispatch may still run after Stop gave up waiting for it
 	stopping chan struct{}
+	drained  chan struct{} // closed once no more messages will come: pool goroutines end
 	hardCtx  context.Context
 	hardStop context.CancelFunc
 	wg       sync.WaitGroup
@@ -154,6 +155,7 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 	w.started = true
 	w.msgs = make(chan jetstream.Msg)
 	w.stopping = make(chan struct{})
+	w.drained = make(chan struct{})
 	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
 	for range w.t.Concurrency {
 		w.wg.Add(1)
@@ -166,7 +168,7 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 			w.o.log.Warn("consume", zap.Error(err))
 		}))
 	if err != nil {
-		close(w.msgs)
+		close(w.drained)
 		w.hardStop()
 		w.wg.Wait()
 		return fmt.Errorf("worker %s: consume: %w", w.t.Name, err)
@@ -201,8 +203,13 @@ func (w *Worker) handBack(m jetstream.Msg) {
 
 func (w *Worker) loop() {
 	defer w.wg.Done()
-	for m := range w.msgs {
-		w.handle(m)
+	for {
+		select {
+		case m := <-w.msgs:
+			w.handle(m)
+		case <-w.drained:
+			return
+		}
 	}
 }
 
@@ -229,7 +236,7 @@ func (w *Worker) Stop(ctx context.Context) {
 				w.cc.Stop()
 			}
 		}
-		close(w.msgs)
+		close(w.drained)
 		done := make(chan struct{})
 		go func() { w.wg.Wait(); close(done) }()
 		select {
@@ -307,6 +314,16 @@ func (w *Worker) handle(m jetstream.Msg) {
 	now := w.o.now()
 	if jb.NotAfter != nil && now.After(*jb.NotAfter) {
 		w.deadLetter(j, schemas.ReasonExpired, ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
+		return
+	}
+	if meta.NumDelivered > 1 && w.retryPending(j) {
+		// An earlier delivery stored this job's retry and died before its
+		// ack: the scheduled copy carries the job on; calling again now
+		// would make a duplicate call.
+		w.o.log.Info("retry already scheduled; redelivered copy acked", zap.String("job_id", jb.ID), zap.Uint64("stream_seq", meta.Sequence.Stream))
+		if err := m.Ack(); err != nil {
+			w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
+		}
 		return
 	}
 	if meta.NumDelivered > maxDeliveries {
@@ -407,7 +424,7 @@ func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
 // schedule stores the job's next delivery as a JetStream scheduled message on
 // <p>.retry.<target>.<seq> that fires onto <p>.jobs.<target> at next.
 func (w *Worker) schedule(j *job, next time.Time) error {
-	m := nats.NewMsg(w.o.prefix + ".retry." + w.t.Name + "." + j.seq)
+	m := nats.NewMsg(w.retrySubject(j.seq))
 	for k, vs := range j.m.Headers() {
 		if len(k) >= 5 && (k[:5] == "Nats-" || k[:5] == "Dispa") {
 			continue
@@ -426,6 +443,25 @@ func (w *Worker) schedule(j *job, next time.Time) error {
 	defer cancel()
 	_, err := w.js.PublishMsg(ctx, m)
 	return err
+}
+
+// retrySubject is where the retry of the delivery with stream sequence seq is
+// scheduled.
+func (w *Worker) retrySubject(seq string) string {
+	return w.o.prefix + ".retry." + w.t.Name + "." + seq
+}
+
+// retryPending reports whether a retry of this delivery is already stored.
+// Errors count as "no": the worst case is one duplicate call.
+func (w *Worker) retryPending(j *job) bool {
+	ctx, cancel := context.WithTimeout(w.hardCtx, 5*time.Second)
+	defer cancel()
+	st, err := w.js.Stream(ctx, j.meta.Stream)
+	if err != nil {
+		return false
+	}
+	_, err = st.GetLastMsgForSubject(ctx, w.retrySubject(j.seq))
+	return err == nil
 }
 
 // invalid dead-letters a payload that is not a valid job for this target.
