@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -17,6 +18,7 @@ var (
 // endpointBreaker is the circuit breaker of one endpoint of a target.
 type endpointBreaker struct {
 	endpoint string
+	host     string // the endpoint's host:port, for logs
 	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
 	openFor  time.Duration
 }
@@ -52,7 +54,11 @@ func newBreakers(t Target, log *zap.Logger) []*endpointBreaker {
 				zap.String("target", t.Name), zap.String("endpoint", endpoint),
 				zap.String("from", from.String()), zap.String("to", to.String()))
 		}
-		out = append(out, &endpointBreaker{endpoint: endpoint, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st), openFor: p.OpenTimeout})
+		host := endpoint
+		if u, err := url.Parse(endpoint); err == nil {
+			host = u.Host
+		}
+		out = append(out, &endpointBreaker{endpoint: endpoint, host: host, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st), openFor: p.OpenTimeout})
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -263,6 +262,7 @@ type job struct {
 	state   retryState
 	traceID string
 	tp      string
+	host    string // upstream host of the last attempt
 	start   time.Time
 }
 
@@ -361,7 +361,8 @@ func (w *Worker) handle(m jetstream.Msg) {
 		Attempt: attempt, At: at.UTC(), Endpoint: b.endpoint, Status: res.status,
 		ErrorClass: res.class, Error: res.errText, DurationMS: ms(res.duration),
 	})
-	w.logAttempt(j, b.endpoint, attempt, res)
+	j.host = b.host
+	w.logAttempt(j, attempt, res)
 
 	if res.ok() {
 		w.publishResult(j, &schemas.Result{
@@ -414,8 +415,9 @@ func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
 		return
 	}
 	w.o.log.Info("retry scheduled",
-		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.Int("attempt", attempt),
-		zap.String("error_class", res.class), zap.Int("status", res.status), zap.Duration("retry_delay", delay))
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("upstream_host", j.host),
+		zap.Int("attempt", attempt), zap.String("error_class", res.class), zap.Int("status", res.status),
+		zap.Duration("duration", res.duration), zap.Duration("retry_delay", delay), zap.Time("next_attempt_at", next))
 	if err := j.m.Ack(); err != nil {
 		w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
 	}
@@ -579,7 +581,7 @@ func (w *Worker) publishResult(j *job, r *schemas.Result) {
 	}
 }
 
-func (w *Worker) logAttempt(j *job, endpoint string, attempt int, res *callResult) {
+func (w *Worker) logAttempt(j *job, attempt int, res *callResult) {
 	lvl := zap.DebugLevel
 	if !res.ok() {
 		lvl = zap.WarnLevel
@@ -588,10 +590,7 @@ func (w *Worker) logAttempt(j *job, endpoint string, attempt int, res *callResul
 	if ce == nil {
 		return
 	}
-	host := endpoint
-	if u, err := url.Parse(endpoint); err == nil {
-		host = u.Host
-	}
+	host := j.host
 	ce.Write(
 		zap.String("job_id", j.job.ID), zap.String("trace_id", j.traceID), zap.String("upstream_host", host),
 		zap.Int("attempt", attempt), zap.Int("status", res.status), zap.String("error_class", res.class),

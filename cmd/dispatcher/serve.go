@@ -42,8 +42,7 @@ finish within shutdown_timeout and hands the rest back for redelivery.`,
 			defer func() { _ = log.Sync() }()
 			v, c := buildInfo()
 			worker.SetUserAgentVersion(v)
-			log = log.With(zap.String("service_name", cfg.ServiceName))
-			log.Info("starting", zap.String("version", v), zap.String("commit", c), zap.String("config", cfgPath))
+			log.Info("starting", zap.String("service_name", cfg.ServiceName), zap.String("version", v), zap.String("commit", c), zap.String("config", cfgPath))
 
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jetdispatch/dispatcher/worker"
+)
+
+// Config is a resolved config file: every field holds its final value, the
+// defaults already applied.
+type Config struct {
+	// ServiceName names this service in records and logs (default
+	// "dispatcher").
+	ServiceName string
+	// NATS says how to reach NATS and which subjects to use.
+	NATS NATS
+	// Streams holds the limits of the dead-letter and fallback streams.
+	Streams Streams
+	// HTTP configures the health endpoints' server.
+	HTTP HTTP
+	// ShutdownTimeout bounds a graceful shutdown (default 30s).
+	ShutdownTimeout time.Duration
+	// OrphanGrace is how long a job for an unconfigured target waits before
+	// it is dead-lettered with reason unknown_target (default 60s).
+	OrphanGrace time.Duration
+	// Security holds the service-wide guards.
+	Security worker.Security
+	// Targets are the configured targets by name, each with the defaults
+	// merged in and its Name set. There is at least one.
+	Targets map[string]worker.Target
+}
+
+// NATS is the nats section of the config.
+type NATS struct {
+	// URL is the server to connect to; empty means an embedded JetStream
+	// server is started. It may list several servers, separated by commas.
+	URL string
+	// Creds is the path of a .creds file; empty for none.
+	Creds string
+	// Embedded configures the embedded server used when URL is empty.
+	Embedded EmbeddedNATS
+	// Replicas is the replica count of the streams (default 1).
+	Replicas int
+	// SubjectPrefix is the first token(s) of every subject (default
+	// "dispatch").
+	SubjectPrefix string
+}
+
+// EmbeddedNATS configures the embedded NATS server.
+type EmbeddedNATS struct {
+	// Listen is the client address, host:port (default "127.0.0.1:4222").
+	Listen string
+	// StoreDir is the JetStream storage directory (default "./data/nats").
+	StoreDir string
+}
+
+// Streams holds the limits of the streams the service creates.
+type Streams struct {
+	// DeadLetterMaxAge is the max age of dead letters (default 720h).
+	DeadLetterMaxAge time.Duration
+	// FallbackMaxAge is the max age of fallback records (default 168h).
+	FallbackMaxAge time.Duration
+}
+
+// HTTP configures the HTTP server of the health endpoints.
+type HTTP struct {
+	// Listen is the address, host:port (default "127.0.0.1:9090"); port 0
+	// picks a free port.
+	Listen string
+}
+
+// TargetNames returns the names of the configured targets, sorted.
+func (c *Config) TargetNames() []string {
+	return slices.Sorted(maps.Keys(c.Targets))
+}

@@ -1,0 +1,88 @@
+package config
+
+import (
+	"slices"
+	"time"
+
+	"github.com/jetdispatch/dispatcher/worker"
+)
+
+// Documented defaults of the service-wide keys.
+const (
+	DefaultServiceName      = "dispatcher"
+	DefaultEmbeddedListen   = "127.0.0.1:4222"
+	DefaultStoreDir         = "./data/nats"
+	DefaultReplicas         = 1
+	DefaultSubjectPrefix    = "dispatch"
+	DefaultDeadLetterMaxAge = 720 * time.Hour
+	DefaultFallbackMaxAge   = 168 * time.Hour
+	DefaultHTTPListen       = "127.0.0.1:9090"
+	DefaultShutdownTimeout  = 30 * time.Second
+	DefaultOrphanGrace      = 60 * time.Second
+)
+
+// defaultConfig returns the config of an empty file, without targets.
+func defaultConfig() Config {
+	return Config{
+		ServiceName: DefaultServiceName,
+		NATS: NATS{
+			Embedded:      EmbeddedNATS{Listen: DefaultEmbeddedListen, StoreDir: DefaultStoreDir},
+			Replicas:      DefaultReplicas,
+			SubjectPrefix: DefaultSubjectPrefix,
+		},
+		Streams: Streams{
+			DeadLetterMaxAge: DefaultDeadLetterMaxAge,
+			FallbackMaxAge:   DefaultFallbackMaxAge,
+		},
+		HTTP:            HTTP{Listen: DefaultHTTPListen},
+		ShutdownTimeout: DefaultShutdownTimeout,
+		OrphanGrace:     DefaultOrphanGrace,
+		Security: worker.Security{
+			MaxJobBytes:      worker.DefaultMaxJobBytes,
+			MaxResponseBytes: worker.DefaultMaxResponseBytes,
+		},
+		Targets: map[string]worker.Target{},
+	}
+}
+
+// builtinTarget returns the built-in per-target settings, the bottom layer
+// under the file's defaults section.
+func builtinTarget() worker.Target {
+	return worker.Target{
+		Concurrency: worker.DefaultConcurrency,
+		Timeouts: worker.Timeouts{
+			Connect:        3 * time.Second,
+			TLS:            3 * time.Second,
+			ResponseHeader: 10 * time.Second,
+			Total:          30 * time.Second,
+		},
+		Retry: worker.RetryPolicy{
+			MaxAttempts:     5,
+			InitialInterval: time.Second,
+			Multiplier:      2,
+			MaxInterval:     60 * time.Second,
+			Randomization:   0.2,
+			MaxElapsed:      time.Hour,
+			RetryOnStatus:   slices.Clone(worker.DefaultRetryOnStatus),
+			MaxRetryAfter:   5 * time.Minute,
+		},
+		Breaker: worker.BreakerPolicy{
+			ConsecutiveFailures: 5,
+			FailureRatio:        0.5,
+			MinRequests:         20,
+			Window:              60 * time.Second,
+			OpenTimeout:         30 * time.Second,
+			HalfOpenRequests:    1,
+			WhenOpen:            worker.WhenOpenFallback,
+		},
+	}
+}
+
+// inherit returns the target named name with the settings of defaults,
+// sharing no memory with it, ready for the target's own keys.
+func inherit(defaults worker.Target, name string) worker.Target {
+	t := defaults
+	t.Name = name
+	t.Retry.RetryOnStatus = slices.Clone(defaults.Retry.RetryOnStatus)
+	return t
+}

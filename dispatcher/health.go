@@ -1,0 +1,99 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Health serves /healthz (the process runs) and /readyz (connected to NATS
+// with every target's consumer bound).
+type Health struct {
+	mu     sync.Mutex
+	reason string // "" when ready
+	check  func() string
+	srv    *http.Server
+	ln     net.Listener
+}
+
+// NewHealth returns a Health that is not ready yet.
+func NewHealth() *Health {
+	h := &Health{reason: "starting"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if why := h.notReady(); why != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", why)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return h
+}
+
+// Handle adds a handler to the health listener (e.g. /metrics).
+func (h *Health) Handle(pattern string, handler http.Handler) {
+	h.srv.Handler.(*http.ServeMux).Handle(pattern, handler)
+}
+
+// SetNotReady records why the service is not ready ("" means ready).
+func (h *Health) SetNotReady(reason string) {
+	h.mu.Lock()
+	h.reason = reason
+	h.mu.Unlock()
+}
+
+// SetCheck adds a live check run on every /readyz once the service is ready;
+// it returns a reason, or "" when all is well.
+func (h *Health) SetCheck(f func() string) {
+	h.mu.Lock()
+	h.check = f
+	h.mu.Unlock()
+}
+
+func (h *Health) notReady() string {
+	h.mu.Lock()
+	reason, check := h.reason, h.check
+	h.mu.Unlock()
+	if reason != "" {
+		return reason
+	}
+	if check != nil {
+		return check()
+	}
+	return ""
+}
+
+// Listen binds addr; serving starts with Serve.
+func (h *Health) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("http.listen %s: %w", addr, err)
+	}
+	h.ln = ln
+	return nil
+}
+
+// Addr is the bound address.
+func (h *Health) Addr() string { return h.ln.Addr().String() }
+
+// Serve serves until Shutdown.
+func (h *Health) Serve() error {
+	if err := h.srv.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops the listener.
+func (h *Health) Shutdown(ctx context.Context) error { return h.srv.Shutdown(ctx) }

@@ -1,0 +1,109 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+	"github.com/jetdispatch/dispatcher/worker"
+)
+
+// orphanSweeper dead-letters jobs published for a target that is not
+// configured, once they are older than the grace period. It reads and deletes
+// them by sequence (no consumer: a consumer on the whole jobs subject space
+// would overlap the targets' consumers, which a WorkQueue stream forbids).
+type orphanSweeper struct {
+	topo     Topology
+	js       jetstream.JetStream
+	rec      worker.Recorder
+	known    func(target string) bool
+	grace    time.Duration
+	log      *zap.Logger
+	service  string
+	instance string
+	redact   []string
+}
+
+func (o *orphanSweeper) run(ctx context.Context) {
+	every := min(max(o.grace/4, 250*time.Millisecond), 5*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := o.sweep(ctx); err != nil && ctx.Err() == nil {
+				o.log.Warn("orphan sweep", zap.Error(err))
+			}
+		}
+	}
+}
+
+// sweep runs one pass over the subjects of the jobs stream.
+func (o *orphanSweeper) sweep(ctx context.Context) error {
+	st, err := o.js.Stream(ctx, o.topo.JobsStream())
+	if err != nil {
+		return err
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(o.topo.Prefix+".jobs.>"))
+	if err != nil {
+		return err
+	}
+	jobsPrefix := o.topo.Prefix + ".jobs."
+	for subj := range info.State.Subjects {
+		target := strings.TrimPrefix(subj, jobsPrefix)
+		if o.known(target) {
+			continue
+		}
+		if err := o.sweepSubject(ctx, st, subj, target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, subj, target string) error {
+	var seq uint64 = 1
+	for ctx.Err() == nil {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if time.Since(m.Time) < o.grace {
+			return nil // later ones are younger still
+		}
+		rec := &schemas.DeadLetter{
+			Target: target, Reason: schemas.ReasonUnknownTarget, ErrorClass: worker.ClassUnknownTarget,
+			Error:  "no target " + strconv.Quote(target) + " is configured",
+			DeadAt: time.Now().UTC(), ServiceName: o.service, Instance: o.instance,
+		}
+		if job, err := schemas.DecodeJob(m.Data); err == nil {
+			rec.Job = worker.RedactedJob(job, o.redact)
+			rec.Meta = job.Meta
+			rec.TraceID = job.TraceID
+		} else {
+			rec.Raw = m.Data
+		}
+		msgID := "dlq:orphan:" + strconv.FormatUint(m.Sequence, 10)
+		if err := o.rec.DeadLetter(ctx, rec, msgID); err != nil {
+			return err
+		}
+		if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return err
+		}
+		o.log.Warn("job for unknown target dead-lettered", zap.String("target", target),
+			zap.Uint64("stream_seq", m.Sequence), zap.String("reason", schemas.ReasonUnknownTarget))
+		seq = m.Sequence + 1
+	}
+	return ctx.Err()
+}

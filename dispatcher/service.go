@@ -1,0 +1,253 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/deadletter"
+	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/worker"
+)
+
+// ErrStartup is wrapped by errors that stop the service before it is ready.
+var ErrStartup = errors.New("dispatcher: startup failed")
+
+var _ worker.Recorder = (*deadletter.Writer)(nil)
+
+// Option sets runtime wiring of Run.
+type Option func(*runOptions)
+
+type runOptions struct {
+	log     *zap.Logger
+	onReady func(*Service)
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *zap.Logger) Option { return func(o *runOptions) { o.log = l } }
+
+// OnReady is called once every worker is running (tests, demo).
+func OnReady(f func(*Service)) Option { return func(o *runOptions) { o.onReady = f } }
+
+// Service is a running dispatcher.
+type Service struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	baseLog  *zap.Logger // without service_name: workers add it themselves
+	health   *Health
+	embedded *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	topo     Topology
+	workers  map[string]*worker.Worker
+	instance string
+}
+
+// NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
+func (s *Service) NATSURL() string { return s.nc.ConnectedUrl() }
+
+// HTTPAddr is the bound address of the health listener.
+func (s *Service) HTTPAddr() string { return s.health.Addr() }
+
+// Run runs the service until ctx is canceled, then shuts down gracefully
+// within cfg.ShutdownTimeout. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
+	o := runOptions{log: zap.NewNop()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	host, _ := os.Hostname()
+	s := &Service{
+		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: Topology{Prefix: cfg.NATS.SubjectPrefix},
+		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()),
+	}
+	if err := s.health.Listen(cfg.HTTP.Listen); err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	healthDone := make(chan error, 1)
+	go func() { healthDone <- s.health.Serve() }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = s.health.Shutdown(sctx)
+		<-healthDone
+	}()
+	s.log.Info("health listening", zap.String("addr", s.health.Addr()))
+
+	url := cfg.NATS.URL
+	if url == "" {
+		s.health.SetNotReady("starting embedded NATS")
+		srv, err := StartEmbedded(EmbeddedOptions{Listen: cfg.NATS.Embedded.Listen, StoreDir: cfg.NATS.Embedded.StoreDir})
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+		s.embedded = srv
+		defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+		url = srv.ClientURL()
+		s.log.Info("embedded NATS started", zap.String("url", url), zap.String("store_dir", cfg.NATS.Embedded.StoreDir))
+	}
+
+	s.health.SetNotReady("connecting to NATS")
+	if err := s.connect(ctx, url); err != nil {
+		return err
+	}
+	defer s.nc.Close()
+
+	s.health.SetNotReady("creating streams and consumers")
+	if err := s.start(ctx); err != nil {
+		s.stopWorkers()
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting
+		}
+		return err
+	}
+	s.health.SetNotReady("")
+	s.health.SetCheck(func() string {
+		if !s.nc.IsConnected() {
+			return "NATS connection " + s.nc.Status().String()
+		}
+		return ""
+	})
+	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.String("nats", s.nc.ConnectedUrl()))
+	if o.onReady != nil {
+		o.onReady(s)
+	}
+
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	var sweepWG sync.WaitGroup
+	sweepWG.Add(1)
+	go func() {
+		defer sweepWG.Done()
+		(&orphanSweeper{
+			topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, cfg.NATS.SubjectPrefix),
+			known: func(t string) bool { _, ok := s.workers[t]; return ok },
+			grace: cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
+			redact: cfg.Security.RedactHeaders,
+		}).run(sweepCtx)
+	}()
+
+	<-ctx.Done()
+	s.log.Info("shutting down", zap.Duration("shutdown_timeout", cfg.ShutdownTimeout))
+	s.health.SetNotReady("shutting down")
+	stopSweep()
+	sweepWG.Wait()
+	s.stopWorkers()
+	if err := s.nc.Flush(); err != nil {
+		s.log.Warn("flush", zap.Error(err))
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// connect connects to NATS, retrying until ctx is done; once connected the
+// client reconnects by itself forever.
+func (s *Service) connect(ctx context.Context, url string) error {
+	opts := []nats.Option{
+		nats.Name("dispatcher " + s.cfg.ServiceName),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			s.log.Warn("NATS disconnected", zap.Error(err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			s.log.Info("NATS reconnected", zap.String("url", nc.ConnectedUrl()))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			s.log.Warn("NATS async error", zap.Error(err))
+		}),
+	}
+	if s.cfg.NATS.Creds != "" {
+		opts = append(opts, nats.UserCredentials(s.cfg.NATS.Creds))
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
+	return backoff.RetryNotify(func() error {
+		nc, err := nats.Connect(url, opts...)
+		if err != nil {
+			return err
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			return backoff.Permanent(err)
+		}
+		s.nc, s.js = nc, js
+		return nil
+	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
+		s.log.Warn("NATS not reachable; retrying", zap.String("url", url), zap.Error(err), zap.Duration("retry_delay", d))
+	})
+}
+
+// start creates the topology and starts one worker per target, retrying
+// transient JetStream failures until ctx is done.
+func (s *Service) start(ctx context.Context) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
+	err := backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		return s.topo.EnsureStreams(actx, s.js, StreamSettings{
+			Replicas: s.cfg.NATS.Replicas, DeadLetterMaxAge: s.cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: s.cfg.Streams.FallbackMaxAge,
+		})
+	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
+		s.log.Warn("streams not ready; retrying", zap.Error(err), zap.Duration("retry_delay", d))
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	rec := deadletter.NewWriter(s.js, s.cfg.NATS.SubjectPrefix)
+	for _, name := range s.cfg.TargetNames() {
+		tg := s.cfg.Targets[name]
+		var cons jetstream.Consumer
+		b.Reset()
+		err := backoff.RetryNotify(func() error {
+			actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			var err error
+			cons, err = s.topo.EnsureConsumer(actx, s.js, tg)
+			return err
+		}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
+			s.log.Warn("consumer not ready; retrying", zap.String("target", name), zap.Error(err), zap.Duration("retry_delay", d))
+		})
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+		w, err := worker.New(tg, s.cfg.Security, s.js, rec,
+			worker.WithLogger(s.baseLog), worker.WithSubjectPrefix(s.cfg.NATS.SubjectPrefix),
+			worker.WithIdentity(s.cfg.ServiceName, s.instance))
+		if err != nil {
+			return fmt.Errorf("%w: target %s: %w", ErrStartup, name, err)
+		}
+		if err := w.Start(cons); err != nil {
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+		s.workers[name] = w
+		s.log.Info("worker started", zap.String("target", name), zap.Int("concurrency", w.Target().Concurrency),
+			zap.Strings("endpoints", tg.Endpoints))
+	}
+	return nil
+}
+
+// stopWorkers stops every worker at once, within the shutdown timeout.
+func (s *Service) stopWorkers() {
+	// Leave a margin inside shutdown_timeout for the hand-back and the exit.
+	budget := s.cfg.ShutdownTimeout - min(time.Second, s.cfg.ShutdownTimeout/10)
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, w := range s.workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Stop(ctx) }()
+	}
+	wg.Wait()
+}
