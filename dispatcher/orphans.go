@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -87,16 +88,27 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 			Error:  "no target " + strconv.Quote(target) + " is configured",
 			DeadAt: time.Now().UTC(), ServiceName: o.service, Instance: o.instance,
 		}
-		if job, err := schemas.DecodeJob(m.Data); err == nil {
+		job, err := schemas.DecodeJob(m.Data)
+		if err == nil {
 			rec.Job = worker.RedactedJob(job, o.redact)
 			rec.Meta = job.Meta
 			rec.TraceID = job.TraceID
 		} else {
+			job = nil
 			rec.Raw = m.Data
 		}
 		msgID := "dlq:orphan:" + strconv.FormatUint(m.Sequence, 10)
 		if err := o.rec.DeadLetter(ctx, rec, msgID); err != nil {
 			return err
+		}
+		if job != nil && job.ReplyTo != "" {
+			res, _ := json.Marshal(&schemas.Result{
+				JobID: job.ID, Target: target, Outcome: schemas.OutcomeDeadLettered,
+				ErrorClass: worker.ClassUnknownTarget, Error: rec.Error, TraceID: rec.TraceID, Meta: job.Meta,
+			})
+			if err := o.js.Conn().Publish(job.ReplyTo, res); err != nil {
+				o.log.Warn("publish result", zap.String("job_id", job.ID), zap.Error(err))
+			}
 		}
 		if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err

@@ -142,8 +142,12 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	stopSweep()
 	sweepWG.Wait()
 	s.stopWorkers()
-	if err := s.nc.Flush(); err != nil {
-		s.log.Warn("flush", zap.Error(err))
+	// Results and acks already written go out now; with NATS unreachable
+	// this must not outlast the shutdown budget (Flush alone waits 10s).
+	if s.nc.IsConnected() {
+		if err := s.nc.FlushTimeout(500 * time.Millisecond); err != nil {
+			s.log.Warn("flush", zap.Error(err))
+		}
 	}
 	s.log.Info("stopped")
 	return nil

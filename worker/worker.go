@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -365,7 +366,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 	w.logAttempt(j, attempt, res)
 
 	if res.ok() {
-		w.publishResult(j, &schemas.Result{
+		w.publishResult(jb.ReplyTo, &schemas.Result{
 			JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDelivered, Status: res.status,
 			Attempts: attempt, DurationMS: ms(w.o.now().Sub(j.firstOrStart())), Body: string(res.body),
 			TraceID: j.traceID, Meta: jb.Meta,
@@ -473,15 +474,19 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
 		ServiceName: w.o.serviceName, Instance: w.o.instance, TraceID: j.state.traceID,
 	}
-	jobID := ""
+	var loose struct {
+		ID      any             `json:"id"`
+		ReplyTo any             `json:"reply_to"`
+		Meta    json.RawMessage `json:"meta"`
+	}
+	jobID, replyTo := "", ""
 	if obj := redactObject(data, w.secret); obj != nil {
 		rec.Job = obj
-		var idOnly struct {
-			ID any `json:"id"`
-		}
-		if json.Unmarshal(data, &idOnly) == nil {
-			if s, ok := idOnly.ID.(string); ok {
-				jobID = s
+		if json.Unmarshal(data, &loose) == nil {
+			jobID, _ = loose.ID.(string)
+			replyTo, _ = loose.ReplyTo.(string)
+			if !validSubject(replyTo) {
+				replyTo = ""
 			}
 		}
 	} else {
@@ -492,9 +497,36 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
 		return
 	}
+	// The publisher learns of its mistake when it left a usable reply_to.
+	w.publishResult(replyTo, &schemas.Result{
+		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
+		ErrorClass: ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
+	})
 	if err := j.m.Ack(); err != nil {
 		w.o.log.Warn("ack", zap.String("job_id", jobID), zap.Error(err))
 	}
+}
+
+// validMeta returns meta when it is JSON (it is copied into a result as is).
+func validMeta(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || !json.Valid(m) {
+		return nil
+	}
+	return m
+}
+
+// validSubject reports whether s can be published to: non-empty tokens, no
+// wildcards, no white space, at most 255 bytes.
+func validSubject(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, tok := range strings.Split(s, ".") {
+		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+			return false
+		}
+	}
+	return true
 }
 
 // deadLetter stores the job's dead letter, tells reply_to, then acks.
@@ -516,7 +548,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 	w.o.log.Warn("job dead-lettered",
 		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("reason", reason),
 		zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
-	w.publishResult(j, &schemas.Result{
+	w.publishResult(jb.ReplyTo, &schemas.Result{
 		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
 		ErrorClass: class, Error: errText, TraceID: j.traceID, Meta: jb.Meta,
@@ -555,7 +587,7 @@ func (w *Worker) circuitOpen(j *job) {
 	if w.t.Fallback != nil {
 		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
 	}
-	w.publishResult(j, &schemas.Result{
+	w.publishResult(jb.ReplyTo, &schemas.Result{
 		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
 		ErrorClass: ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
@@ -566,9 +598,10 @@ func (w *Worker) circuitOpen(j *job) {
 	}
 }
 
-// publishResult sends a result to the job's reply_to (core NATS, best effort).
-func (w *Worker) publishResult(j *job, r *schemas.Result) {
-	if j.job == nil || j.job.ReplyTo == "" {
+// publishResult sends a result to replyTo (core NATS, best effort; nothing
+// when replyTo is empty).
+func (w *Worker) publishResult(replyTo string, r *schemas.Result) {
+	if replyTo == "" {
 		return
 	}
 	b, err := json.Marshal(r)
@@ -576,7 +609,7 @@ func (w *Worker) publishResult(j *job, r *schemas.Result) {
 		w.o.log.Error("encode result", zap.String("job_id", r.JobID), zap.Error(err))
 		return
 	}
-	if err := w.nc.Publish(j.job.ReplyTo, b); err != nil {
+	if err := w.nc.Publish(replyTo, b); err != nil {
 		w.o.log.Warn("publish result", zap.String("job_id", r.JobID), zap.Error(err))
 	}
 }

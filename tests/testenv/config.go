@@ -27,7 +27,7 @@ func BaseConfig(natsURL string) M {
 			"timeouts":    M{"connect": "1s", "tls": "1s", "response_header": "2s", "total": "3s"},
 			"retry": M{
 				"max_attempts": 3, "initial_interval": "100ms", "multiplier": 2,
-				"max_interval": "1s", "randomization": 0, "max_elapsed": "5m",
+				"max_interval": "30s", "randomization": 0, "max_elapsed": "5m",
 			},
 			"breaker": M{"consecutive_failures": 1000000, "min_requests": 1000000},
 		},

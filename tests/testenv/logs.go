@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bytes"
-	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -34,11 +33,7 @@ func (b *LogBuffer) String() string {
 
 // Tail returns the last n lines logged.
 func (b *LogBuffer) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return tail(b.String(), n)
 }
 
 // NewLogger returns a JSON zap logger at level writing to a new LogBuffer.

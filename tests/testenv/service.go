@@ -77,6 +77,12 @@ func RunService(t testing.TB, yamlText string, opts ...dispatcher.Option) *Runni
 func (r *Running) Stop(t testing.TB) {
 	t.Helper()
 	r.stopOnce.Do(func() {
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > 2*time.Second {
+				t.Logf("service took %s to stop", d.Round(time.Millisecond))
+			}
+		}()
 		r.cancel()
 		select {
 		case r.err = <-r.done:
