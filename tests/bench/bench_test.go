@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestQuickRun builds the harness and runs it with -quick: every scenario
+// against both systems with tiny sizes. It takes about a minute (more when
+// nats-server is not in the build cache yet), so it runs only with
+// DISPATCH_BENCH_SMOKE=1:
+//
+//	DISPATCH_BENCH_SMOKE=1 go test -run QuickRun -v ./tests/bench/
+func TestQuickRun(t *testing.T) {
+	if os.Getenv("DISPATCH_BENCH_SMOKE") != "1" {
+		t.Skip("set DISPATCH_BENCH_SMOKE=1 to run the benchmark's smoke run")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bench")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	results := filepath.Join(dir, "results.json")
+	cmd := exec.Command(bin, "-quick", "-json", results)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.WaitDelay = 10 * time.Second
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("bench -quick: %v", err)
+		}
+	case <-time.After(5 * time.Minute):
+		_ = cmd.Process.Signal(os.Interrupt)
+		<-done
+		t.Fatal("bench -quick did not finish within 5 minutes")
+	}
+
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("results: %v", err)
+	}
+	if want := len(allScenarios) * len(allSUTs); len(rep.Runs) != want {
+		t.Errorf("runs = %d, want %d", len(rep.Runs), want)
+	}
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
+		}
+	}
+	for _, key := range []string{"drain.jobs_per_s", "rate.p99_ms", "isolation.ratio", "flaky.seconds"} {
+		found := false
+		for _, row := range rep.Summary {
+			if row.Key == key && len(row.SUTs) == len(allSUTs) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("summary lacks %s for every system", key)
+		}
+	}
+}

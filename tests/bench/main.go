@@ -1,0 +1,246 @@
+// Command bench measures dispatcher against the consumer a user would write
+// without it (issue 3): it starts, as separate processes on 127.0.0.1, a
+// nats-server with JetStream built from the nats-server module in go.mod, an
+// HTTP sink, and each system under test in turn, on a fresh server and sink
+// per run, alternating the order of the systems every repeat. It prints one
+// table of medians with min–max and writes the same figures as JSON.
+//
+//	go run ./tests/bench                 # the full run, a few minutes
+//	go run ./tests/bench -quick          # a smoke run with tiny sizes
+//	go run ./tests/bench -scenarios drain,rate -repeats 5 -v
+//
+// The same binary is the sink ("bench sink") and the naive consumer
+// ("bench naive"); the harness re-executes itself for both.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Exit statuses of the harness.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// Names of the systems under test.
+const (
+	sutNaive      = "naive"
+	sutDispatcher = "dispatcher"
+)
+
+// Names of the scenarios, in the order they run within a repeat.
+const (
+	scDrain     = "drain"
+	scRate      = "rate"
+	scIsolation = "isolation"
+	scFlaky     = "flaky"
+)
+
+var (
+	allScenarios = []string{scDrain, scRate, scIsolation, scFlaky}
+	allSUTs      = []string{sutNaive, sutDispatcher}
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "sink":
+			os.Exit(sinkMain(os.Args[2:]))
+		case "naive":
+			os.Exit(naiveMain(os.Args[2:]))
+		}
+	}
+	os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the harness flags.
+type options struct {
+	repeats      int
+	scenarios    []string
+	suts         []string
+	nDrain       int
+	rate         int
+	rateDuration time.Duration
+	nIsoFast     int
+	nIsoHole     int
+	nFlaky       int
+	flakyP       float64
+	isoTimeout   time.Duration
+	flakyTimeout time.Duration
+	jsonPath     string
+	dispatcher   string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
+	quick        bool
+	keep         bool
+	verbose      bool
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	var scenarios, suts string
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: go run ./tests/bench [flags]\n\n"+
+			"Benchmarks dispatcher against a naive JetStream consumer (issue 3).\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&o.repeats, "repeats", 3, "repeats of every scenario and system")
+	fs.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma separated")
+	fs.StringVar(&suts, "suts", strings.Join(allSUTs, ","), "systems under test, comma separated")
+	fs.IntVar(&o.nDrain, "n-drain", 50000, "drain: jobs published before the system starts")
+	fs.IntVar(&o.rate, "rate", 2000, "rate: jobs published per second")
+	fs.DurationVar(&o.rateDuration, "rate-duration", 10*time.Second, "rate: how long to publish")
+	fs.IntVar(&o.nIsoFast, "n-isolation-fast", 5000, "isolation: jobs for the healthy target")
+	fs.IntVar(&o.nIsoHole, "n-isolation-hole", 1000, "isolation: jobs for the black-holed target")
+	fs.DurationVar(&o.isoTimeout, "isolation-timeout", 60*time.Second, "isolation: give up on the healthy target's jobs after this long")
+	fs.IntVar(&o.nFlaky, "n-flaky", 20000, "flaky: jobs published before the system starts")
+	fs.Float64Var(&o.flakyP, "flaky-p", 0.2, "flaky: share of calls answered 503")
+	fs.DurationVar(&o.flakyTimeout, "flaky-timeout", 3*time.Minute, "flaky: give up after this long")
+	fs.StringVar(&o.jsonPath, "json", "bench-results.json", "write the results as JSON to this file (empty: none)")
+	fs.StringVar(&o.dispatcher, "dispatcher-bin", "", "use this dispatcher binary instead of building ./cmd/dispatcher (e.g. to compare two builds)")
+	fs.BoolVar(&o.quick, "quick", false, "a smoke run: tiny sizes, one repeat (flags set explicitly still win)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, configs, stores)")
+	fs.BoolVar(&o.verbose, "v", false, "print each run's figures as it goes")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		quick := map[string]func(){
+			"repeats":           func() { o.repeats = 1 },
+			"n-drain":           func() { o.nDrain = 2000 },
+			"rate":              func() { o.rate = 500 },
+			"rate-duration":     func() { o.rateDuration = 2 * time.Second },
+			"n-isolation-fast":  func() { o.nIsoFast = 500 },
+			"n-isolation-hole":  func() { o.nIsoHole = 100 },
+			"isolation-timeout": func() { o.isoTimeout = 8 * time.Second },
+			"n-flaky":           func() { o.nFlaky = 500 },
+			"flaky-timeout":     func() { o.flakyTimeout = 40 * time.Second },
+		}
+		for name, apply := range quick {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	var err error
+	if o.scenarios, err = parseList("-scenarios", scenarios, allScenarios); err != nil {
+		return o, err
+	}
+	if o.suts, err = parseList("-suts", suts, allSUTs); err != nil {
+		return o, err
+	}
+	switch {
+	case o.repeats < 1:
+		return o, errors.New("-repeats: must be at least 1")
+	case o.nDrain < 1, o.nIsoFast < 1, o.nIsoHole < 0, o.nFlaky < 1:
+		return o, errors.New("-n-*: job counts must be positive")
+	case o.rate < 1, o.rateDuration <= 0:
+		return o, errors.New("-rate and -rate-duration: must be positive")
+	case o.flakyP < 0 || o.flakyP >= 1:
+		return o, errors.New("-flaky-p: must be in [0, 1)")
+	case o.isoTimeout <= 0 || o.flakyTimeout <= 0:
+		return o, errors.New("-isolation-timeout and -flaky-timeout: must be positive")
+	}
+	return o, nil
+}
+
+// parseList splits a comma list, keeps the canonical order of known and
+// rejects unknown names.
+func parseList(flagName, s string, known []string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("%s: unknown %q (want some of %s)", flagName, name, strings.Join(known, ","))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: empty", flagName)
+	}
+	slices.SortFunc(out, func(a, b string) int { return slices.Index(known, a) - slices.Index(known, b) })
+	return out, nil
+}
+
+func benchMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitUsage
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	procs := newProcSet()
+	defer procs.killAll()
+
+	// The first signal stops the runs (cleanup and a partial report follow);
+	// a second one kills every child at once and exits.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		fmt.Fprintln(stderr, "bench: interrupted; stopping (again to kill now)")
+		cancel()
+		if _, ok := <-sigs; ok {
+			procs.killAll()
+			os.Exit(exitInterrupted)
+		}
+	}()
+
+	h, err := newHarness(ctx, o, procs, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitFailure
+	}
+	defer h.close()
+
+	rep := h.runAll(ctx)
+	rep.print(stdout)
+	if o.jsonPath != "" {
+		if err := rep.writeJSON(o.jsonPath); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return exitFailure
+		}
+		fmt.Fprintf(stderr, "bench: results written to %s\n", o.jsonPath)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return exitInterrupted
+	case rep.failed():
+		return exitFailure
+	}
+	return exitOK
+}

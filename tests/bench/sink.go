@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The sink is the HTTP target of every run. It answers by path:
+//
+//	/ok     200
+//	/flaky  503 with probability p (the -flaky-p flag or a ?p= query), else 200
+//	/hole   nothing: holds the request until the client gives up
+//
+// and records, per job id (the Idempotency-Key header), the number of calls
+// and the receipt time of the first call it answered 2xx. The harness reads
+// it through control endpoints:
+//
+//	GET /_stats                 sinkStats
+//	GET /_dump                  {"<id>": <first 2xx receipt, unix nanos>, ...}
+//	GET /_wait?n=N&timeout=D    sinkStats once N distinct ids were answered 2xx, or at D
+//
+// Whether a call to /flaky fails is a hash of the job id and the call's
+// number for that id, so every system under test meets the same failures.
+
+// sinkStats is what /_stats and /_wait return.
+type sinkStats struct {
+	OKIDs     int            `json:"ok_ids"`      // distinct ids answered 2xx
+	Calls     int            `json:"calls"`       // every call to a job path
+	Status    map[string]int `json:"status"`      // calls by answered status ("held" for /hole)
+	HoleGone  int            `json:"hole_gone"`   // /hole calls whose client gave up
+	FirstOKNs int64          `json:"first_ok_ns"` // receipt of the first 2xx call
+	LastOKNs  int64          `json:"last_ok_ns"`  // receipt of the first 2xx call of the last id
+}
+
+type sink struct {
+	p    float64
+	done chan struct{} // closed at shutdown: held calls let go
+
+	mu      sync.Mutex
+	stats   sinkStats
+	firstOK map[string]int64
+	calls   map[string]uint32
+	waiters map[chan struct{}]int // closed once OKIDs reaches the value
+}
+
+func sinkMain(args []string) int {
+	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "listen address")
+	p := fs.Float64("flaky-p", 0.2, "share of /flaky calls answered 503")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	s := &sink{
+		p: *p, done: make(chan struct{}),
+		firstOK: map[string]int64{}, calls: map[string]uint32{}, waiters: map[chan struct{}]int{},
+		stats: sinkStats{Status: map[string]int{}},
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sink:", err)
+		return exitFailure
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_stats", s.handleStats)
+	mux.HandleFunc("GET /_dump", s.handleDump)
+	mux.HandleFunc("GET /_wait", s.handleWait)
+	mux.HandleFunc("/ok", s.handleJob)
+	mux.HandleFunc("/flaky", s.handleJob)
+	mux.HandleFunc("/hole", s.handleJob)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Printf("listening http://%s\n", ln.Addr())
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintln(os.Stderr, "sink:", err)
+		return exitFailure
+	}
+	close(s.done)
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintln(os.Stderr, "sink: shutdown:", err)
+	}
+	return exitOK
+}
+
+func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
+	now := time.Now().UnixNano()
+	_, _ = io.Copy(io.Discard, r.Body)
+	id := r.Header.Get("Idempotency-Key")
+
+	s.mu.Lock()
+	s.calls[id]++
+	n := s.calls[id]
+	s.stats.Calls++
+	s.mu.Unlock()
+
+	switch r.URL.Path {
+	case "/hole":
+		s.count("held")
+		select {
+		case <-r.Context().Done():
+			s.mu.Lock()
+			s.stats.HoleGone++
+			s.mu.Unlock()
+		case <-s.done:
+		case <-time.After(10 * time.Minute):
+		}
+		return
+	case "/flaky":
+		p := s.p
+		if q := r.URL.Query().Get("p"); q != "" {
+			if v, err := strconv.ParseFloat(q, 64); err == nil {
+				p = v
+			}
+		}
+		if fails(id, n, p) {
+			s.count("503")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+	}
+	s.ok(id, now)
+	w.WriteHeader(http.StatusOK)
+}
+
+// fails decides, from the job id and the call number, whether a flaky call
+// is answered 503.
+func fails(id string, n uint32, p float64) bool {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, id)
+	_, _ = h.Write([]byte{'/', byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)})
+	return float64(h.Sum64()>>11)/float64(1<<53) < p
+}
+
+func (s *sink) count(status string) {
+	s.mu.Lock()
+	s.stats.Status[status]++
+	s.mu.Unlock()
+}
+
+func (s *sink) ok(id string, now int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Status["200"]++
+	if _, seen := s.firstOK[id]; seen {
+		return
+	}
+	s.firstOK[id] = now
+	s.stats.OKIDs++
+	if s.stats.FirstOKNs == 0 || now < s.stats.FirstOKNs {
+		s.stats.FirstOKNs = now
+	}
+	s.stats.LastOKNs = max(s.stats.LastOKNs, now)
+	for ch, n := range s.waiters {
+		if s.stats.OKIDs >= n {
+			close(ch)
+			delete(s.waiters, ch)
+		}
+	}
+}
+
+func (s *sink) snapshot() sinkStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Status = make(map[string]int, len(s.stats.Status))
+	for k, v := range s.stats.Status {
+		st.Status[k] = v
+	}
+	return st
+}
+
+func (s *sink) handleStats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, s.snapshot())
+}
+
+func (s *sink) handleDump(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	out := make(map[string]int64, len(s.firstOK))
+	for k, v := range s.firstOK {
+		out[k] = v
+	}
+	s.mu.Unlock()
+	writeJSON(w, out)
+}
+
+func (s *sink) handleWait(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil {
+		http.Error(w, "n: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	timeout, err := time.ParseDuration(r.URL.Query().Get("timeout"))
+	if err != nil || timeout <= 0 || timeout > time.Minute {
+		http.Error(w, "timeout: want a duration up to 1m", http.StatusBadRequest)
+		return
+	}
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if s.stats.OKIDs >= n {
+		close(ch)
+	} else {
+		s.waiters[ch] = n
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiters, ch)
+		s.mu.Unlock()
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	writeJSON(w, s.snapshot())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
