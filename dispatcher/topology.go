@@ -102,10 +102,6 @@ func (t Topology) EnsureStreams(ctx context.Context, js jetstream.JetStream, s S
 // MaxAckPending only needs room for the buffer, the calls in flight and
 // messages of a crashed instance awaiting redelivery.
 func (t Topology) consumerConfig(tg worker.Target) jetstream.ConsumerConfig {
-	total := tg.Timeouts.Total
-	if total <= 0 {
-		total = 30 * time.Second
-	}
 	conc := max(tg.Concurrency, 1)
 	return jetstream.ConsumerConfig{
 		Durable:       ConsumerName(tg.Name),
@@ -113,7 +109,7 @@ func (t Topology) consumerConfig(tg worker.Target) jetstream.ConsumerConfig {
 		FilterSubject: t.JobsSubject(tg.Name),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2*total + 10*time.Second,
+		AckWait:       worker.AckWait(tg),
 		MaxDeliver:    -1,
 		MaxAckPending: max(1000, 4*conc),
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,

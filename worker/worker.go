@@ -92,12 +92,13 @@ type Worker struct {
 	breakers []*endpointBreaker
 	secret   map[string]bool
 	jobsSubj string
+	ackWait  time.Duration
 
 	// lifecycle
 	mu       sync.Mutex
 	started  bool
 	cc       jetstream.ConsumeContext
-	msgs     chan jetstream.Msg // never closed: dispatch may still run after Stop gave up waiting for it
+	msgs     chan delivery // never closed: dispatch may still run after Stop gave up waiting for it
 	stopping chan struct{}
 	drained  chan struct{} // closed once no more messages will come: pool goroutines end
 	hardCtx  context.Context
@@ -136,6 +137,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		jobsSubj: o.prefix + ".jobs." + t.Name,
 		closed:   make(chan struct{}),
 	}
+	w.ackWait = AckWait(t)
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	w.breakers = newBreakers(t, w.o.log)
 	return w, nil
@@ -153,7 +155,7 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 		return fmt.Errorf("worker %s: already started", w.t.Name)
 	}
 	w.started = true
-	w.msgs = make(chan jetstream.Msg)
+	w.msgs = make(chan delivery)
 	w.stopping = make(chan struct{})
 	w.drained = make(chan struct{})
 	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
@@ -162,8 +164,11 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 		go w.loop()
 	}
 	cc, err := cons.Consume(w.dispatch,
-		jetstream.PullMaxMessages(w.t.Concurrency),
-		jetstream.PullExpiry(30*time.Second),
+		jetstream.PullMaxMessages(pullBatch(w.t.Concurrency)),
+		// A short expiry keeps heartbeats at 2.5s: a pull request the client
+		// lost track of is noticed and renewed within 5s (the 30s default
+		// was seen to stall a target for 30s under load).
+		jetstream.PullExpiry(5*time.Second),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			w.o.log.Warn("consume", zap.Error(err))
 		}))
@@ -187,10 +192,16 @@ func (w *Worker) dispatch(m jetstream.Msg) {
 	default:
 	}
 	select {
-	case w.msgs <- m:
+	case w.msgs <- delivery{m: m, at: time.Now()}:
 	case <-w.stopping:
 		w.handBack(m)
 	}
+}
+
+// delivery is a message handed to the pool with the time it reached us.
+type delivery struct {
+	m  jetstream.Msg
+	at time.Time
 }
 
 // handBack returns a message that will not be processed here for prompt
@@ -205,8 +216,13 @@ func (w *Worker) loop() {
 	defer w.wg.Done()
 	for {
 		select {
-		case m := <-w.msgs:
-			w.handle(m)
+		case d := <-w.msgs:
+			if time.Since(d.at) > w.ackWait/3 {
+				// It waited behind a full pool long enough for its AckWait to
+				// matter: restart the clock before the call.
+				_ = d.m.InProgress()
+			}
+			w.handle(d.m)
 		case <-w.drained:
 			return
 		}
@@ -662,3 +678,16 @@ func containsInt(list []int, v int) bool {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// pullBatch is how many messages the client keeps requested ahead of the
+// pool: two per worker. With one per worker (batch 64 for 64 workers) the
+// drain benchmark saw the consumer's pull requests run dry now and then until
+// the missing-heartbeat check renewed them; two per worker did not.
+func pullBatch(concurrency int) int { return max(2*concurrency, 16) }
+
+// AckWait is the consumer AckWait for target t: a message may wait in the
+// client buffer behind a full pool (about one total timeout) and then take
+// its own call, with margin for recording the outcome.
+func AckWait(t Target) time.Duration {
+	return 2*t.withDefaults().Timeouts.Total + 10*time.Second
+}
