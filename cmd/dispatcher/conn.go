@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 )
 
@@ -19,60 +19,85 @@ type connFlags struct {
 
 func (f *connFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "nats-url", os.Getenv("DISPATCHER_NATS_URL"), "NATS URL (env DISPATCHER_NATS_URL; default: the config's, else nats://127.0.0.1:4222)")
-	fl.StringVar(&f.creds, "creds", os.Getenv("DISPATCHER_CREDS"), "NATS credentials file (env DISPATCHER_CREDS)")
-	fl.StringVar(&f.cfgPath, "config", os.Getenv("DISPATCHER_CONFIG"), "read nats settings and subject prefix from this service config (env DISPATCHER_CONFIG)")
-	fl.StringVar(&f.prefix, "subject-prefix", os.Getenv("DISPATCHER_SUBJECT_PREFIX"), "subject prefix (env DISPATCHER_SUBJECT_PREFIX; default: the config's, else dispatch)")
+	fl.StringVar(&f.url, "nats-url", "", "NATS URL (env DISPATCHER_NATS_URL; default: the config's, else nats://127.0.0.1:4222)")
+	fl.StringVar(&f.creds, "creds", "", "NATS credentials file (env DISPATCHER_CREDS; default: the config's)")
+	fl.StringVar(&f.cfgPath, "config", "", "read the NATS settings, subject prefix and targets from this service config (env DISPATCHER_CONFIG)")
+	fl.StringVar(&f.prefix, "subject-prefix", "", "subject prefix (env DISPATCHER_SUBJECT_PREFIX; default: the config's, else dispatch)")
+	for _, name := range []string{"nats-url", "creds", "config", "subject-prefix"} {
+		envFlag(fl.Lookup(name))
+	}
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("creds", "creds")
+}
+
+// connSettings are the connection flags resolved against the config file
+// and the defaults.
+type connSettings struct {
+	url, creds, prefix string
+	// cfg is the loaded config; nil without --config.
+	cfg *config.Config
 }
 
 // resolve fills what the flags left open from the config file and defaults.
-func (f *connFlags) resolve() (url, creds, prefix string, err error) {
-	url, creds, prefix = f.url, f.creds, f.prefix
+func (f *connFlags) resolve() (*connSettings, error) {
+	s := &connSettings{url: f.url, creds: f.creds, prefix: f.prefix}
 	if f.cfgPath != "" {
 		cfg, err := config.Load(f.cfgPath)
 		if err != nil {
-			return "", "", "", &exitError{code: exitUsage, err: err}
+			return nil, &exitError{code: exitUsage, err: err}
 		}
-		if url == "" {
-			url = cfg.NATS.URL
-			if url == "" {
-				url = "nats://" + cfg.NATS.Embedded.Listen
+		s.cfg = cfg
+		if s.url == "" {
+			s.url = cfg.NATS.URL
+			if s.url == "" {
+				s.url = "nats://" + cfg.NATS.Embedded.Listen
 			}
 		}
-		if creds == "" {
-			creds = cfg.NATS.Creds
+		if s.creds == "" {
+			s.creds = cfg.NATS.Creds
 		}
-		if prefix == "" {
-			prefix = cfg.NATS.SubjectPrefix
+		if s.prefix == "" {
+			s.prefix = cfg.NATS.SubjectPrefix
 		}
 	}
-	if url == "" {
-		url = nats.DefaultURL
+	if s.url == "" {
+		s.url = nats.DefaultURL
 	}
-	if prefix == "" {
-		prefix = "dispatch"
+	if s.prefix == "" {
+		s.prefix = "dispatch"
 	}
-	return url, creds, prefix, nil
+	return s, nil
+}
+
+// topology is the stream and subject naming of the resolved prefix.
+func (s *connSettings) topology() dispatcher.Topology { return dispatcher.Topology{Prefix: s.prefix} }
+
+// knownTargets are the config's targets; nil without --config.
+func (s *connSettings) knownTargets() []string {
+	if s.cfg == nil {
+		return nil
+	}
+	return s.cfg.TargetNames()
 }
 
 // connect opens a NATS connection and a JetStream handle.
-func (f *connFlags) connect() (*nats.Conn, jetstream.JetStream, string, error) {
-	url, creds, prefix, err := f.resolve()
+func (f *connFlags) connect() (*nats.Conn, jetstream.JetStream, *connSettings, error) {
+	s, err := f.resolve()
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, err
 	}
 	opts := []nats.Option{nats.Name("dispatcher cli"), nats.Timeout(5 * time.Second)}
-	if creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
+	if s.creds != "" {
+		opts = append(opts, nats.UserCredentials(s.creds))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(s.url, opts...)
 	if err != nil {
-		return nil, nil, "", runtimeErr(fmt.Errorf("connect to NATS at %s: %w (is the server running? set --nats-url)", url, err))
+		return nil, nil, nil, runtimeErr(fmt.Errorf("connect to NATS at %s: %w (is the server running? set --nats-url or DISPATCHER_NATS_URL)", s.url, err))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, "", runtimeErr(err)
+		return nil, nil, nil, runtimeErr(err)
 	}
-	return nc, js, prefix, nil
+	return nc, js, s, nil
 }

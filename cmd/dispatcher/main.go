@@ -93,13 +93,19 @@ calls with split timeouts, retries with exponential backoff, a circuit breaker p
 endpoint, and a dead-letter or fallback record for every job it cannot deliver.`,
 		Example: `  dispatcher demo                              # see every outcome, no setup
   dispatcher serve --config dispatcher.yaml    # run the workers
-  dispatcher publish --target payments --path /v1/charges --data '{"amount":100}'`,
+  dispatcher publish --target payments --path /v1/charges --data '{"amount":100}'
+  dispatcher lag --watch                       # backlog per target
+  dispatcher dlq ls --since 1h                 # what died lately
+  dispatcher dlq replay --target payments --dry-run
+  source <(dispatcher completion bash)         # shell completion (also zsh, fish, powershell)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v", err)
 	})
-	root.AddCommand(newServeCmd(), newVersionCmd(), newPublishCmd(), newDemoCmd())
+	// Flags registered with envFlag read DISPATCHER_* variables (env.go).
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
+	root.AddCommand(newServeCmd(), newVersionCmd(), newPublishCmd(), newDLQCmd(), newLagCmd(), newDemoCmd())
 	return root
 }

@@ -3,49 +3,87 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/client"
 	"github.com/jetdispatch/dispatcher/schemas"
 )
+
+// targetNameRe is what a target name is (CONTRACT.md section 1).
+var targetNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type publishFlags struct {
 	conn                                             connFlags
 	target, id, method, path, data, bodyB64, replyTo string
-	notAfter, traceID                                string
+	notAfter, traceID, file                          string
 	headers                                          []string
 	timeout                                          time.Duration
 	maxAttempts                                      int
 	asJSON                                           bool
 }
 
+// oneJobFlags are the flags that build a job from the command line; they
+// make no sense with --file.
+var oneJobFlags = []string{"id", "method", "path", "header", "data", "body-base64", "reply-to", "timeout", "max-attempts", "not-after", "trace-id"}
+
 func newPublishCmd() *cobra.Command {
 	var f publishFlags
 	cmd := &cobra.Command{
 		Use:   "publish",
-		Short: "Publish a job",
-		Long: `publish sends one job, built from flags, to <prefix>.jobs.<target> with
-Nats-Msg-Id set to the job id, so JetStream drops a duplicate inside its window.
-The job is checked against the job schema before it is sent.`,
-		Example: `  dispatcher publish --target payments --path /v1/charges --data '{"amount":100}'
-  dispatcher publish --target payments --id ord-1001 --header 'X-Tenant: acme' --data @charge.json
-  echo '{"amount":5}' | dispatcher publish --target payments --data - --reply-to app.results`,
+		Short: "Publish a job from flags, or many from NDJSON",
+		Long: `publish sends jobs to <prefix>.jobs.<target> with Nats-Msg-Id set to the job id,
+so JetStream drops a duplicate inside its window. Every job is checked against
+the job schema before it is sent.
+
+One job: built from the flags; prints its id, stream sequence and whether
+JetStream saw it as a duplicate.
+
+Many jobs: --file F (or - for stdin) holds one JSON job per line (NDJSON; blank
+lines are skipped). Lines are published asynchronously, thousands in flight.
+A bad line is reported as FILE:LINE: reason and skipped; the good lines are
+still published, and the exit status is 1 when any line was bad or not
+acknowledged. A line without "target" goes to --target.`,
+		Example: `  # one job
+  dispatcher publish --target payments --path /v1/charges --data '{"amount":100}'
+  dispatcher publish --target payments --id ord-1001 -H 'X-Tenant: acme' --data @charge.json
+  echo '{"amount":5}' | dispatcher publish --target payments --data - --reply-to app.results
+
+  # many jobs
+  dispatcher publish --file jobs.ndjson
+  jq -c '.[]' jobs.json | dispatcher publish --file - --target payments`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return publishOne(cmd, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.file != "" {
+				for _, name := range oneJobFlags {
+					if cmd.Flags().Changed(name) {
+						return usageErr("--%s builds a single job; with --file each line is a whole job", name)
+					}
+				}
+				return publishFile(cmd, &f)
+			}
+			if f.target == "" {
+				return usageErr("publish needs --target (or --file with NDJSON jobs)")
+			}
+			return publishOne(cmd, &f)
+		},
 	}
 	f.conn.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.target, "target", "", "target name (required)")
+	fl.StringVarP(&f.target, "target", "t", "", "target name (required for one job; with --file: for lines that name none)")
 	fl.StringVar(&f.id, "id", "", "job id (default: a new ULID)")
-	fl.StringVar(&f.method, "method", "POST", "HTTP method")
+	fl.StringVarP(&f.method, "method", "X", "POST", "HTTP method")
 	fl.StringVar(&f.path, "path", "/", "path appended to the target's endpoint")
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, "header 'Name: value' (repeatable)")
 	fl.StringVarP(&f.data, "data", "d", "", "JSON body, @file to read a file, - for stdin")
@@ -55,8 +93,11 @@ The job is checked against the job schema before it is sent.`,
 	fl.IntVar(&f.maxAttempts, "max-attempts", 0, "per-job max attempts (capped by the target's)")
 	fl.StringVar(&f.notAfter, "not-after", "", "RFC 3339 time after which the job is not attempted")
 	fl.StringVar(&f.traceID, "trace-id", "", "trace id (32 hex characters)")
+	fl.StringVarP(&f.file, "file", "f", "", "publish the NDJSON jobs of this file, - for stdin")
 	fl.BoolVar(&f.asJSON, "json", false, "print the outcome as JSON")
-	_ = cmd.MarkFlagRequired("target")
+	envFlags(cmd, append([]string{"file", "json"}, oneJobFlags...)...)
+	_ = cmd.MarkFlagFilename("file", "ndjson", "jsonl", "json")
+	completeTargets(cmd, "target")
 	return cmd
 }
 
@@ -137,28 +178,130 @@ func publishOne(cmd *cobra.Command, f *publishFlags) error {
 	if err != nil {
 		return err
 	}
-	nc, js, prefix, err := f.conn.connect()
+	nc, _, conn, err := f.conn.connect()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	data, err := json.Marshal(job)
+	pub, err := client.New(nc, client.WithSubjectPrefix(conn.prefix))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+	defer cancel()
+	ack, err := pub.Publish(ctx, job)
 	if err != nil {
 		return runtimeErr(err)
 	}
-	m := nats.NewMsg(prefix + ".jobs." + job.Target)
-	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, job.ID)
-	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-	defer cancel()
-	ack, err := js.PublishMsg(ctx, m)
-	if err != nil {
-		return runtimeErr(fmt.Errorf("publish to %s: %w (does the stream exist? start 'dispatcher serve' first)", m.Subject, err))
-	}
 	out := cmd.OutOrStdout()
 	if f.asJSON {
-		return json.NewEncoder(out).Encode(map[string]any{"id": job.ID, "stream": ack.Stream, "seq": ack.Sequence, "duplicate": ack.Duplicate})
+		return json.NewEncoder(out).Encode(ack)
 	}
-	fmt.Fprintf(out, "published %s to %s (stream %s seq %d, duplicate %v)\n", job.ID, m.Subject, ack.Stream, ack.Sequence, ack.Duplicate)
+	if ack.Duplicate {
+		fmt.Fprintf(out, "duplicate: %s was already stored (stream %s seq %d) inside the duplicate window; not stored again\n", ack.JobID, ack.Stream, ack.Sequence)
+		return nil
+	}
+	fmt.Fprintf(out, "published %s to %s (stream %s seq %d, duplicate false)\n", ack.JobID, ack.Subject, ack.Stream, ack.Sequence)
 	return nil
+}
+
+// publishFile publishes the NDJSON jobs of --file.
+func publishFile(cmd *cobra.Command, f *publishFlags) error {
+	var (
+		in   io.Reader = cmd.InOrStdin()
+		name           = "stdin"
+	)
+	if f.file != "-" {
+		file, err := os.Open(f.file)
+		if err != nil {
+			return usageErr("--file: %v", err)
+		}
+		defer file.Close()
+		in, name = file, f.file
+	}
+	nc, _, conn, err := f.conn.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	pub, err := client.New(nc, client.WithSubjectPrefix(conn.prefix))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if f.target != "" && !targetNameRe.MatchString(f.target) {
+		return usageErr("--target %q: want 1 to 64 letters, digits, _ or -", f.target)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = pub.Ready(rctx)
+	cancel()
+	if err != nil {
+		return runtimeErr(err)
+	}
+
+	var bad []badLine
+	stderr := cmd.ErrOrStderr()
+	start := time.Now()
+	rep, err := pub.PublishNDJSON(ctx, in, client.NDJSONSettings{Target: f.target}, func(r client.LineResult) {
+		if r.Err == nil {
+			return
+		}
+		var le *client.LineError
+		msg := r.Err.Error()
+		if errors.As(r.Err, &le) {
+			msg = le.Err.Error()
+		}
+		bad = append(bad, badLine{Line: r.Line, JobID: r.JobID, Error: msg})
+		if !f.asJSON {
+			fmt.Fprintf(stderr, "%s:%d: %s\n", name, r.Line, msg)
+		}
+	})
+	took := time.Since(start)
+	if f.asJSON {
+		if bad == nil {
+			bad = []badLine{}
+		}
+		_ = json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
+			client.NDJSONReport
+			Seconds    float64   `json:"seconds"`
+			JobsPerSec float64   `json:"jobs_per_second"`
+			Errors     []badLine `json:"errors"`
+		}{rep, took.Seconds(), float64(rep.Published) / max(took.Seconds(), 1e-9), bad})
+	} else {
+		fmt.Fprintf(cmd.OutOrStdout(), "published %d of %d jobs from %s in %s (%.0f jobs/s): %d invalid, %d not acknowledged, %d duplicates\n",
+			rep.Published, rep.Lines, name, took.Round(time.Millisecond), float64(rep.Published)/max(took.Seconds(), 1e-9),
+			rep.Invalid, rep.Failed, rep.Duplicates)
+	}
+	switch {
+	case err != nil:
+		return runtimeErr(fmt.Errorf("stopped after %d lines: %w", rep.Lines, err))
+	case rep.Invalid > 0 || rep.Failed > 0:
+		return runtimeErr(fmt.Errorf("%d of %d lines were not published (bad lines: %s)", rep.Invalid+rep.Failed, rep.Lines, lineList(bad)))
+	}
+	return nil
+}
+
+// badLine is a line of --file that was not published.
+type badLine struct {
+	Line  int    `json:"line"`
+	JobID string `json:"id,omitempty"`
+	Error string `json:"error"`
+}
+
+// lineList names the bad lines in order, the first ten of them: "17, 33".
+func lineList(bad []badLine) string {
+	slices.SortFunc(bad, func(a, b badLine) int { return a.Line - b.Line })
+	var b strings.Builder
+	for i, e := range bad {
+		if i == 10 {
+			fmt.Fprintf(&b, " and %d more", len(bad)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, e.Line)
+	}
+	return b.String()
 }

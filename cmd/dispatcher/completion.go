@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+// Shell completion: cobra's `dispatcher completion bash|zsh|fish|powershell`
+// command writes the scripts; this file teaches them the values of flags.
+
+// reasons and errorClasses are the values of Dispatch-Reason and
+// Dispatch-Error-Class (CONTRACT.md section 3).
+var (
+	reasons = []string{schemas.ReasonExhausted, schemas.ReasonNonRetryable, schemas.ReasonInvalid,
+		schemas.ReasonExpired, schemas.ReasonUnknownTarget}
+	errorClasses = []string{"http_5xx", "http_429", "http_4xx", "timeout_connect", "timeout_tls",
+		"timeout_response_header", "timeout_total", "dns", "connection_refused", "connection_reset", "tls",
+		"ssrf_blocked", "response_too_large", "invalid_job", "unknown_target", "expired", "circuit_open"}
+	statusValues = []string{"5xx", "4xx", "429", "500", "502", "503", "504", "none"}
+)
+
+// completeFixed completes flag from a fixed list of values.
+func completeFixed(cmd *cobra.Command, flag string, values []string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// completeTargets completes flag with the target names that the server
+// knows (the jobs stream's consumers and subjects) and the config's,
+// asking NATS with the command line's connection flags for at most 2s.
+func completeTargets(cmd *cobra.Command, flag string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, func(cmd *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return knownTargets(cmd, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// knownTargets lists target names starting with prefix; nothing on error.
+func knownTargets(cmd *cobra.Command, prefix string) []string {
+	get := func(name string) string {
+		if v, _ := cmd.Flags().GetString(name); v != "" {
+			return v
+		}
+		return os.Getenv(envName(name))
+	}
+	cf := connFlags{url: get("nats-url"), creds: get("creds"), cfgPath: get("config"), prefix: get("subject-prefix")}
+	var names []string
+	nc, js, conn, err := cf.connect()
+	if err != nil {
+		return nil
+	}
+	defer nc.Close()
+	names = append(names, conn.knownTargets()...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	topo := conn.topology()
+	if st, err := js.Stream(ctx, topo.JobsStream()); err == nil {
+		if info, err := st.Info(ctx, jetstream.WithSubjectFilter(topo.Prefix+".jobs.>")); err == nil {
+			for subj := range info.State.Subjects {
+				names = append(names, strings.TrimPrefix(subj, topo.Prefix+".jobs."))
+			}
+		}
+		l := st.ConsumerNames(ctx)
+		for n := range l.Name() {
+			if t, ok := strings.CutPrefix(n, "dispatch_"); ok {
+				names = append(names, t)
+			}
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	return slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) })
+}

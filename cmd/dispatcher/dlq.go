@@ -1,0 +1,219 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/jetdispatch/dispatcher/deadletter"
+)
+
+func newDLQCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dlq",
+		Short: "List, inspect, replay and purge dead letters",
+		Long: `Dead letters are the records of jobs the service gave up on, one per job, on
+<prefix>.dlq.<target> in the dead-letter stream (e.g. DISPATCH_DLQ). A record is
+addressed by its stream sequence (SEQ). Reading never consumes or changes the
+stream; replay re-publishes a record's job and deletes the record after
+JetStream acknowledged it; purge deletes records.
+
+Filters (ls, replay, purge): --target, --reason, --class, --status, --since,
+--until, --job-id; each may be repeated or comma-separated, and a record must
+pass every filter given.`,
+		Example: `  dispatcher dlq ls --target payments --since 1h
+  dispatcher dlq show 1042
+  dispatcher dlq replay --target payments --reason exhausted --dry-run
+  dispatcher dlq purge --target payments --until 2026-11-01 --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newDLQLsCmd(), newDLQShowCmd(), newDLQReplayCmd(), newDLQPurgeCmd())
+	return cmd
+}
+
+// dlqFilterFlags are the filters of ls, replay and purge.
+type dlqFilterFlags struct {
+	targets, reasons, classes, statuses, jobIDs []string
+	since, until                                string
+	limit                                       int
+}
+
+func (f *dlqFilterFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringSliceVarP(&f.targets, "target", "t", nil, "only these targets")
+	fl.StringSliceVar(&f.reasons, "reason", nil, "only these reasons: "+strings.Join(reasons, ", "))
+	fl.StringSliceVar(&f.classes, "class", nil, "only these error classes, e.g. http_5xx, timeout_total")
+	fl.StringSliceVar(&f.statuses, "status", nil, "only these last HTTP statuses: 503, 5xx, or none")
+	fl.StringVar(&f.since, "since", "", "only records stored since: a duration ago (90m, 24h) or a time (2026-11-26, RFC 3339)")
+	fl.StringVar(&f.until, "until", "", "only records stored until: a duration ago or a time")
+	fl.StringSliceVar(&f.jobIDs, "job-id", nil, "only these job ids")
+	fl.IntVar(&f.limit, "limit", 0, "at most this many records, the oldest first (0: no limit)")
+	completeTargets(cmd, "target")
+	completeFixed(cmd, "reason", reasons)
+	completeFixed(cmd, "class", errorClasses)
+	completeFixed(cmd, "status", statusValues)
+}
+
+// given reports whether any filter was set.
+func (f *dlqFilterFlags) given(cmd *cobra.Command) bool {
+	for _, n := range []string{"target", "reason", "class", "status", "since", "until", "job-id"} {
+		if cmd.Flags().Changed(n) {
+			return true
+		}
+	}
+	return len(f.targets)+len(f.reasons)+len(f.classes)+len(f.statuses)+len(f.jobIDs) > 0 || f.since != "" || f.until != ""
+}
+
+// filter builds the filter, reporting bad values as usage errors.
+func (f *dlqFilterFlags) filter(now time.Time) (deadletter.Filter, error) {
+	flt := deadletter.Filter{Targets: f.targets, Reasons: f.reasons, Classes: f.classes, JobIDs: f.jobIDs, Limit: f.limit}
+	for _, r := range f.reasons {
+		if !slices.Contains(reasons, r) {
+			return flt, usageErr("--reason %q: want one of %s", r, strings.Join(reasons, ", "))
+		}
+	}
+	for _, c := range f.classes {
+		if !slices.Contains(errorClasses, c) {
+			return flt, usageErr("--class %q: want one of %s", c, strings.Join(errorClasses, ", "))
+		}
+	}
+	for _, s := range f.statuses {
+		r, err := deadletter.ParseStatus(s)
+		if err != nil {
+			return flt, usageErr("--status: %v", err)
+		}
+		flt.Statuses = append(flt.Statuses, r)
+	}
+	var err error
+	if flt.Since, err = parseWhen("since", f.since, now); err != nil {
+		return flt, err
+	}
+	if flt.Until, err = parseWhen("until", f.until, now); err != nil {
+		return flt, err
+	}
+	if err := flt.Validate(); err != nil {
+		return flt, usageErr("%v", err)
+	}
+	return flt, nil
+}
+
+// parseWhen reads a --since/--until value: a duration before now, or a
+// time (RFC 3339, or a date, or a date and time without zone as UTC).
+func parseWhen(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, usageErr("--%s %s: give a positive duration (how long ago)", flag, v)
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usageErr("--%s %q: want a duration ago (90m, 24h) or a time (2026-11-26, 2026-11-26T09:00:00Z)", flag, v)
+}
+
+// openStore connects and returns the dead-letter store of the prefix.
+func openStore(conn *connFlags) (*nats.Conn, *deadletter.Store, error) {
+	nc, js, s, err := conn.connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	return nc, deadletter.NewStore(js, s.prefix, s.topology().DLQStream()), nil
+}
+
+// storeErr gives a Store error its exit status and a hint.
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, deadletter.ErrInvalidFilter):
+		return usageErr("%v", err)
+	case errors.Is(err, deadletter.ErrNoStream):
+		return runtimeErr(fmt.Errorf("%w; has 'dispatcher serve' run against this NATS server?", err))
+	}
+	return runtimeErr(err)
+}
+
+// selectorFlags are how replay and purge choose records: the filters, or
+// --seq, or --all.
+type selectorFlags struct {
+	dlqFilterFlags
+	seqs []uint
+	all  bool
+}
+
+func (f *selectorFlags) register(cmd *cobra.Command) {
+	f.dlqFilterFlags.register(cmd)
+	cmd.Flags().UintSliceVar(&f.seqs, "seq", nil, "only the records with these sequences (repeatable)")
+	cmd.Flags().BoolVar(&f.all, "all", false, "every record (instead of filters or --seq)")
+}
+
+// filter builds the selection filter; with no selector at all it is a usage
+// error, so that a bare replay or purge never touches every record.
+func (f *selectorFlags) filter(cmd *cobra.Command, now time.Time) (deadletter.Filter, error) {
+	given := f.given(cmd) || len(f.seqs) > 0
+	switch {
+	case f.all && given:
+		return deadletter.Filter{}, usageErr("--all selects every record; drop it to use filters or --seq, or drop those")
+	case !f.all && !given:
+		return deadletter.Filter{}, usageErr("%s needs a selector: filters (--target, --reason, --class, --status, --since, --until, --job-id), --seq N, or --all", cmd.CommandPath())
+	}
+	flt, err := f.dlqFilterFlags.filter(now)
+	for _, s := range f.seqs {
+		flt.Seqs = append(flt.Seqs, uint64(s))
+	}
+	if err == nil {
+		if verr := flt.Validate(); verr != nil {
+			err = usageErr("%v", verr)
+		}
+	}
+	return flt, err
+}
+
+// describe says in words what a filter selects, for prompts and summaries.
+func describe(f deadletter.Filter) string {
+	var parts []string
+	add := func(name string, vs []string) {
+		if len(vs) > 0 {
+			parts = append(parts, name+" "+strings.Join(vs, ","))
+		}
+	}
+	add("target", f.Targets)
+	add("reason", f.Reasons)
+	add("class", f.Classes)
+	var sts []string
+	for _, s := range f.Statuses {
+		sts = append(sts, s.String())
+	}
+	add("status", sts)
+	add("job id", f.JobIDs)
+	if !f.Since.IsZero() {
+		parts = append(parts, "since "+f.Since.UTC().Format(time.RFC3339))
+	}
+	if !f.Until.IsZero() {
+		parts = append(parts, "until "+f.Until.UTC().Format(time.RFC3339))
+	}
+	if len(f.Seqs) > 0 {
+		var ss []string
+		for _, s := range f.Seqs {
+			ss = append(ss, fmt.Sprint(s))
+		}
+		add("seq", ss)
+	}
+	if f.Limit > 0 {
+		parts = append(parts, fmt.Sprintf("first %d", f.Limit))
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, ", ")
+}

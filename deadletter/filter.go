@@ -1,0 +1,150 @@
+package deadletter
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var targetRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Filter selects dead letters. Every non-empty field must hold for a record
+// to be selected; a list field holds when any of its values does. The zero
+// Filter selects every record.
+type Filter struct {
+	// Targets are target names (the last token of the record's subject).
+	Targets []string
+	// Reasons are dead-letter reasons, e.g. "exhausted".
+	Reasons []string
+	// Classes are error classes, e.g. "http_5xx".
+	Classes []string
+	// Statuses are ranges of the last HTTP status; 0 is "no status".
+	Statuses []StatusRange
+	// Since and Until bound the time JetStream stored the record (inclusive).
+	Since, Until time.Time
+	// JobIDs are job ids.
+	JobIDs []string
+	// Seqs are stream sequences of records.
+	Seqs []uint64
+	// MaxSeq, when not 0, excludes records stored after this sequence.
+	MaxSeq uint64
+	// Limit, when not 0, stops at this many records, the oldest first.
+	Limit int
+}
+
+// StatusRange is an inclusive range of HTTP statuses.
+type StatusRange struct{ Min, Max int }
+
+// ParseStatus reads "503", "5xx" (500 to 599) or "none" (0: no HTTP status,
+// e.g. a timeout).
+func ParseStatus(s string) (StatusRange, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "none" || s == "0" {
+		return StatusRange{}, nil
+	}
+	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
+		base := int(s[0]-'0') * 100
+		return StatusRange{base, base + 99}, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 100 || n > 599 {
+		return StatusRange{}, fmt.Errorf("%w: status %q: want a code like 503, a class like 5xx, or none", ErrInvalidFilter, s)
+	}
+	return StatusRange{n, n}, nil
+}
+
+// String is the form ParseStatus reads.
+func (r StatusRange) String() string {
+	switch {
+	case r.Min == 0 && r.Max == 0:
+		return "none"
+	case r.Min == r.Max:
+		return strconv.Itoa(r.Min)
+	case r.Min%100 == 0 && r.Max == r.Min+99:
+		return fmt.Sprintf("%dxx", r.Min/100)
+	}
+	return fmt.Sprintf("%d-%d", r.Min, r.Max)
+}
+
+// Validate reports a filter that cannot be used, wrapping ErrInvalidFilter.
+func (f *Filter) Validate() error {
+	for _, t := range f.Targets {
+		if !targetRe.MatchString(t) {
+			return fmt.Errorf("%w: target %q: want 1 to 64 letters, digits, _ or -", ErrInvalidFilter, t)
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Since.After(f.Until) {
+		return fmt.Errorf("%w: since %s is after until %s", ErrInvalidFilter, f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339))
+	}
+	if f.Limit < 0 {
+		return fmt.Errorf("%w: limit %d: must not be negative", ErrInvalidFilter, f.Limit)
+	}
+	if slices.Contains(f.Seqs, 0) {
+		return fmt.Errorf("%w: sequence 0: sequences start at 1", ErrInvalidFilter)
+	}
+	for _, r := range f.Statuses {
+		if r.Min > r.Max {
+			return fmt.Errorf("%w: status range %d-%d", ErrInvalidFilter, r.Min, r.Max)
+		}
+	}
+	return nil
+}
+
+// IsZero reports whether f selects every record.
+func (f *Filter) IsZero() bool {
+	return len(f.Targets) == 0 && f.onlyTargets()
+}
+
+// onlyTargets reports whether f selects every record of its targets (or of
+// all targets), so that a whole subject can be worked on at once.
+func (f *Filter) onlyTargets() bool {
+	return len(f.Reasons) == 0 && len(f.Classes) == 0 && len(f.Statuses) == 0 && f.Since.IsZero() &&
+		f.Until.IsZero() && len(f.JobIDs) == 0 && len(f.Seqs) == 0 && f.MaxSeq == 0 && f.Limit == 0
+}
+
+// headerSelective reports whether f filters on what the headers say, so
+// that a pass over the headers alone can narrow the records down.
+func (f *Filter) headerSelective() bool {
+	return len(f.Reasons) > 0 || len(f.Classes) > 0 || len(f.JobIDs) > 0
+}
+
+// needsBody reports whether matching needs the record's body, beyond what
+// its headers say.
+func (f *Filter) needsBody() bool { return len(f.Statuses) > 0 }
+
+// matchTime reports whether a record stored at t is in [Since, Until].
+func (f *Filter) matchTime(t time.Time) bool {
+	return (f.Since.IsZero() || !t.Before(f.Since)) && (f.Until.IsZero() || !t.After(f.Until))
+}
+
+// matchFields reports whether a record with these reason, class and job id
+// is selected (targets, times and sequences are checked elsewhere).
+func (f *Filter) matchFields(reason, class, jobID string) bool {
+	return oneOf(f.Reasons, reason) && oneOf(f.Classes, class) && oneOf(f.JobIDs, jobID)
+}
+
+// matchBody checks what only the body says.
+func (f *Filter) matchBody(r *Record) bool {
+	if len(f.Statuses) == 0 {
+		return true
+	}
+	st := r.Summary().LastStatus
+	for _, sr := range f.Statuses {
+		if st >= sr.Min && st <= sr.Max {
+			return true
+		}
+	}
+	return false
+}
+
+// match checks a whole record.
+func (f *Filter) match(r *Record) bool {
+	return (len(f.Targets) == 0 || slices.Contains(f.Targets, r.Target)) &&
+		(f.MaxSeq == 0 || r.Seq <= f.MaxSeq) && f.matchTime(r.Time) &&
+		f.matchFields(r.Reason, r.ErrorClass, r.JobID) && f.matchBody(r)
+}
+
+func oneOf(list []string, v string) bool { return len(list) == 0 || slices.Contains(list, v) }

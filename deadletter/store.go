@@ -1,0 +1,52 @@
+package deadletter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Store reads, replays and deletes the dead letters of one subject prefix.
+// It is safe for concurrent use.
+type Store struct {
+	js     jetstream.JetStream
+	prefix string
+	stream string
+}
+
+// NewStore returns a Store for the dead-letter stream named stream (e.g.
+// DISPATCH_DLQ) holding the subjects <prefix>.dlq.<target>.
+func NewStore(js jetstream.JetStream, prefix, stream string) *Store {
+	return &Store{js: js, prefix: prefix, stream: stream}
+}
+
+// Stream is the name of the dead-letter stream.
+func (s *Store) Stream() string { return s.stream }
+
+// handle returns the stream, wrapping ErrNoStream when it does not exist.
+func (s *Store) handle(ctx context.Context) (jetstream.Stream, error) {
+	st, err := s.js.Stream(ctx, s.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("%w: stream %s does not exist (the service creates it at start; check --subject-prefix)", ErrNoStream, s.stream)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", s.stream, err)
+	}
+	return st, nil
+}
+
+// subjects returns the subjects a filter reads: one per target, or all.
+func (s *Store) subjects(f *Filter) []string {
+	if len(f.Targets) == 0 {
+		return []string{s.prefix + ".dlq.>"}
+	}
+	out := make([]string, 0, len(f.Targets))
+	for _, t := range f.Targets {
+		out = append(out, DLQSubject(s.prefix, t))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
