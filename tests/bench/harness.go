@@ -186,7 +186,9 @@ func (r *run) do(ctx context.Context) error {
 	case scRate:
 		return r.rate(ctx)
 	case scIsolation:
-		return r.isolation(ctx)
+		return r.isolation(ctx, r.h.opt.nIsoHole)
+	case scAlone:
+		return r.isolation(ctx, 0)
 	case scFlaky:
 		return r.flaky(ctx)
 	}

@@ -46,11 +46,12 @@ const (
 	scDrain     = "drain"
 	scRate      = "rate"
 	scIsolation = "isolation"
+	scAlone     = "alone" // the isolation scenario's healthy jobs without the hole: its baseline
 	scFlaky     = "flaky"
 )
 
 var (
-	allScenarios = []string{scDrain, scRate, scIsolation, scFlaky}
+	allScenarios = []string{scDrain, scRate, scAlone, scIsolation, scFlaky}
 	allSUTs      = []string{sutNaive, sutDispatcher}
 )
 
