@@ -7,6 +7,14 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
+// Values of the Dispatch-Truncated header: what a dead letter lost to fit
+// the server's max payload.
+const (
+	TruncatedHistory = "history"
+	TruncatedRaw     = "raw"
+	TruncatedJobBody = "job-body"
+)
+
 // headroom is kept under the server's max payload for the record's headers.
 const headroom = 4096
 
@@ -15,10 +23,10 @@ const headroom = 4096
 // could never be acked, so the bulky parts are cut, and the cut is said in
 // the record's error: first the history down to the last attempt, then the
 // raw bytes of an undecodable job, then the body of a decoded one.
-func fitDeadLetter(rec *schemas.DeadLetter, limit int) ([]byte, error) {
+func fitDeadLetter(rec *schemas.DeadLetter, limit int) ([]byte, string, error) {
 	data, err := json.Marshal(rec)
 	if err != nil || limit <= 0 || len(data) <= limit-headroom {
-		return data, err
+		return data, "", err
 	}
 	c := *rec
 	if n := len(c.History); n > 1 {
@@ -26,7 +34,7 @@ func fitDeadLetter(rec *schemas.DeadLetter, limit int) ([]byte, error) {
 	}
 	budget := limit - headroom
 	if data, err = json.Marshal(&c); err != nil || len(data) <= budget {
-		return data, err
+		return data, TruncatedHistory, err
 	}
 	if len(c.Raw) > 0 {
 		over := len(data) - budget
@@ -35,7 +43,7 @@ func fitDeadLetter(rec *schemas.DeadLetter, limit int) ([]byte, error) {
 		c.Error += fmt.Sprintf(" [raw cut to %d of %d bytes to fit the NATS max payload]", keep, len(c.Raw))
 		c.Raw = c.Raw[:keep]
 		if data, err = json.Marshal(&c); err != nil || len(data) <= budget {
-			return data, err
+			return data, TruncatedRaw, err
 		}
 	}
 	if len(c.Job) > 0 {
@@ -48,8 +56,8 @@ func fitDeadLetter(rec *schemas.DeadLetter, limit int) ([]byte, error) {
 			c.Error += fmt.Sprintf(" [job body (%d bytes) dropped to fit the NATS max payload]", n)
 		}
 		if data, err = json.Marshal(&c); err != nil || len(data) <= budget {
-			return data, err
+			return data, TruncatedJobBody, err
 		}
 	}
-	return nil, fmt.Errorf("dead letter of %d bytes cannot be cut under the max payload %d", len(data), limit)
+	return nil, "", fmt.Errorf("dead letter of %d bytes cannot be cut under the max payload %d", len(data), limit)
 }

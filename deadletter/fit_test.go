@@ -46,7 +46,7 @@ func TestFitDeadLetter(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			data, err := fitDeadLetter(&c.rec, c.limit)
+			data, _, err := fitDeadLetter(&c.rec, c.limit)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,6 +24,9 @@ type Record struct {
 	// Reason, ErrorClass and JobID come from the record's headers, else
 	// from its body. JobID is empty when the job could not be decoded.
 	Reason, ErrorClass, JobID string
+	// Truncated is the record's Dispatch-Truncated header: what it lost to
+	// fit the NATS max payload, "" for nothing.
+	Truncated string
 	// Data is the record as stored (JSON, schemas/deadletter.v1.schema.json).
 	Data []byte
 
@@ -39,6 +42,7 @@ func newRecord(seq uint64, t time.Time, subject string, h nats.Header, data []by
 		r.Target = subject[i+1:]
 	}
 	r.Reason, r.ErrorClass, r.JobID = h.Get(HeaderReason), h.Get(HeaderErrorClass), h.Get(HeaderJobID)
+	r.Truncated = h.Get(HeaderTruncated)
 	if data != nil && !headersComplete(h) {
 		if dl, err := r.DeadLetter(); err == nil {
 			r.Reason, r.ErrorClass, r.JobID = dl.Reason, dl.ErrorClass, jobID(dl.Job)

@@ -276,7 +276,7 @@ func (s *Store) ReplayMessage(rec *Record) (*nats.Msg, []string, error) {
 	if len(dl.Job) == 0 || string(dl.Job) == "null" {
 		return nil, nil, notReplayable("its job could not be decoded (see the raw bytes with 'dispatcher dlq show %d'); fix it and publish it again by hand", rec.Seq)
 	}
-	if strings.Contains(dl.Error, bodyDroppedMark) {
+	if rec.Truncated == TruncatedJobBody || strings.Contains(dl.Error, bodyDroppedMark) {
 		return nil, nil, notReplayable("the record lost the job's body to fit the NATS max payload")
 	}
 	job, err := schemas.DecodeJob(dl.Job)

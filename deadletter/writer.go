@@ -19,6 +19,10 @@ const (
 	HeaderReason     = "Dispatch-Reason"
 	HeaderErrorClass = "Dispatch-Error-Class"
 	HeaderJobID      = "Dispatch-Job-Id"
+	// HeaderTruncated says what a record lost to fit the max payload
+	// (TruncatedHistory, TruncatedRaw or TruncatedJobBody); absent when
+	// nothing was cut.
+	HeaderTruncated = "Dispatch-Truncated"
 )
 
 // ErrNotStored is wrapped when JetStream did not accept a record in time.
@@ -44,7 +48,7 @@ func FallbackSubject(prefix, target string) string { return prefix + ".fallback.
 
 // DeadLetter stores rec on <p>.dlq.<target>.
 func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string) error {
-	data, err := fitDeadLetter(rec, int(w.js.Conn().MaxPayload()))
+	data, cut, err := fitDeadLetter(rec, int(w.js.Conn().MaxPayload()))
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
@@ -54,6 +58,9 @@ func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID 
 	m.Header.Set(HeaderErrorClass, rec.ErrorClass)
 	if id := jobID(rec.Job); id != "" {
 		m.Header.Set(HeaderJobID, id)
+	}
+	if cut != "" {
+		m.Header.Set(HeaderTruncated, cut)
 	}
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	return w.publish(ctx, m)

@@ -15,9 +15,12 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-func startJS(t *testing.T) jetstream.JetStream {
+func startJS(t *testing.T) jetstream.JetStream { return startJSMax(t, 0) }
+
+// startJSMax starts a server with the given max payload (0: the default).
+func startJSMax(t *testing.T, maxPayload int32) jetstream.JetStream {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true, MaxPayload: maxPayload})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +97,39 @@ func TestWriterReportsWhenNotStored(t *testing.T) {
 	}
 	if !errors.Is(err, deadletter.ErrNotStored) {
 		t.Fatalf("error %v does not wrap ErrNotStored", err)
+	}
+}
+
+// A dead letter too big for the server's max payload is cut, stored, and
+// says what it lost in its Dispatch-Truncated header.
+func TestWriterCutsOversizeRecord(t *testing.T) {
+	js := startJSMax(t, 64<<10)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DISPATCH_DLQ", Subjects: []string{"dispatch.dlq.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, 100<<10)
+	for i := range raw {
+		raw[i] = byte('a' + i%26)
+	}
+	rec := &schemas.DeadLetter{Raw: raw, Target: "pay", Reason: "invalid", ErrorClass: "invalid_job", Error: "not JSON", DeadAt: time.Now().UTC()}
+	if err := deadletter.NewWriter(js, "dispatch").DeadLetter(ctx, rec, "dlq:pay:7"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get(deadletter.HeaderTruncated); got != deadletter.TruncatedRaw {
+		t.Errorf("Dispatch-Truncated %q, want %q", got, deadletter.TruncatedRaw)
+	}
+	var got schemas.DeadLetter
+	if err := json.Unmarshal(m.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Raw) == 0 || len(got.Raw) >= len(raw) || string(got.Raw) != string(raw[:len(got.Raw)]) {
+		t.Errorf("raw %d bytes, want a prefix of the %d original bytes", len(got.Raw), len(raw))
 	}
 }
