@@ -26,7 +26,7 @@ type endpointBreaker struct {
 // newBreakers builds one breaker per endpoint, with the contract's trip rule:
 // consecutive failures, or a failure ratio over the window once min_requests
 // were seen. 4xx answers, SSRF blocks and shutdown cancellations are excluded.
-func newBreakers(t Target, log *zap.Logger) []*endpointBreaker {
+func newBreakers(t Target, log *zap.Logger, obs Observer) []*endpointBreaker {
 	p := t.Breaker
 	out := make([]*endpointBreaker, 0, len(t.Endpoints))
 	for _, ep := range t.Endpoints {
@@ -50,6 +50,7 @@ func newBreakers(t Target, log *zap.Logger) []*endpointBreaker {
 		}
 		endpoint := ep
 		st.OnStateChange = func(_ string, from, to gobreaker.State) {
+			obs.BreakerChanged(t.Name, endpoint, breakerStateName(from), breakerStateName(to))
 			log.Warn("breaker state change",
 				zap.String("target", t.Name), zap.String("endpoint", endpoint),
 				zap.String("from", from.String()), zap.String("to", to.String()))

@@ -32,6 +32,7 @@ type Option func(*options) error
 
 type options struct {
 	log         *zap.Logger
+	obs         Observer
 	prefix      string
 	serviceName string
 	instance    string
@@ -45,6 +46,17 @@ func WithLogger(l *zap.Logger) Option {
 			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
 		}
 		o.log = l
+		return nil
+	}
+}
+
+// WithObserver sets the Observer of the worker's events (default: none).
+func WithObserver(obs Observer) Option {
+	return func(o *options) error {
+		if obs == nil {
+			return fmt.Errorf("%w: nil observer", ErrInvalidOption)
+		}
+		o.obs = obs
 		return nil
 	}
 }
@@ -110,7 +122,7 @@ type Worker struct {
 
 // New builds the worker of target t. It does not start consuming.
 func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...Option) (*Worker, error) {
-	o := options{log: zap.NewNop(), prefix: "dispatch", serviceName: "dispatcher", now: time.Now}
+	o := options{log: zap.NewNop(), obs: nopObserver{}, prefix: "dispatch", serviceName: "dispatcher", now: time.Now}
 	if h, err := os.Hostname(); err == nil {
 		o.instance = h + "/" + strconv.Itoa(os.Getpid())
 	}
@@ -139,7 +151,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	}
 	w.ackWait = AckWait(t)
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
-	w.breakers = newBreakers(t, w.o.log)
+	w.breakers = newBreakers(t, w.o.log, w.o.obs)
 	return w, nil
 }
 
@@ -359,7 +371,9 @@ func (w *Worker) handle(m jetstream.Msg) {
 	}
 	attempt := j.state.attempts + 1
 	at := w.o.now()
+	w.o.obs.AttemptStarted(w.t.Name, b.endpoint)
 	res := w.do(w.hardCtx, &w.t, b.endpoint, jb, j.tp, total)
+	w.o.obs.AttemptDone(w.t.Name, b.endpoint, res.status, res.class, res.duration)
 	if res.canceled {
 		done(errBreakerExcluded)
 		w.o.log.Info("call cut by shutdown; handed back", zap.String("job_id", jb.ID), zap.Int("attempt", attempt))
@@ -382,6 +396,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 	w.logAttempt(j, attempt, res)
 
 	if res.ok() {
+		w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDelivered, "")
 		w.publishResult(jb.ReplyTo, &schemas.Result{
 			JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDelivered, Status: res.status,
 			Attempts: attempt, DurationMS: ms(w.o.now().Sub(j.firstOrStart())), Body: string(res.body),
@@ -431,6 +446,7 @@ func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
 		w.o.log.Error("schedule retry failed; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
+	w.o.obs.RetryScheduled(w.t.Name, res.class, delay)
 	w.o.log.Info("retry scheduled",
 		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("upstream_host", j.host),
 		zap.Int("attempt", attempt), zap.String("error_class", res.class), zap.Int("status", res.status),
@@ -513,6 +529,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
 		return
 	}
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, schemas.ReasonInvalid)
 	// The publisher learns of its mistake when it left a usable reply_to.
 	w.publishResult(replyTo, &schemas.Result{
 		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
@@ -561,6 +578,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, reason)
 	w.o.log.Warn("job dead-lettered",
 		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("reason", reason),
 		zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
@@ -597,6 +615,7 @@ func (w *Worker) circuitOpen(j *job) {
 		w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
 	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID),
 		zap.String("error_class", ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
 	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}

@@ -1,0 +1,36 @@
+package worker
+
+import "time"
+
+// Observer receives a worker's events as they happen; metrics (and anything
+// else that counts) hang off it. Every method must be cheap and safe for
+// concurrent use: it runs on the hot path. Label values passed in are
+// bounded: target and endpoint names from the config, contract error classes
+// and reasons, never job ids or paths.
+type Observer interface {
+	// AttemptStarted is called before a call goes out (in flight +1).
+	AttemptStarted(target, endpoint string)
+	// AttemptDone is called when it ended (in flight -1): status 0 and a
+	// class for a call without a response, class "" for a 2xx.
+	AttemptDone(target, endpoint string, status int, class string, took time.Duration)
+	// JobEnded is called once per job outcome: "delivered", "dead_lettered"
+	// (with its reason) or "fallback".
+	JobEnded(target, outcome, reason string)
+	// RetryScheduled is called when a retry was stored, with the failure's
+	// class and the delay chosen.
+	RetryScheduled(target, class string, delay time.Duration)
+	// BreakerChanged is called on every state change of an endpoint's
+	// breaker (states: closed, half_open, open).
+	BreakerChanged(target, endpoint, from, to string)
+}
+
+// nopObserver is the default Observer.
+type nopObserver struct{}
+
+func (nopObserver) AttemptStarted(string, string)                          {}
+func (nopObserver) AttemptDone(string, string, int, string, time.Duration) {}
+func (nopObserver) JobEnded(string, string, string)                        {}
+func (nopObserver) RetryScheduled(string, string, time.Duration)           {}
+func (nopObserver) BreakerChanged(string, string, string, string)          {}
+
+var _ Observer = nopObserver{}
