@@ -22,6 +22,9 @@ type Observer interface {
 	// BreakerChanged is called on every state change of an endpoint's
 	// breaker (states: closed, half_open, open).
 	BreakerChanged(target, endpoint, from, to string)
+	// EndpointSwitched is called when calls move from one endpoint of a
+	// target to another (failover, and back).
+	EndpointSwitched(target, from, to string)
 }
 
 // nopObserver is the default Observer.
@@ -32,5 +35,6 @@ func (nopObserver) AttemptDone(string, string, int, string, time.Duration) {}
 func (nopObserver) JobEnded(string, string, string)                        {}
 func (nopObserver) RetryScheduled(string, string, time.Duration)           {}
 func (nopObserver) BreakerChanged(string, string, string, string)          {}
+func (nopObserver) EndpointSwitched(string, string, string)                {}
 
 var _ Observer = nopObserver{}
