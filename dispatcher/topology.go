@@ -42,8 +42,10 @@ type StreamSettings struct {
 	FallbackMaxAge   time.Duration
 }
 
-// streamConfigs returns the three stream configs.
-func (t Topology) streamConfigs(s StreamSettings) []jetstream.StreamConfig {
+// StreamConfigs returns the configs of the three streams (jobs, dead
+// letters, fallback) as EnsureStreams creates them; deploy/nats/streams holds
+// them as JSON for 'nats stream add --config'.
+func (t Topology) StreamConfigs(s StreamSettings) []jetstream.StreamConfig {
 	r := max(s.Replicas, 1)
 	return []jetstream.StreamConfig{
 		{
@@ -88,7 +90,7 @@ func (t Topology) streamConfigs(s StreamSettings) []jetstream.StreamConfig {
 // EnsureStreams creates or updates the three streams. Doing so twice with the
 // same settings changes nothing.
 func (t Topology) EnsureStreams(ctx context.Context, js jetstream.JetStream, s StreamSettings) error {
-	for _, sc := range t.streamConfigs(s) {
+	for _, sc := range t.StreamConfigs(s) {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}

@@ -106,6 +106,6 @@ endpoint, and a dead-letter or fallback record for every job it cannot deliver.`
 	})
 	// Flags registered with envFlag read DISPATCHER_* variables (env.go).
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
-	root.AddCommand(newServeCmd(), newVersionCmd(), newPublishCmd(), newDLQCmd(), newLagCmd(), newDemoCmd())
+	root.AddCommand(newServeCmd(), newVersionCmd(), newPublishCmd(), newDLQCmd(), newLagCmd(), newDemoCmd(), newConfigCmd())
 	return root
 }
