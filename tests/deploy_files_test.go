@@ -140,8 +140,12 @@ func TestDeployGracePeriodsAboveShutdownTimeout(t *testing.T) {
 				Spec struct {
 					Grace      int `yaml:"terminationGracePeriodSeconds"`
 					Containers []struct {
-						Liveness  struct{ HTTPGet struct{ Path string } `yaml:"httpGet"` } `yaml:"livenessProbe"`
-						Readiness struct{ HTTPGet struct{ Path string } `yaml:"httpGet"` } `yaml:"readinessProbe"`
+						Liveness struct {
+							HTTPGet struct{ Path string } `yaml:"httpGet"`
+						} `yaml:"livenessProbe"`
+						Readiness struct {
+							HTTPGet struct{ Path string } `yaml:"httpGet"`
+						} `yaml:"readinessProbe"`
 					}
 				}
 			}
