@@ -44,6 +44,11 @@ type TargetLag struct {
 	// WaitingPulls is the number of pull requests waiting for jobs: above
 	// zero, workers are connected and idle.
 	WaitingPulls int `json:"waiting_pulls"`
+	// Paused reports that the target's consumer is paused: held while every
+	// endpoint's breaker is open (breaker.when_open: hold), until
+	// PausedUntil; jobs wait in the stream meanwhile.
+	Paused      bool       `json:"paused"`
+	PausedUntil *time.Time `json:"paused_until,omitempty"`
 }
 
 // Orphan is a subject of the jobs stream that no target's consumer reads.
@@ -179,6 +184,10 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo Topology, set Lag
 			r.Delivered = ci.Delivered.Consumer
 			r.WaitingPulls = ci.NumWaiting
 			r.LastActive = latest(ci.Delivered.Last, ci.AckFloor.Last)
+			if ci.Paused {
+				until := lag.At.Add(ci.PauseRemaining)
+				r.Paused, r.PausedUntil = true, &until
+			}
 			from = ci.Delivered.Stream + 1
 		} else {
 			r.Pending = jobs[subj]

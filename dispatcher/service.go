@@ -31,6 +31,10 @@ type Option func(*runOptions)
 type runOptions struct {
 	log     *zap.Logger
 	onReady func(*Service)
+	// hot reload: reload.go
+	onReload   func(ok bool)
+	configPath string
+	reloadOn   <-chan os.Signal
 }
 
 // WithLogger sets the logger.
@@ -50,7 +54,10 @@ type Service struct {
 	js       jetstream.JetStream
 	topo     Topology
 	workers  map[string]*worker.Worker
+	wmu      sync.Mutex // guards workers once running (reload.go)
+	reload   reloadState
 	instance string
+	obs      observability // metrics: observability.go
 }
 
 // NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
@@ -71,6 +78,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: Topology{Prefix: cfg.NATS.SubjectPrefix},
 		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()),
 	}
+	s.initObservability()
 	if err := s.health.Listen(cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
@@ -119,9 +127,11 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		return ""
 	})
 	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.String("nats", s.nc.ConnectedUrl()))
+	stopReload := s.startReload(&o)
 	if o.onReady != nil {
 		o.onReady(s)
 	}
+	defer s.startLagPoller()()
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var sweepWG sync.WaitGroup
@@ -130,7 +140,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		defer sweepWG.Done()
 		(&orphanSweeper{
 			topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, cfg.NATS.SubjectPrefix),
-			known: func(t string) bool { _, ok := s.workers[t]; return ok },
+			known: s.hasWorker,
 			grace: cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
 			redact: cfg.Security.RedactHeaders,
 		}).run(sweepCtx)
@@ -141,6 +151,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	s.health.SetNotReady("shutting down")
 	stopSweep()
 	sweepWG.Wait()
+	stopReload()
 	s.stopWorkers()
 	// Results and acks already written go out now; with NATS unreachable
 	// this must not outlast the shutdown budget (Flush alone waits 10s).
@@ -212,7 +223,6 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
-	rec := deadletter.NewWriter(s.js, s.cfg.NATS.SubjectPrefix)
 	for _, name := range s.cfg.TargetNames() {
 		tg := s.cfg.Targets[name]
 		var cons jetstream.Consumer
@@ -229,9 +239,7 @@ func (s *Service) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
-		w, err := worker.New(tg, s.cfg.Security, s.js, rec,
-			worker.WithLogger(s.baseLog), worker.WithSubjectPrefix(s.cfg.NATS.SubjectPrefix),
-			worker.WithIdentity(s.cfg.ServiceName, s.instance))
+		w, err := s.newWorker(tg, s.cfg.Security)
 		if err != nil {
 			return fmt.Errorf("%w: target %s: %w", ErrStartup, name, err)
 		}
@@ -252,9 +260,12 @@ func (s *Service) stopWorkers() {
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	var wg sync.WaitGroup
+	s.wmu.Lock()
 	for _, w := range s.workers {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.Stop(ctx) }()
 	}
+	s.wmu.Unlock()
 	wg.Wait()
+	s.reload.retiring.Wait()
 }

@@ -77,13 +77,28 @@ func breakerStateName(s gobreaker.State) string {
 }
 
 // pickEndpoint returns the first endpoint whose breaker lets a call through,
-// with the breaker's done callback. When none does, it returns nil and the
-// primary's breaker for the fallback record.
-func pickEndpoint(bs []*endpointBreaker) (*endpointBreaker, func(error)) {
-	for _, b := range bs {
+// with its index and the breaker's done callback: the primary while its
+// breaker is closed; the next one while it is open; the primary again for a
+// half-open probe, and for good once that probe succeeded (which closes its
+// breaker). When none lets a call through it returns nil and -1.
+func pickEndpoint(bs []*endpointBreaker) (*endpointBreaker, int, func(error)) {
+	for i, b := range bs {
 		if done, err := b.cb.Allow(); err == nil {
-			return b, done
+			return b, i, done
 		}
 	}
-	return nil, nil
+	return nil, -1, nil
+}
+
+// noteEndpoint records that a call goes to endpoint i and, when the previous
+// call went elsewhere, logs and reports the switch.
+func (w *Worker) noteEndpoint(i int) {
+	prev := int(w.lastEndpoint.Swap(int32(i)))
+	if prev == i || prev < 0 || prev >= len(w.breakers) {
+		return
+	}
+	from, to := w.breakers[prev], w.breakers[i]
+	w.o.log.Warn("endpoint switched",
+		zap.String("from", from.host), zap.String("to", to.host), zap.Int("endpoint_index", i))
+	w.o.obs.EndpointSwitched(w.t.Name, from.endpoint, to.endpoint)
 }

@@ -108,11 +108,14 @@ func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.
 
 // do makes one attempt. hardCtx is canceled only when shutdown gives up on
 // in-flight calls; total bounds the whole call, headers and body included.
-func (w *Worker) do(hardCtx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent string, total time.Duration) *callResult {
+// The attempt's span (tracing.go) is the parent sent to the target.
+func (w *Worker) do(hardCtx context.Context, t *Target, endpoint string, job *schemas.Job, attempt int, traceparent string, total time.Duration) *callResult {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(hardCtx, total)
 	defer cancel()
+	ctx, span, traceparent := startAttemptSpan(ctx, t, job, attempt, traceparent)
 	res := &callResult{}
+	defer endAttemptSpan(span, res)
 	req, err := buildRequest(ctx, t, endpoint, job, traceparent)
 	if err != nil {
 		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()
@@ -172,6 +175,11 @@ func errorText(err error) string {
 	return msg
 }
 
+// maxRetryAfterHeader bounds what a Retry-After header can ask for before
+// max_retry_after caps it further (found by FuzzParseRetryAfter: a date in
+// 2100 asked for 74 years).
+const maxRetryAfterHeader = 365 * 24 * time.Hour
+
 // parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
@@ -182,14 +190,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if n <= 0 {
 			return 0
 		}
-		if n > 365*24*3600 {
-			n = 365 * 24 * 3600
-		}
-		return time.Duration(n) * time.Second
+		return time.Duration(min(n, int64(maxRetryAfterHeader/time.Second))) * time.Second
 	}
 	if at, err := http.ParseTime(v); err == nil {
 		if d := at.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfterHeader)
 		}
 	}
 	return 0

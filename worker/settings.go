@@ -34,6 +34,20 @@ type RetryPolicy struct {
 	MaxElapsed      time.Duration
 	RetryOnStatus   []int
 	MaxRetryAfter   time.Duration
+	// BudgetRatio caps retries at this ratio of the target's recent calls
+	// (a one-minute sliding window, never below RetryBudgetFloor retries
+	// per window);
+	// a retry over budget is postponed, not attempted and not counted.
+	// Zero means the default 0.2; a negative value means no budget.
+	BudgetRatio float64
+}
+
+// RateLimit caps the calls a target receives: PerSecond on average, Burst
+// at once. A nil *RateLimit means unlimited.
+type RateLimit struct {
+	PerSecond float64
+	// Burst is the bucket size; zero means max(1, PerSecond rounded up).
+	Burst int
 }
 
 // BreakerPolicy configures the circuit breaker of each endpoint. Zero fields
@@ -73,6 +87,8 @@ type Target struct {
 	// Fallback is the preset response while the breaker is open; nil means
 	// 503 with no body.
 	Fallback *FallbackResponse
+	// RateLimit, when set, is enforced before every call.
+	RateLimit *RateLimit
 }
 
 // Security holds the service-wide guards. Zero MaxJobBytes and
@@ -92,6 +108,8 @@ const (
 	DefaultConcurrency      = 32
 	DefaultMaxJobBytes      = 1 << 20
 	DefaultMaxResponseBytes = 64 << 10
+	// DefaultRetryBudgetRatio is RetryPolicy.BudgetRatio's default.
+	DefaultRetryBudgetRatio = 0.2
 )
 
 // DefaultRetryOnStatus are the statuses retried when RetryOnStatus is empty.
@@ -119,6 +137,9 @@ func (r RetryPolicy) withDefaults() RetryPolicy {
 		r.RetryOnStatus = DefaultRetryOnStatus
 	}
 	r.MaxRetryAfter = orDuration(r.MaxRetryAfter, 5*time.Minute)
+	if r.BudgetRatio == 0 {
+		r.BudgetRatio = DefaultRetryBudgetRatio
+	}
 	return r
 }
 

@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/jetdispatch/dispatcher/schemas"
 )
@@ -105,6 +108,15 @@ type Worker struct {
 	secret   map[string]bool
 	jobsSubj string
 	ackWait  time.Duration
+	budget   *retryBudget  // nil: no retry budget
+	limiter  *rate.Limiter // nil: no rate limit
+
+	// lastEndpoint is the index of the endpoint the last call went to.
+	lastEndpoint atomic.Int32
+	// heldUntil is when the consumer's pause ends (Unix ns; when_open hold).
+	heldUntil atomic.Int64
+	// stream and consumer name the consumer Start was given (for a pause).
+	stream, consumer string
 
 	// lifecycle
 	mu       sync.Mutex
@@ -150,6 +162,14 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		closed:   make(chan struct{}),
 	}
 	w.ackWait = AckWait(t)
+	w.budget = newRetryBudget(t.Retry.BudgetRatio)
+	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
+		burst := rl.Burst
+		if burst <= 0 {
+			burst = max(1, int(rl.PerSecond+0.999))
+		}
+		w.limiter = rate.NewLimiter(rate.Limit(rl.PerSecond), burst)
+	}
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	w.breakers = newBreakers(t, w.o.log, w.o.obs)
 	return w, nil
@@ -167,6 +187,9 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 		return fmt.Errorf("worker %s: already started", w.t.Name)
 	}
 	w.started = true
+	if ci := cons.CachedInfo(); ci != nil {
+		w.stream, w.consumer = ci.Stream, ci.Name
+	}
 	w.msgs = make(chan delivery)
 	w.stopping = make(chan struct{})
 	w.drained = make(chan struct{})
@@ -360,11 +383,23 @@ func (w *Worker) handle(m jetstream.Msg) {
 		return
 	}
 
-	b, done := pickEndpoint(w.breakers)
+	if j.state.attempts > 0 {
+		if ok, next := w.budget.allowRetry(w.o.now()); !ok {
+			// Spread the postponed retries over the next bucket.
+			w.postpone(j, next.Add(rand.N(budgetBucket)))
+			return
+		}
+	}
+	if !w.waitRate(j) {
+		return
+	}
+	b, idx, done := pickEndpoint(w.breakers)
 	if b == nil {
 		w.circuitOpen(j)
 		return
 	}
+	w.noteEndpoint(idx)
+	w.budget.call(w.o.now())
 	total := w.t.Timeouts.Total
 	if jb.TimeoutMS > 0 {
 		total = min(total, time.Duration(jb.TimeoutMS)*time.Millisecond)
@@ -372,7 +407,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 	attempt := j.state.attempts + 1
 	at := w.o.now()
 	w.o.obs.AttemptStarted(w.t.Name, b.endpoint)
-	res := w.do(w.hardCtx, &w.t, b.endpoint, jb, j.tp, total)
+	res := w.do(w.hardCtx, &w.t, b.endpoint, jb, attempt, j.tp, total)
 	w.o.obs.AttemptDone(w.t.Name, b.endpoint, res.status, res.class, res.duration)
 	if res.canceled {
 		done(errBreakerExcluded)
@@ -597,8 +632,17 @@ func (w *Worker) circuitOpen(j *job) {
 	jb := j.job
 	primary := w.breakers[0]
 	if w.t.Breaker.WhenOpen == WhenOpenHold {
-		// Hold: wait in the stream until the breaker may probe again; not an attempt.
-		if err := w.schedule(j, w.o.now().Add(primary.openFor)); err != nil {
+		// Hold: the consumer pauses until the breaker may probe again, so
+		// jobs wait in the stream; this one, already here, is scheduled back
+		// for then. Not an attempt.
+		var until time.Time
+		if anyHalfOpen(w.breakers) {
+			// A probe is under way: not open, only busy; try again soon.
+			until = w.o.now().Add(250 * time.Millisecond)
+		} else {
+			until = w.hold(primary.openFor)
+		}
+		if err := w.schedule(j, until); err != nil {
 			w.o.log.Error("hold failed; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 			return
 		}

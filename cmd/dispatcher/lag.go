@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +45,9 @@ func newLagCmd() *cobra.Command {
   OLDEST       age of the oldest pending job
   LAST ACTIVE  the consumer's last delivery or ack ("no consumer": the
                service has not run with this target yet)
+  HELD         shown while a target is held (breaker.when_open: hold with
+               every endpoint's breaker open): its consumer is paused for
+               this long more; jobs wait in the stream
 
 ORPHANS are subjects of the jobs stream that no target's consumer reads, with
 their job counts: jobs published for a target that is not configured.
@@ -202,6 +206,10 @@ func watchLag(cmd *cobra.Command, f *lagFlags, read func(context.Context) (*disp
 // the watch columns.
 func writeLag(w io.Writer, lag *dispatcher.Lag, r rates, width int) {
 	head := []string{"TARGET", "PENDING", "IN FLIGHT", "RETRYING", "REDELIVERED", "DEAD", "FALLBACK", "OLDEST", "LAST ACTIVE"}
+	held := slices.ContainsFunc(lag.Targets, func(tl dispatcher.TargetLag) bool { return tl.Paused })
+	if held {
+		head = append(head, "HELD")
+	}
 	if r != nil {
 		head = append(head, "DELIV/S", "DRAIN")
 	}
@@ -220,6 +228,13 @@ func writeLag(w io.Writer, lag *dispatcher.Lag, r rates, width int) {
 		}
 		row := []string{tl.Target, n(tl.Pending), strconv.Itoa(tl.InFlight), n(tl.Retrying), strconv.Itoa(tl.Redelivered),
 			n(tl.Dead), n(tl.Fallback), oldest, active}
+		if held {
+			h := "-"
+			if tl.Paused && tl.PausedUntil != nil {
+				h = age(tl.PausedUntil.Sub(lag.At))
+			}
+			row = append(row, h)
+		}
 		if r != nil {
 			rate, ok := r[tl.Target]
 			switch {

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -25,7 +26,13 @@ func newServeCmd() *cobra.Command {
 		Long: `serve runs one worker per configured target. With no nats.url in the config it
 starts an embedded JetStream server on nats.embedded.listen, storing under
 nats.embedded.store_dir. SIGTERM or SIGINT stops fetching, lets in-flight calls
-finish within shutdown_timeout and hands the rest back for redelivery.`,
+finish within shutdown_timeout and hands the rest back for redelivery.
+
+SIGHUP, a change of the config file and POST /-/reload on http.listen reload
+the config: targets are added, removed and changed without dropping in-flight
+jobs; a config with errors is refused and the one in effect stays. Changes of
+nats.*, streams.*, http.listen, service_name, shutdown_timeout and orphan_grace
+are logged as needing a restart.`,
 		Example: `  dispatcher serve --config dispatcher.yaml
   DISPATCHER_CONFIG=/etc/dispatcher.yaml dispatcher serve --log-level debug`,
 		Args: cobra.NoArgs,
@@ -44,6 +51,7 @@ finish within shutdown_timeout and hands the rest back for redelivery.`,
 			defer func() { _ = log.Sync() }()
 			v, c := buildInfo()
 			worker.SetUserAgentVersion(v)
+			dispatcher.SetBuildInfo(v, c)
 			log.Info("starting", zap.String("service_name", cfg.ServiceName), zap.String("version", v), zap.String("commit", c), zap.String("config", cfgPath))
 
 			if cpuProfile != "" {
@@ -58,9 +66,24 @@ finish within shutdown_timeout and hands the rest back for redelivery.`,
 				defer pprof.StopCPUProfile()
 			}
 			tuneGC()
+			shutdownTracing, err := dispatcher.SetupTracing(context.Background(), cfg.ServiceName, v)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			defer func() { // flush the spans still buffered, bounded
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := shutdownTracing(sctx); err != nil {
+					log.Warn("tracing shutdown", zap.Error(err))
+				}
+			}()
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			if err := dispatcher.Run(ctx, cfg, dispatcher.WithLogger(log)); err != nil {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			if err := dispatcher.Run(ctx, cfg, dispatcher.WithLogger(log),
+				dispatcher.WithConfigFile(cfgPath), dispatcher.ReloadOn(hup)); err != nil {
 				log.Error("stopped with an error", zap.Error(err))
 				if errors.Is(err, dispatcher.ErrStartup) {
 					return runtimeErr(err)

@@ -65,6 +65,7 @@ func builtinTarget() worker.Target {
 			MaxElapsed:      time.Hour,
 			RetryOnStatus:   slices.Clone(worker.DefaultRetryOnStatus),
 			MaxRetryAfter:   5 * time.Minute,
+			BudgetRatio:     worker.DefaultRetryBudgetRatio,
 		},
 		Breaker: worker.BreakerPolicy{
 			ConsecutiveFailures: 5,
@@ -84,5 +85,20 @@ func inherit(defaults worker.Target, name string) worker.Target {
 	t := defaults
 	t.Name = name
 	t.Retry.RetryOnStatus = slices.Clone(defaults.Retry.RetryOnStatus)
+	if defaults.RateLimit != nil {
+		rl := *defaults.RateLimit
+		t.RateLimit = &rl
+	}
 	return t
+}
+
+// resolve turns the file's spellings into the worker's: retry.budget_ratio
+// 0 (no budget) becomes a negative ratio, as worker.RetryPolicy wants it.
+func resolve(cfg *Config) {
+	for name, t := range cfg.Targets {
+		if t.Retry.BudgetRatio == 0 {
+			t.Retry.BudgetRatio = -1
+			cfg.Targets[name] = t
+		}
+	}
 }

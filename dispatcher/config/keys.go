@@ -126,6 +126,7 @@ func (d *decoder) settingsFields(t *worker.Target) map[string]field {
 				"max_elapsed":      d.durationField(&r.MaxElapsed),
 				"retry_on_status":  func(p string, v *yaml.Node) { d.intList(p, v, &r.RetryOnStatus) },
 				"max_retry_after":  d.durationField(&r.MaxRetryAfter),
+				"budget_ratio":     d.numberField(&r.BudgetRatio),
 			})
 		},
 		"breaker": func(p string, v *yaml.Node) {
@@ -139,6 +140,18 @@ func (d *decoder) settingsFields(t *worker.Target) map[string]field {
 				"half_open_requests":   d.intField(&b.HalfOpenRequests),
 				"when_open":            d.strField(&b.WhenOpen),
 			})
+		},
+		"rate_limit": func(p string, v *yaml.Node) {
+			rl := &worker.RateLimit{}
+			if t.RateLimit != nil {
+				*rl = *t.RateLimit
+			}
+			if d.fields(p, v, map[string]field{
+				"per_second": d.numberField(&rl.PerSecond),
+				"burst":      d.intField(&rl.Burst),
+			}) {
+				t.RateLimit = rl
+			}
 		},
 	}
 }

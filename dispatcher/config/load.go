@@ -50,6 +50,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	if len(errs) > 0 {
 		return nil, &Error{Errors: errs}
 	}
+	resolve(&dec.cfg)
 	return &dec.cfg, nil
 }
 

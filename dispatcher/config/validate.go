@@ -214,6 +214,19 @@ func (v *validator) settings(path string, t worker.Target, own func(keys ...stri
 	if own("retry.max_retry_after") && r.MaxRetryAfter < 0 {
 		v.fail(at("retry.max_retry_after"), "must not be negative")
 	}
+	if own("retry.budget_ratio") && !(r.BudgetRatio >= 0 && r.BudgetRatio <= 1) {
+		v.fail(at("retry.budget_ratio"), "must be between 0 (no budget) and 1")
+	}
+	if rl := t.RateLimit; rl != nil {
+		if own("rate_limit.per_second") || own("rate_limit") {
+			if !(rl.PerSecond > 0) {
+				v.fail(at("rate_limit.per_second"), "must be greater than 0")
+			}
+		}
+		if own("rate_limit.burst") && rl.Burst < 0 {
+			v.fail(at("rate_limit.burst"), "must not be negative (0: per_second rounded up)")
+		}
+	}
 
 	b := t.Breaker
 	if own("breaker.consecutive_failures") && b.ConsecutiveFailures < 1 {

@@ -1,0 +1,381 @@
+package metrics
+
+import (
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jetdispatch/dispatcher/worker"
+)
+
+// Namespace prefixes every series of the service.
+const Namespace = "dispatcher"
+
+// Outcomes and dead-letter reasons of the contract; their series exist (at
+// zero) as soon as a target is first seen, so rate() and increase() work from
+// the first job on.
+var (
+	outcomes = []string{"delivered", "dead_lettered", "fallback"}
+	reasons  = []string{"exhausted", "non_retryable", "invalid", "expired", "unknown_target"}
+)
+
+// Breaker state values of dispatcher_breaker_state.
+const (
+	breakerClosed   = 0
+	breakerHalfOpen = 1
+	breakerOpen     = 2
+)
+
+// DurationBuckets are the buckets of dispatcher_attempt_duration_seconds.
+var DurationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+var _ worker.Observer = (*Metrics)(nil)
+
+// Metrics is the service's set of Prometheus series, on a registry of its
+// own. It implements worker.Observer; every method is safe for concurrent
+// use, and target-scoped series are created lazily on a target's first
+// event, so targets added by a config reload are counted like the others.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	attempts      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	jobs          *prometheus.CounterVec
+	retries       *prometheus.CounterVec
+	deadLetters   *prometheus.CounterVec
+	fallbacks     *prometheus.CounterVec
+	breakerState  *prometheus.GaugeVec
+	breakerTrans  *prometheus.CounterVec
+	inFlight      *prometheus.GaugeVec
+	switches      *prometheus.CounterVec
+	pending       *prometheus.GaugeVec
+	ackPending    *prometheus.GaugeVec
+	redelivered   *prometheus.GaugeVec
+	oldestPending *prometheus.GaugeVec
+	lagErrors     prometheus.Counter
+	reloadOK      prometheus.Counter
+	reloadErr     prometheus.Counter
+
+	targets    sync.Map // target name -> *targetSeries
+	mu         sync.Mutex
+	lagTargets []string // targets with consumer series, under mu
+}
+
+// BuildInfo labels dispatcher_build_info.
+type BuildInfo struct {
+	// Version and Commit of the binary; empty means "unknown".
+	Version, Commit string
+}
+
+// New returns a Metrics with its own registry, holding the Go runtime and
+// process collectors, and dispatcher_build_info set from bi.
+func New(bi BuildInfo) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "attempts_total",
+		Help: "HTTP call attempts by target and status class (2xx, 3xx, 4xx, 429, 5xx, or the error class of a call without a response, e.g. timeout_total)."},
+		[]string{"target", "status_class"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "attempt_duration_seconds",
+		Help: "Duration of HTTP call attempts by target and status class.", Buckets: DurationBuckets},
+		[]string{"target", "status_class"})
+	m.jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "jobs_total",
+		Help: "Jobs that reached an outcome (delivered, dead_lettered, fallback) by target."},
+		[]string{"target", "outcome"})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "retries_total",
+		Help: "Retries scheduled by target and the error class of the failure."},
+		[]string{"target", "error_class"})
+	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dead_letters_total",
+		Help: "Jobs dead-lettered by target and reason (exhausted, non_retryable, invalid, expired, unknown_target)."},
+		[]string{"target", "reason"})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "fallbacks_total",
+		Help: "Jobs sent to fallback (every endpoint's breaker open) by target."},
+		[]string{"target"})
+	m.breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "breaker_state",
+		Help: "Circuit breaker state by target and endpoint: 0 closed, 1 half_open, 2 open."},
+		[]string{"target", "endpoint"})
+	m.breakerTrans = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "breaker_transitions_total",
+		Help: "Circuit breaker state changes by target, endpoint and new state (closed, half_open, open)."},
+		[]string{"target", "endpoint", "to"})
+	m.inFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "in_flight",
+		Help: "HTTP calls in flight by target."},
+		[]string{"target"})
+	m.switches = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "endpoint_switches_total",
+		Help: "Moves of a target's calls from one endpoint to another (failover and back), by target and the endpoint moved to."},
+		[]string{"target", "to"})
+	m.pending = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_pending",
+		Help: "Jobs in the stream not yet delivered to the target's consumer (polled from JetStream)."},
+		[]string{"target"})
+	m.ackPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_ack_pending",
+		Help: "Jobs delivered to the target's consumer and awaiting their ack (polled from JetStream)."},
+		[]string{"target"})
+	m.redelivered = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_redelivered",
+		Help: "Jobs awaiting their ack that were delivered more than once (polled from JetStream)."},
+		[]string{"target"})
+	m.oldestPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_oldest_pending_seconds",
+		Help: "Age of the target's oldest pending job, 0 without pending jobs (polled from JetStream)."},
+		[]string{"target"})
+	m.lagErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "lag_poll_errors_total",
+		Help: "Failed reads of the consumer backlog from JetStream."})
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "config_reloads_total",
+		Help: "Config reloads by result (ok, error)."},
+		[]string{"result"})
+	m.reloadOK, m.reloadErr = reloads.WithLabelValues("ok"), reloads.WithLabelValues("error")
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
+		Help: "Always 1; labels say the version, commit and Go version of the binary."},
+		[]string{"version", "commit", "goversion"})
+	build.WithLabelValues(orUnknown(bi.Version), orUnknown(bi.Commit), runtime.Version()).Set(1)
+
+	for _, c := range []prometheus.Collector{m.attempts, m.duration, m.jobs, m.retries, m.deadLetters, m.fallbacks,
+		m.breakerState, m.breakerTrans, m.inFlight, m.switches, m.pending, m.ackPending, m.redelivered,
+		m.oldestPending, m.lagErrors, reloads, build} {
+		f(c)
+	}
+	return m
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// Registry is the registry holding every series of m.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves m's registry in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, MaxRequestsInFlight: 4, Timeout: 10 * time.Second})
+}
+
+// Reload counts one config reload: ok true when the new config applied,
+// false when it was refused.
+func (m *Metrics) Reload(ok bool) {
+	if ok {
+		m.reloadOK.Inc()
+	} else {
+		m.reloadErr.Inc()
+	}
+}
+
+// targetSeries caches the label children of one target, so the hot path
+// never hashes label values.
+type targetSeries struct {
+	m        *Metrics
+	name     string
+	inFlight prometheus.Gauge
+	outcome  map[string]prometheus.Counter // read-only after creation
+	reason   map[string]prometheus.Counter // read-only after creation
+	fallback prometheus.Counter
+
+	attempts  sync.Map // status class -> *attemptSeries
+	retries   sync.Map // error class -> prometheus.Counter
+	endpoints sync.Map // endpoint -> prometheus.Gauge (breaker state)
+	mu        sync.Mutex
+}
+
+type attemptSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// Target creates the series of target name (at zero) unless they exist,
+// and returns nothing: call it to make a target visible before its first
+// job. Every Observer method does the same lazily.
+func (m *Metrics) Target(name string, endpoints ...string) {
+	ts := m.target(name)
+	for _, e := range endpoints {
+		ts.endpoint(e)
+	}
+}
+
+func (m *Metrics) target(name string) *targetSeries {
+	if v, ok := m.targets.Load(name); ok {
+		return v.(*targetSeries)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.targets.Load(name); ok {
+		return v.(*targetSeries)
+	}
+	ts := &targetSeries{
+		m: m, name: name,
+		inFlight: m.inFlight.WithLabelValues(name),
+		outcome:  make(map[string]prometheus.Counter, len(outcomes)),
+		reason:   make(map[string]prometheus.Counter, len(reasons)),
+		fallback: m.fallbacks.WithLabelValues(name),
+	}
+	for _, o := range outcomes {
+		ts.outcome[o] = m.jobs.WithLabelValues(name, o)
+	}
+	for _, r := range reasons {
+		ts.reason[r] = m.deadLetters.WithLabelValues(name, r)
+	}
+	m.targets.Store(name, ts)
+	return ts
+}
+
+func (ts *targetSeries) attempt(class string) *attemptSeries {
+	if v, ok := ts.attempts.Load(class); ok {
+		return v.(*attemptSeries)
+	}
+	a := &attemptSeries{
+		count:    ts.m.attempts.WithLabelValues(ts.name, class),
+		duration: ts.m.duration.WithLabelValues(ts.name, class),
+	}
+	v, _ := ts.attempts.LoadOrStore(class, a)
+	return v.(*attemptSeries)
+}
+
+// endpoint returns the breaker state gauge of endpoint, created at 0
+// (closed) the first time only.
+func (ts *targetSeries) endpoint(endpoint string) prometheus.Gauge {
+	if v, ok := ts.endpoints.Load(endpoint); ok {
+		return v.(prometheus.Gauge)
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if v, ok := ts.endpoints.Load(endpoint); ok {
+		return v.(prometheus.Gauge)
+	}
+	g := ts.m.breakerState.WithLabelValues(ts.name, endpoint)
+	g.Set(breakerClosed)
+	ts.endpoints.Store(endpoint, g)
+	return g
+}
+
+// statusClass is the status_class label of an attempt: the status's
+// hundred (429 on its own), or the error class of a call without a response.
+func statusClass(status int, class string) string {
+	switch {
+	case status == 0:
+		if class == "" {
+			return "error"
+		}
+		return class
+	case status == 429:
+		return "429"
+	case status < 200:
+		return "1xx"
+	case status < 300:
+		return "2xx"
+	case status < 400:
+		return "3xx"
+	case status < 500:
+		return "4xx"
+	case status < 600:
+		return "5xx"
+	}
+	return "other"
+}
+
+// AttemptStarted counts a call in flight.
+func (m *Metrics) AttemptStarted(target, endpoint string) {
+	ts := m.target(target)
+	ts.endpoint(endpoint)
+	ts.inFlight.Inc()
+}
+
+// AttemptDone counts the attempt and its duration, and a call less in flight.
+func (m *Metrics) AttemptDone(target, _ string, status int, class string, took time.Duration) {
+	ts := m.target(target)
+	ts.inFlight.Dec()
+	a := ts.attempt(statusClass(status, class))
+	a.count.Inc()
+	a.duration.Observe(took.Seconds())
+}
+
+// JobEnded counts a job's outcome, and its dead letter or fallback.
+func (m *Metrics) JobEnded(target, outcome, reason string) {
+	ts := m.target(target)
+	if c, ok := ts.outcome[outcome]; ok {
+		c.Inc()
+	} else {
+		m.jobs.WithLabelValues(target, outcome).Inc()
+	}
+	switch outcome {
+	case "dead_lettered":
+		if c, ok := ts.reason[reason]; ok {
+			c.Inc()
+		} else {
+			m.deadLetters.WithLabelValues(target, reason).Inc()
+		}
+	case "fallback":
+		ts.fallback.Inc()
+	}
+}
+
+// RetryScheduled counts a retry by the failure's class.
+func (m *Metrics) RetryScheduled(target, class string, _ time.Duration) {
+	ts := m.target(target)
+	if v, ok := ts.retries.Load(class); ok {
+		v.(prometheus.Counter).Inc()
+		return
+	}
+	v, _ := ts.retries.LoadOrStore(class, m.retries.WithLabelValues(target, class))
+	v.(prometheus.Counter).Inc()
+}
+
+// BreakerChanged sets the endpoint's breaker state and counts the change.
+func (m *Metrics) BreakerChanged(target, endpoint, _, to string) {
+	ts := m.target(target)
+	g := ts.endpoint(endpoint)
+	switch to {
+	case "open":
+		g.Set(breakerOpen)
+	case "half_open":
+		g.Set(breakerHalfOpen)
+	default:
+		g.Set(breakerClosed)
+	}
+	m.breakerTrans.WithLabelValues(target, endpoint, to).Inc()
+}
+
+// EndpointSwitched counts a move of the target's calls to endpoint to.
+func (m *Metrics) EndpointSwitched(target, _, to string) {
+	m.target(target)
+	m.switches.WithLabelValues(target, to).Inc()
+}
+
+// Lag is one target's consumer backlog, as the Poller's source reads it.
+type Lag struct {
+	Target               string
+	Pending              uint64
+	AckPending           int
+	Redelivered          int
+	OldestPendingSeconds float64
+}
+
+// SetLag sets the consumer gauges from a complete reading: targets absent
+// from lags lose their consumer series.
+func (m *Metrics) SetLag(lags []Lag) {
+	seen := make(map[string]bool, len(lags))
+	for _, l := range lags {
+		seen[l.Target] = true
+		m.pending.WithLabelValues(l.Target).Set(float64(l.Pending))
+		m.ackPending.WithLabelValues(l.Target).Set(float64(l.AckPending))
+		m.redelivered.WithLabelValues(l.Target).Set(float64(l.Redelivered))
+		m.oldestPending.WithLabelValues(l.Target).Set(l.OldestPendingSeconds)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range m.lagTargets {
+		if !seen[t] {
+			for _, g := range []*prometheus.GaugeVec{m.pending, m.ackPending, m.redelivered, m.oldestPending} {
+				g.DeleteLabelValues(t)
+			}
+		}
+	}
+	m.lagTargets = m.lagTargets[:0]
+	for t := range seen {
+		m.lagTargets = append(m.lagTargets, t)
+	}
+}

@@ -1,0 +1,189 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestStatusClass(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		class  string
+		want   string
+	}{
+		{"ok", 200, "", "2xx"},
+		{"created", 201, "", "2xx"},
+		{"redirect", 302, "", "3xx"},
+		{"bad request", 400, "http_4xx", "4xx"},
+		{"too many", 429, "http_429", "429"},
+		{"unavailable", 503, "http_5xx", "5xx"},
+		{"no response", 0, "timeout_connect", "timeout_connect"},
+		{"no response no class", 0, "", "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := statusClass(tc.status, tc.class); got != tc.want {
+				t.Errorf("statusClass(%d, %q) = %q, want %q", tc.status, tc.class, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestObserverSeries(t *testing.T) {
+	m := New(BuildInfo{Version: "v1.2.3", Commit: "abc"})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				m.AttemptStarted("a", "http://a")
+				m.AttemptDone("a", "http://a", 200, "", 3*time.Millisecond)
+				m.JobEnded("a", "delivered", "")
+			}
+		}()
+	}
+	wg.Wait()
+	m.AttemptStarted("b", "http://b1")
+	m.AttemptDone("b", "http://b1", 503, "http_5xx", time.Second)
+	m.RetryScheduled("b", "http_5xx", time.Second)
+	m.BreakerChanged("b", "http://b1", "closed", "open")
+	m.EndpointSwitched("b", "http://b1", "http://b2")
+	m.JobEnded("b", "dead_lettered", "exhausted")
+	m.JobEnded("b", "fallback", "circuit_open")
+	m.Reload(true)
+	m.Reload(false)
+	m.Reload(false)
+
+	for _, c := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"attempts a 2xx", testutil.ToFloat64(m.attempts.WithLabelValues("a", "2xx")), 800},
+		{"jobs a delivered", testutil.ToFloat64(m.jobs.WithLabelValues("a", "delivered")), 800},
+		{"in flight a", testutil.ToFloat64(m.inFlight.WithLabelValues("a")), 0},
+		{"attempts b 5xx", testutil.ToFloat64(m.attempts.WithLabelValues("b", "5xx")), 1},
+		{"retries b", testutil.ToFloat64(m.retries.WithLabelValues("b", "http_5xx")), 1},
+		{"breaker b1", testutil.ToFloat64(m.breakerState.WithLabelValues("b", "http://b1")), 2},
+		{"breaker a", testutil.ToFloat64(m.breakerState.WithLabelValues("a", "http://a")), 0},
+		{"transitions b1", testutil.ToFloat64(m.breakerTrans.WithLabelValues("b", "http://b1", "open")), 1},
+		{"switches b", testutil.ToFloat64(m.switches.WithLabelValues("b", "http://b2")), 1},
+		{"dead b exhausted", testutil.ToFloat64(m.deadLetters.WithLabelValues("b", "exhausted")), 1},
+		{"dead b expired (created at zero)", testutil.ToFloat64(m.deadLetters.WithLabelValues("b", "expired")), 0},
+		{"fallbacks b", testutil.ToFloat64(m.fallbacks.WithLabelValues("b")), 1},
+		{"reload ok", testutil.ToFloat64(m.reloadOK), 1},
+		{"reload error", testutil.ToFloat64(m.reloadErr), 2},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.duration); n != 2 {
+		t.Errorf("%d duration series, want 2", n)
+	}
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(`
+# HELP dispatcher_config_reloads_total Config reloads by result (ok, error).
+# TYPE dispatcher_config_reloads_total counter
+dispatcher_config_reloads_total{result="error"} 2
+dispatcher_config_reloads_total{result="ok"} 1
+`), "dispatcher_config_reloads_total"); err != nil {
+		t.Error(err)
+	}
+	if lint, err := testutil.GatherAndLint(m.reg); err != nil || len(lint) > 0 {
+		t.Errorf("lint: %v %v", err, lint)
+	}
+}
+
+func TestPoller(t *testing.T) {
+	m := New(BuildInfo{})
+	var mu sync.Mutex
+	reads := 0
+	polled := make(chan struct{}, 16)
+	src := func(ctx context.Context) ([]Lag, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		defer func() { polled <- struct{}{} }()
+		switch reads {
+		case 1:
+			return []Lag{{Target: "a", Pending: 7, AckPending: 2, Redelivered: 1, OldestPendingSeconds: 42}, {Target: "b", Pending: 1}}, nil
+		case 2:
+			return nil, errors.New("boom")
+		}
+		return []Lag{{Target: "a", Pending: 3}}, nil
+	}
+	p := NewPoller(m, src, PollerSettings{Every: 10 * time.Millisecond})
+	p.Start()
+	defer p.Stop()
+	wait := func() {
+		select {
+		case <-polled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no reading within 5s")
+		}
+	}
+	wait()
+	if got := testutil.ToFloat64(m.pending.WithLabelValues("a")); got != 7 {
+		t.Errorf("pending a = %v, want 7", got)
+	}
+	wait() // the error
+	wait() // the third reading
+	p.Stop()
+	if got := testutil.ToFloat64(m.pending.WithLabelValues("a")); got != 3 {
+		t.Errorf("pending a = %v, want 3", got)
+	}
+	if n := testutil.CollectAndCount(m.pending); n != 1 {
+		t.Errorf("%d pending series, want 1 (b dropped)", n)
+	}
+	if got := testutil.ToFloat64(m.lagErrors); got < 1 {
+		t.Errorf("lag poll errors = %v, want at least 1", got)
+	}
+	select {
+	case <-p.Closed():
+	default:
+		t.Error("Closed not closed after Stop")
+	}
+}
+
+func TestPollerStopBeforeStart(t *testing.T) {
+	p := NewPoller(New(BuildInfo{}), func(context.Context) ([]Lag, error) { return nil, nil }, PollerSettings{})
+	p.Stop()
+	p.Stop()
+}
+
+// BenchmarkObserverPerJob measures what the Observer calls of one job that
+// is delivered at its first attempt cost (AttemptStarted, AttemptDone,
+// JobEnded), with one target's series already created.
+func BenchmarkObserverPerJob(b *testing.B) {
+	m := New(BuildInfo{})
+	m.Target("payments", "https://pay.example.com")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.AttemptStarted("payments", "https://pay.example.com")
+			m.AttemptDone("payments", "https://pay.example.com", 200, "", 12*time.Millisecond)
+			m.JobEnded("payments", "delivered", "")
+		}
+	})
+}
+
+// BenchmarkObserverRetryJob adds a failed attempt and its retry.
+func BenchmarkObserverRetryJob(b *testing.B) {
+	m := New(BuildInfo{})
+	b.ReportAllocs()
+	for b.Loop() {
+		m.AttemptStarted("payments", "https://pay.example.com")
+		m.AttemptDone("payments", "https://pay.example.com", 503, "http_5xx", 12*time.Millisecond)
+		m.RetryScheduled("payments", "http_5xx", time.Second)
+		m.AttemptStarted("payments", "https://pay.example.com")
+		m.AttemptDone("payments", "https://pay.example.com", 200, "", 12*time.Millisecond)
+		m.JobEnded("payments", "delivered", "")
+	}
+}

@@ -1,0 +1,83 @@
+package dispatcher
+
+import (
+	"context"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
+	"github.com/jetdispatch/dispatcher/worker"
+)
+
+// buildInfo labels dispatcher_build_info; SetBuildInfo sets it.
+var buildInfo struct {
+	sync.Mutex
+	metrics.BuildInfo
+}
+
+// SetBuildInfo sets the version and commit that dispatcher_build_info
+// reports for services started afterwards.
+func SetBuildInfo(version, commit string) {
+	buildInfo.Lock()
+	buildInfo.Version, buildInfo.Commit = version, commit
+	buildInfo.Unlock()
+}
+
+// observability is the service's metrics and their backlog poller.
+type observability struct {
+	metrics *metrics.Metrics
+}
+
+// initObservability creates the service's Metrics and serves them at
+// GET /metrics on the health listener.
+func (s *Service) initObservability() {
+	buildInfo.Lock()
+	bi := buildInfo.BuildInfo
+	buildInfo.Unlock()
+	s.obs.metrics = metrics.New(bi)
+	s.health.Handle("GET /metrics", s.obs.metrics.Handler())
+}
+
+// Metrics is the service's set of Prometheus series (config reloads count
+// themselves with Metrics().Reload).
+func (s *Service) Metrics() *metrics.Metrics { return s.obs.metrics }
+
+// observer is the worker.Observer every worker of the service reports to,
+// targets added by a reload included.
+func (s *Service) observer() worker.Option { return worker.WithObserver(s.obs.metrics) }
+
+// startLagPoller starts copying every target's consumer backlog into the
+// consumer gauges every 5s; the returned func stops it (bounded).
+func (s *Service) startLagPoller() (stop func()) {
+	p := metrics.NewPoller(s.obs.metrics, s.readLagMetrics, metrics.PollerSettings{
+		OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
+	})
+	p.Start()
+	return p.Stop
+}
+
+// readLagMetrics reads the backlog of the targets of the config in force.
+func (s *Service) readLagMetrics(ctx context.Context) ([]metrics.Lag, error) {
+	s.wmu.Lock()
+	known := make([]string, 0, len(s.workers))
+	for name := range s.workers { // targets added and removed by reloads included
+		known = append(known, name)
+	}
+	s.wmu.Unlock()
+	if len(known) == 0 {
+		return nil, nil
+	}
+	lag, err := ReadLag(ctx, s.js, s.topo, LagSettings{Known: known, Only: known})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.Lag, 0, len(lag.Targets))
+	for _, t := range lag.Targets {
+		out = append(out, metrics.Lag{
+			Target: t.Target, Pending: t.Pending, AckPending: t.InFlight,
+			Redelivered: t.Redelivered, OldestPendingSeconds: t.OldestPendingSeconds,
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Shape of the retry budget's sliding window: six buckets of ten seconds.
+const (
+	budgetBucket  = 10 * time.Second
+	budgetBuckets = 6
+	// RetryBudgetFloor is the number of retries a budget always allows per
+	// window (ten a second over the minute, as Finagle's RetryBudget),
+	// however few calls were made: a quiet target, or a burst of failures
+	// after the traffic stopped, still retries at a modest pace. (A floor of
+	// 10 per minute starved TestConservation: 50% of 1,200 jobs fail once
+	// and their retries trickled at 10 a minute once the fresh jobs ended.)
+	RetryBudgetFloor = 10 * budgetBuckets * int(budgetBucket/time.Second)
+)
+
+// retryBudget limits retries to a ratio of recent calls over a sliding
+// window of budgetBuckets buckets of budgetBucket each. A nil *retryBudget
+// allows every retry.
+type retryBudget struct {
+	ratio float64
+	floor int
+
+	mu      sync.Mutex
+	calls   [budgetBuckets]int
+	retries [budgetBuckets]int
+	epoch   [budgetBuckets]int64 // which bucket period each slot holds
+}
+
+// newRetryBudget returns the budget of ratio; nil (no budget) when ratio is
+// negative.
+func newRetryBudget(ratio float64) *retryBudget {
+	if ratio < 0 {
+		return nil
+	}
+	return &retryBudget{ratio: ratio, floor: RetryBudgetFloor}
+}
+
+// slot returns the slot of now's bucket, clearing it when it held an older
+// period.
+func (b *retryBudget) slot(now time.Time) int {
+	e := now.UnixNano() / int64(budgetBucket)
+	i := int(e % budgetBuckets)
+	if b.epoch[i] != e {
+		b.epoch[i], b.calls[i], b.retries[i] = e, 0, 0
+	}
+	return i
+}
+
+// sums returns the calls and retries of the window ending at now.
+func (b *retryBudget) sums(now time.Time) (calls, retries int) {
+	e := now.UnixNano() / int64(budgetBucket)
+	for i := range budgetBuckets {
+		if e-b.epoch[i] < budgetBuckets {
+			calls += b.calls[i]
+			retries += b.retries[i]
+		}
+	}
+	return calls, retries
+}
+
+// call records a call (first attempt or retry) made at now.
+func (b *retryBudget) call(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.calls[b.slot(now)]++
+	b.mu.Unlock()
+}
+
+// allowRetry reports whether a retry may be made at now and, if so, counts
+// it as a retry; when not, it returns when to try again: the start of the
+// next bucket, when the oldest bucket leaves the window.
+func (b *retryBudget) allowRetry(now time.Time) (bool, time.Time) {
+	if b == nil {
+		return true, time.Time{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := b.slot(now)
+	calls, retries := b.sums(now)
+	// The retry about to be made counts among the calls it is measured
+	// against: retries/calls stays at or under ratio once it is made.
+	if retries < b.floor || float64(retries+1) <= b.ratio*float64(calls+1) {
+		b.retries[i]++
+		return true, time.Time{}
+	}
+	next := time.Unix(0, (now.UnixNano()/int64(budgetBucket)+1)*int64(budgetBucket))
+	return false, next
+}
+
+// postpone schedules a retry that is over the retry budget for at, without
+// attempting it or counting an attempt, and acks the delivery.
+func (w *Worker) postpone(j *job, at time.Time) {
+	if err := w.schedule(j, at); err != nil {
+		w.o.log.Error("postpone retry failed; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
+		return
+	}
+	w.o.log.Info("retry postponed: over the retry budget",
+		zap.String("job_id", j.job.ID), zap.String("trace_id", j.traceID),
+		zap.Int("attempt", j.state.attempts), zap.Time("next_attempt_at", at))
+	if err := j.m.Ack(); err != nil {
+		w.o.log.Warn("ack", zap.String("job_id", j.job.ID), zap.Error(err))
+	}
+}

@@ -1,0 +1,37 @@
+package worker
+
+import "time"
+
+// waitRate waits for the rate limiter's permission to call, keeping the
+// delivery's AckWait fresh meanwhile. It reports false when the worker is
+// stopping and the job was handed back instead.
+func (w *Worker) waitRate(j *job) bool {
+	if w.limiter == nil {
+		return true
+	}
+	r := w.limiter.Reserve()
+	d := r.Delay()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	tick := time.NewTicker(max(w.ackWait/3, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-tick.C:
+			_ = j.m.InProgress()
+		case <-w.stopping:
+			r.Cancel()
+			w.handBack(j.m)
+			return false
+		case <-w.hardCtx.Done():
+			r.Cancel()
+			w.handBack(j.m)
+			return false
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package worker
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+func TestParseTraceparent(t *testing.T) {
+	for _, tc := range []struct {
+		name, tp    string
+		ok          bool
+		span        string // "" means random
+		sampled     bool
+		wantTraceID string
+	}{
+		{"valid", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true, "00f067aa0ba902b7", true, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"upper case", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", true, "00f067aa0ba902b7", true, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"not sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", true, "00f067aa0ba902b7", false, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"zero span id", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", true, "", true, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"zero trace id", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", false, "", false, ""},
+		{"garbage", "nope", false, "", false, ""},
+		{"empty", "", false, "", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, ok := parseTraceparent(tc.tp)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if !sc.IsValid() || !sc.IsRemote() {
+				t.Errorf("span context %v not valid and remote", sc)
+			}
+			if got := sc.TraceID().String(); got != tc.wantTraceID {
+				t.Errorf("trace id %s, want %s", got, tc.wantTraceID)
+			}
+			if tc.span != "" && sc.SpanID().String() != tc.span {
+				t.Errorf("span id %s, want %s", sc.SpanID(), tc.span)
+			}
+			if sc.IsSampled() != tc.sampled {
+				t.Errorf("sampled %v, want %v", sc.IsSampled(), tc.sampled)
+			}
+			if got := formatTraceparent(sc); len(got) != 55 || got[3:35] != tc.wantTraceID {
+				t.Errorf("formatTraceparent = %q", got)
+			}
+		})
+	}
+}
+
+// BenchmarkAttemptSpanOff is the cost of an attempt's span with tracing off
+// (the global no-op provider).
+func BenchmarkAttemptSpanOff(b *testing.B) {
+	t := &Target{Name: "payments"}
+	job := &schemas.Job{ID: "ord-1"}
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	b.ReportAllocs()
+	for b.Loop() {
+		_, span, _ := startAttemptSpan(context.Background(), t, job, 1, tp)
+		endAttemptSpan(span, &callResult{status: 200})
+	}
+}
