@@ -55,6 +55,11 @@ func TestReadLag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cc := alpha.CachedInfo().Config
+	cc.MaxAckPending = 4
+	if alpha, err = js.CreateOrUpdateConsumer(ctx, topo.JobsStream(), cc); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := topo.EnsureConsumer(ctx, js, worker.Target{Name: "bravo"}); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +92,9 @@ func TestReadLag(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("fetched %d, want 4", len(got))
 	}
+	// With MaxAckPending 4 (set below) the only message the consumer can
+	// deliver next is the nak'ed one, however late the server processes the
+	// Nak.
 	if err := got[0].Nak(); err != nil {
 		t.Fatal(err)
 	}

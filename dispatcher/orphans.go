@@ -29,7 +29,13 @@ type orphanSweeper struct {
 	service  string
 	instance string
 	redact   []string
+	obs      worker.Observer // nil: none
 }
+
+// unknownTargetLabel is the target label of every orphan in the metrics: the
+// subjects' own tokens are chosen by publishers and would make the label set
+// unbounded.
+const unknownTargetLabel = "_unknown"
 
 func (o *orphanSweeper) run(ctx context.Context) {
 	every := min(max(o.grace/4, 250*time.Millisecond), 5*time.Second)
@@ -112,6 +118,9 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		}
 		if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err
+		}
+		if o.obs != nil {
+			o.obs.JobEnded(unknownTargetLabel, schemas.OutcomeDeadLettered, schemas.ReasonUnknownTarget)
 		}
 		o.log.Warn("job for unknown target dead-lettered", zap.String("target", target),
 			zap.Uint64("stream_seq", m.Sequence), zap.String("reason", schemas.ReasonUnknownTarget))

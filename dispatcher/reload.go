@@ -156,9 +156,7 @@ func (s *Service) Apply(ctx context.Context, cfg *config.Config) error {
 
 func (s *Service) refused(err error) error {
 	s.log.Error("config reload refused; the config in effect stays", zap.Error(err))
-	if f := s.reload.onReload; f != nil {
-		f(false)
-	}
+	s.countReload(false)
 	return err
 }
 
@@ -243,9 +241,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	s.reload.cfg = &eff
 
 	s.log.Info("config reloaded", zap.Strings("added", added), zap.Strings("changed", changed), zap.Strings("removed", removed))
-	if f := s.reload.onReload; f != nil {
-		f(true)
-	}
+	s.countReload(true)
 	return nil
 }
 
@@ -352,5 +348,16 @@ func (s *Service) watchConfig(ctx context.Context, fw *fsnotify.Watcher) {
 			s.log.Info("config file changed; reloading", zap.String("config", s.reload.path))
 			_ = s.reloadFile(ctx, true)
 		}
+	}
+}
+
+// countReload records a reload's result in the metrics and tells the
+// OnReload hook.
+func (s *Service) countReload(ok bool) {
+	if m := s.Metrics(); m != nil {
+		m.Reload(ok)
+	}
+	if f := s.reload.onReload; f != nil {
+		f(ok)
 	}
 }

@@ -534,6 +534,23 @@ func (w *Worker) retryPending(j *job) bool {
 	return err == nil
 }
 
+// recordTimeout bounds how long storing a record may keep trying: half of
+// AckWait, so a refused record (a full dead-letter stream, say) leaves the
+// job to JetStream's redelivery instead of racing a second copy of it.
+func (w *Worker) recordTimeout() time.Duration { return max(w.ackWait/2, 5*time.Second) }
+
+func (w *Worker) storeDeadLetter(rec *schemas.DeadLetter, msgID string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
+	defer cancel()
+	return w.rec.DeadLetter(ctx, rec, msgID)
+}
+
+func (w *Worker) storeFallback(rec *schemas.Fallback, msgID string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
+	defer cancel()
+	return w.rec.Fallback(ctx, rec, msgID)
+}
+
 // invalid dead-letters a payload that is not a valid job for this target.
 func (w *Worker) invalid(j *job, data []byte, why string) {
 	rec := &schemas.DeadLetter{
@@ -560,7 +577,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		rec.Raw = data
 	}
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
-	if err := w.rec.DeadLetter(context.Background(), rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
 		return
 	}
@@ -609,7 +626,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		f := j.state.first.UTC()
 		rec.FirstAttemptAt = &f
 	}
-	if err := w.rec.DeadLetter(context.Background(), rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
@@ -655,7 +672,7 @@ func (w *Worker) circuitOpen(j *job) {
 		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.traceID,
 		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
 	}
-	if err := w.rec.Fallback(context.Background(), rec, "fb:"+w.t.Name+":"+j.seq); err != nil {
+	if err := w.storeFallback(rec, "fb:"+w.t.Name+":"+j.seq); err != nil {
 		w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
