@@ -116,6 +116,12 @@ func (w *Worker) do(hardCtx context.Context, t *Target, endpoint string, job *sc
 	ctx, span, traceparent := startAttemptSpan(ctx, t, job, attempt, traceparent)
 	res := &callResult{}
 	defer endAttemptSpan(span, res)
+	if err := w.hostBlocked[endpoint]; err != nil {
+		// The endpoint's host is a forbidden address in some spelling, or a
+		// localhost name: refused before any DNS lookup or dial.
+		res.err, res.class, res.errText = err, ClassSSRFBlocked, err.Error()
+		return res
+	}
 	req, err := buildRequest(ctx, t, endpoint, job, traceparent)
 	if err != nil {
 		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -108,8 +109,11 @@ type Worker struct {
 	secret   map[string]bool
 	jobsSubj string
 	ackWait  time.Duration
-	budget   *retryBudget  // nil: no retry budget
-	limiter  *rate.Limiter // nil: no rate limit
+	// hostBlocked holds the SSRF refusal of each endpoint whose host the
+	// guard refuses before DNS (nil map: guard off).
+	hostBlocked map[string]error
+	budget      *retryBudget  // nil: no retry budget
+	limiter     *rate.Limiter // nil: no rate limit
 
 	// lastEndpoint is the index of the endpoint the last call went to.
 	lastEndpoint atomic.Int32
@@ -172,6 +176,16 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	}
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	w.breakers = newBreakers(t, w.o.log, w.o.obs)
+	if !sec.AllowPrivateNetworks {
+		w.hostBlocked = map[string]error{}
+		for _, ep := range t.Endpoints {
+			if u, err := url.Parse(ep); err == nil {
+				if err := CheckHost(u.Hostname()); err != nil {
+					w.hostBlocked[ep] = err
+				}
+			}
+		}
+	}
 	return w, nil
 }
 
