@@ -99,9 +99,12 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 			rec.Job = worker.RedactedJob(job, o.redact)
 			rec.Meta = job.Meta
 			rec.TraceID = job.TraceID
+		} else if obj := worker.RedactedObject(m.Data, o.redact); obj != nil {
+			job = nil
+			rec.Job = obj // a JSON object, headers redacted, as a worker stores invalid jobs
 		} else {
 			job = nil
-			rec.Raw = m.Data
+			rec.Raw = worker.RedactedRaw(m.Data, o.redact)
 		}
 		msgID := "dlq:orphan:" + strconv.FormatUint(m.Sequence, 10)
 		if err := o.rec.DeadLetter(ctx, rec, msgID); err != nil {

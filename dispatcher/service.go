@@ -126,7 +126,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		}
 		return ""
 	})
-	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.String("nats", s.nc.ConnectedUrl()))
+	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.String("nats", s.nc.ConnectedUrlRedacted()))
 	stopReload := s.startReload(&o)
 	if o.onReady != nil {
 		o.onReady(s)
@@ -178,15 +178,17 @@ func (s *Service) connect(ctx context.Context, url string) error {
 			s.log.Warn("NATS disconnected", zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			s.log.Info("NATS reconnected", zap.String("url", nc.ConnectedUrl()))
+			s.log.Info("NATS reconnected", zap.String("url", nc.ConnectedUrlRedacted()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			s.log.Warn("NATS async error", zap.Error(err))
 		}),
 	}
-	if s.cfg.NATS.Creds != "" {
-		opts = append(opts, nats.UserCredentials(s.cfg.NATS.Creds))
+	access, err := NATSAccessOptions(s.cfg.NATS)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
+	opts = append(opts, access...)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
 	return backoff.RetryNotify(func() error {
@@ -202,7 +204,7 @@ func (s *Service) connect(ctx context.Context, url string) error {
 		s.nc, s.js = nc, js
 		return nil
 	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
-		s.log.Warn("NATS not reachable; retrying", zap.String("url", url), zap.Error(err), zap.Duration("retry_delay", d))
+		s.log.Warn("NATS not reachable; retrying", zap.String("url", RedactNATSURL(url)), zap.Error(err), zap.Duration("retry_delay", d))
 	})
 }
 

@@ -30,7 +30,7 @@ func SetUserAgentVersion(v string) { userAgent = "dispatcher/" + v }
 // the guard.
 func newClient(t Target, sec Security) *http.Client {
 	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second}
-	if !sec.AllowPrivateNetworks {
+	if guarded(t, sec) {
 		dialer.Control = ssrfControl
 	}
 	tr := &http.Transport{
@@ -67,8 +67,12 @@ type callResult struct {
 // ok reports a 2xx answer.
 func (r *callResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
 
-// buildRequest turns a job into the HTTP request for endpoint.
-func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent string) (*http.Request, error) {
+// guarded reports whether the SSRF guard applies to t's calls.
+func guarded(t Target, sec Security) bool { return !sec.AllowPrivateNetworks && !t.AllowPrivate }
+
+// buildRequest turns a job into the HTTP request for endpoint. A non-nil
+// signer signs the exact body bytes sent, with timestamp now.
+func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent string, signer *Signer, now time.Time) (*http.Request, error) {
 	body, err := job.BodyBytes()
 	if err != nil {
 		return nil, err
@@ -103,6 +107,9 @@ func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.
 	if traceparent != "" {
 		h.Set("Traceparent", traceparent)
 	}
+	if signer != nil {
+		signer.Apply(h, job.ID, now, body)
+	}
 	return req, nil
 }
 
@@ -122,7 +129,7 @@ func (w *Worker) do(hardCtx context.Context, t *Target, endpoint string, job *sc
 		res.err, res.class, res.errText = err, ClassSSRFBlocked, err.Error()
 		return res
 	}
-	req, err := buildRequest(ctx, t, endpoint, job, traceparent)
+	req, err := buildRequest(ctx, t, endpoint, job, traceparent, w.signer, w.o.now())
 	if err != nil {
 		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()
 		return res

@@ -1,8 +1,12 @@
 package worker
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"regexp"
+	"sort"
+	"strings"
 
 	"github.com/jetdispatch/dispatcher/schemas"
 )
@@ -79,4 +83,41 @@ func redactObject(raw []byte, secret map[string]bool) json.RawMessage {
 // worker (e.g. jobs for an unknown target).
 func RedactedJob(job *schemas.Job, extra []string) json.RawMessage {
 	return redactJob(job, secretSet(Target{}, Security{RedactHeaders: extra}))
+}
+
+// redactRaw masks, in bytes that are not a decodable job (truncated JSON,
+// say), the values of secret headers written the JSON way:
+// "Name": "value" (names matched case-insensitively). The record keeps the
+// rest of the original bytes, as the contract asks, without the secrets a
+// publisher put in them; the target's own configured values are masked
+// wherever they appear.
+func redactRaw(raw []byte, secret map[string]bool, values []string) []byte {
+	if len(raw) == 0 {
+		return raw
+	}
+	names := make([]string, 0, len(secret))
+	for n := range secret {
+		names = append(names, regexp.QuoteMeta(n))
+	}
+	sort.Strings(names)
+	re := regexp.MustCompile(`(?i)("(?:` + strings.Join(names, "|") + `)"\s*:\s*")((?:[^"\\]|\\.)*)("?)`)
+	out := re.ReplaceAll(raw, []byte("${1}"+Redacted+"${3}"))
+	for _, v := range values {
+		if len(v) >= 4 {
+			out = bytes.ReplaceAll(out, []byte(v), []byte(Redacted))
+		}
+	}
+	return out
+}
+
+// RedactedRaw is redactRaw for records written outside a worker (jobs for an
+// unknown target): the always-secret names and extra are masked.
+func RedactedRaw(raw []byte, extra []string) []byte {
+	return redactRaw(raw, secretSet(Target{}, Security{RedactHeaders: extra}), nil)
+}
+
+// RedactedObject redacts the headers of a JSON object that is not a valid
+// job (nil when raw is not a JSON object).
+func RedactedObject(raw []byte, extra []string) json.RawMessage {
+	return redactObject(raw, secretSet(Target{}, Security{RedactHeaders: extra}))
 }

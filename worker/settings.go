@@ -89,7 +89,26 @@ type Target struct {
 	Fallback *FallbackResponse
 	// RateLimit, when set, is enforced before every call.
 	RateLimit *RateLimit
+	// AllowPrivate lets this target's endpoints through the SSRF guard
+	// (both the pre-DNS host check and the dialer hook); other targets stay
+	// guarded.
+	AllowPrivate bool
+	// Signing, when set, signs every call with the Standard Webhooks scheme.
+	Signing *Signing
 }
+
+// Signing holds the secrets of a target's request signing: one or more
+// "whsec_<base64>" secrets, each producing one "v1,<sig>" entry of the
+// webhook-signature header (several during a rotation).
+type Signing struct {
+	Secrets []string
+}
+
+// String keeps the secrets out of logs and error messages.
+func (s Signing) String() string { return "worker.Signing([REDACTED])" }
+
+// GoString keeps the secrets out of %#v.
+func (s Signing) GoString() string { return s.String() }
 
 // Security holds the service-wide guards. Zero MaxJobBytes and
 // MaxResponseBytes take the defaults 1 MiB and 64 KiB.

@@ -112,6 +112,7 @@ type Worker struct {
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
 	// guard refuses before DNS (nil map: guard off).
 	hostBlocked map[string]error
+	signer      *Signer       // nil: calls are not signed
 	budget      *retryBudget  // nil: no retry budget
 	limiter     *rate.Limiter // nil: no rate limit
 
@@ -165,6 +166,13 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		jobsSubj: o.prefix + ".jobs." + t.Name,
 		closed:   make(chan struct{}),
 	}
+	if t.Signing != nil {
+		s, err := NewSigner(t.Signing.Secrets...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: target %s: signing: %w", ErrInvalidOption, t.Name, err)
+		}
+		w.signer = s
+	}
 	w.ackWait = AckWait(t)
 	w.budget = newRetryBudget(t.Retry.BudgetRatio)
 	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
@@ -176,7 +184,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	}
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	w.breakers = newBreakers(t, w.o.log, w.o.obs)
-	if !sec.AllowPrivateNetworks {
+	if guarded(t, sec) {
 		w.hostBlocked = map[string]error{}
 		for _, ep := range t.Endpoints {
 			if u, err := url.Parse(ep); err == nil {
@@ -588,7 +596,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 			}
 		}
 	} else {
-		rec.Raw = data
+		rec.Raw = redactRaw(data, w.secret, w.secretValues())
 	}
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
 	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
@@ -788,4 +796,17 @@ func pullBatch(concurrency int) int { return max(4*concurrency, 16) }
 // clock with InProgress, and its own call then fits easily.
 func AckWait(t Target) time.Duration {
 	return 4*t.withDefaults().Timeouts.Total + 10*time.Second
+}
+
+// secretValues are the values of the target's configured headers: masked
+// wherever they appear in bytes kept raw.
+func (w *Worker) secretValues() []string {
+	out := make([]string, 0, len(w.t.Headers))
+	for _, v := range w.t.Headers {
+		out = append(out, v)
+		if _, after, ok := strings.Cut(v, " "); ok { // "Bearer <token>": the token alone too
+			out = append(out, after)
+		}
+	}
+	return out
 }

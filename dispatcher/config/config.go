@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -39,6 +40,16 @@ type NATS struct {
 	URL string
 	// Creds is the path of a .creds file; empty for none.
 	Creds string
+	// User and Password authenticate with a user name and password (both
+	// or neither). Password is a secret: never logged.
+	User, Password string
+	// Token authenticates with a token (a secret: never logged).
+	Token string
+	// NKey is the path of an NKey user seed file; empty for none.
+	NKey string
+	// TLS configures TLS towards NATS: a custom CA and a client
+	// certificate.
+	TLS NATSTLS
 	// Embedded configures the embedded server used when URL is empty.
 	Embedded EmbeddedNATS
 	// Replicas is the replica count of the streams (default 1).
@@ -47,6 +58,32 @@ type NATS struct {
 	// "dispatch").
 	SubjectPrefix string
 }
+
+// NATSTLS holds the TLS files of the NATS connection, all PEM; empty fields
+// are not used.
+type NATSTLS struct {
+	// CA is the file of the CA certificates the server is verified with.
+	CA string
+	// Cert and Key are the client certificate and its key (both or
+	// neither).
+	Cert, Key string
+}
+
+// String keeps the password and token out of logs and error messages.
+func (n NATS) String() string {
+	c := n
+	if c.Password != "" {
+		c.Password = "[REDACTED]"
+	}
+	if c.Token != "" {
+		c.Token = "[REDACTED]"
+	}
+	type plain NATS
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// GoString keeps the password and token out of %#v.
+func (n NATS) GoString() string { return n.String() }
 
 // EmbeddedNATS configures the embedded NATS server.
 type EmbeddedNATS struct {

@@ -73,8 +73,19 @@ func (d *decoder) durationField(out *time.Duration) field {
 
 func (d *decoder) nats(path string, n *yaml.Node, out *NATS) {
 	d.fields(path, n, map[string]field{
-		"url":   d.strField(&out.URL),
-		"creds": d.strField(&out.Creds),
+		"url":      d.strField(&out.URL),
+		"creds":    d.strField(&out.Creds),
+		"user":     d.strField(&out.User),
+		"password": d.strField(&out.Password),
+		"token":    d.strField(&out.Token),
+		"nkey":     d.strField(&out.NKey),
+		"tls": func(p string, v *yaml.Node) {
+			d.fields(p, v, map[string]field{
+				"ca":   d.strField(&out.TLS.CA),
+				"cert": d.strField(&out.TLS.Cert),
+				"key":  d.strField(&out.TLS.Key),
+			})
+		},
 		"embedded": func(p string, v *yaml.Node) {
 			d.fields(p, v, map[string]field{
 				"listen":    d.strField(&out.Embedded.Listen),
@@ -172,6 +183,23 @@ func (d *decoder) targetFields(t *worker.Target) map[string]field {
 				t.Headers[name] = s.Value
 			}
 		})
+	}
+	fields["allow_private"] = func(p string, v *yaml.Node) { d.boolean(p, v, &t.AllowPrivate) }
+	fields["signing"] = func(p string, v *yaml.Node) {
+		sg := &worker.Signing{}
+		if d.fields(p, v, map[string]field{
+			"secret": func(p string, v *yaml.Node) {
+				if deref(v).Kind == yaml.SequenceNode {
+					d.stringList(p, v, &sg.Secrets)
+					return
+				}
+				if s, ok := d.scalar(p, v, "a string or a list of strings"); ok {
+					sg.Secrets = []string{s.Value}
+				}
+			},
+		}) {
+			t.Signing = sg
+		}
 	}
 	fields["fallback"] = func(p string, v *yaml.Node) {
 		fb := &worker.FallbackResponse{}

@@ -75,6 +75,18 @@ func (v *validator) nats(n *NATS) {
 	if n.Embedded.StoreDir == "" {
 		v.fail("nats.embedded.store_dir", "must not be empty")
 	}
+	if n.User != "" && n.Password == "" {
+		v.fail("nats.password", "is required with nats.user")
+	}
+	if n.Password != "" && n.User == "" {
+		v.fail("nats.user", "is required with nats.password")
+	}
+	if n.TLS.Cert != "" && n.TLS.Key == "" {
+		v.fail("nats.tls.key", "is required with nats.tls.cert")
+	}
+	if n.TLS.Key != "" && n.TLS.Cert == "" {
+		v.fail("nats.tls.cert", "is required with nats.tls.key")
+	}
 	v.intRange("nats.replicas", n.Replicas, 1, 5)
 	if !validSubjectPrefix(n.SubjectPrefix) {
 		v.fail("nats.subject_prefix", "must be a NATS subject of non-empty tokens without wildcards or spaces, got %q", n.SubjectPrefix)
@@ -121,6 +133,9 @@ func (v *validator) target(path string, t worker.Target, own func(keys ...string
 		seen[key] = i
 	}
 	v.headers(path+".headers", t.Headers)
+	if sg := t.Signing; sg != nil {
+		v.signing(path+".signing.secret", sg, set)
+	}
 	v.settings(path, t, own)
 	if fb := t.Fallback; fb != nil {
 		p := path + ".fallback.status"
@@ -130,6 +145,36 @@ func (v *validator) target(path string, t worker.Target, own func(keys ...string
 			v.fail(p, "must be between 100 and 599")
 		}
 	}
+}
+
+// signing checks the signing secrets with worker.NewSigner, whose errors
+// never quote a secret; the message names the list item when there are
+// several.
+func (v *validator) signing(path string, sg *worker.Signing, set map[string]bool) {
+	if !set[path] {
+		v.fail(path, "is required")
+		return
+	}
+	if len(sg.Secrets) == 0 {
+		v.fail(path, "at least one secret is required")
+		return
+	}
+	for i, sec := range sg.Secrets {
+		if _, err := worker.NewSigner(sec); err != nil {
+			p := path
+			if len(sg.Secrets) > 1 {
+				p = indexPath(path, i)
+			}
+			v.fail(p, "must be a Standard Webhooks secret (whsec_ then base64 of at least 16 bytes): %s", signerProblem(err))
+		}
+	}
+}
+
+// signerProblem is NewSigner's error without its "secret 1" numbering,
+// which the key path already gives.
+func signerProblem(err error) string {
+	msg := strings.TrimPrefix(err.Error(), worker.ErrInvalidSecret.Error()+": ")
+	return strings.Replace(msg, "secret 1 ", "", 1)
 }
 
 func (v *validator) headers(path string, h map[string]string) {
