@@ -17,8 +17,9 @@ import (
 
 func startJS(t *testing.T) jetstream.JetStream { return startJSMax(t, 0) }
 
-// startJSMax starts a server with the given max payload (0: the default).
-func startJSMax(t *testing.T, maxPayload int32) jetstream.JetStream {
+// startJSMax starts a server with the given max payload (0: the default) and
+// returns a JetStream handle with opts.
+func startJSMax(t testing.TB, maxPayload int32, opts ...jetstream.JetStreamOpt) jetstream.JetStream {
 	t.Helper()
 	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true, MaxPayload: maxPayload})
 	if err != nil {
@@ -34,7 +35,7 @@ func startJSMax(t *testing.T, maxPayload int32) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
