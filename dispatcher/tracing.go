@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/jetdispatch/dispatcher/worker"
 )
 
 // ErrTracing is wrapped by errors of SetupTracing.
@@ -79,5 +81,9 @@ func SetupTracing(ctx context.Context, serviceName, version string) (shutdown fu
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
-	return tp.Shutdown, nil
+	worker.EnableTracing(true)
+	return func(ctx context.Context) error {
+		worker.EnableTracing(false)
+		return tp.Shutdown(ctx)
+	}, nil
 }

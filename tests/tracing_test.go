@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
+	"github.com/jetdispatch/dispatcher/worker"
 )
 
 var (
@@ -27,6 +28,7 @@ func recordSpans() *tracetest.InMemoryExporter {
 	spansOnce.Do(func() {
 		spans = tracetest.NewInMemoryExporter()
 		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
+		worker.EnableTracing(true)
 	})
 	return spans
 }

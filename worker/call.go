@@ -228,14 +228,11 @@ func newTraceID() string {
 }
 
 // traceIDFromParent extracts the trace id of a traceparent header, "" when
-// the header is not a valid version-00 traceparent.
+// the header is not a valid version-00 traceparent (parseTraceparent).
 func traceIDFromParent(tp string) string {
-	parts := strings.Split(strings.TrimSpace(tp), "-")
-	if len(parts) != 4 || len(parts[1]) != 32 || parts[1] == strings.Repeat("0", 32) {
+	sc, ok := parseTraceparent(tp)
+	if !ok {
 		return ""
 	}
-	if _, err := hex.DecodeString(parts[1]); err != nil {
-		return ""
-	}
-	return strings.ToLower(parts[1])
+	return sc.TraceID().String()
 }

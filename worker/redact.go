@@ -85,35 +85,46 @@ func RedactedJob(job *schemas.Job, extra []string) json.RawMessage {
 	return redactJob(job, secretSet(Target{}, Security{RedactHeaders: extra}))
 }
 
-// redactRaw masks, in bytes that are not a decodable job (truncated JSON,
+// rawRedactor masks, in bytes that are not a decodable job (truncated JSON,
 // say), the values of secret headers written the JSON way:
-// "Name": "value" (names matched case-insensitively). The record keeps the
-// rest of the original bytes, as the contract asks, without the secrets a
-// publisher put in them; the target's own configured values are masked
-// wherever they appear.
-func redactRaw(raw []byte, secret map[string]bool, values []string) []byte {
-	if len(raw) == 0 {
-		return raw
-	}
+// "Name": "value" (names matched case-insensitively), and the target's own
+// configured values wherever they appear. The record keeps the rest of the
+// original bytes, as the contract asks. Built once per target.
+type rawRedactor struct {
+	pairs  *regexp.Regexp
+	values [][]byte
+}
+
+func newRawRedactor(secret map[string]bool, values []string) *rawRedactor {
 	names := make([]string, 0, len(secret))
 	for n := range secret {
 		names = append(names, regexp.QuoteMeta(n))
 	}
 	sort.Strings(names)
-	re := regexp.MustCompile(`(?i)("(?:` + strings.Join(names, "|") + `)"\s*:\s*")((?:[^"\\]|\\.)*)("?)`)
-	out := re.ReplaceAll(raw, []byte("${1}"+Redacted+"${3}"))
+	r := &rawRedactor{pairs: regexp.MustCompile(`(?i)("(?:` + strings.Join(names, "|") + `)"\s*:\s*")((?:[^"\\]|\\.)*)("?)`)}
 	for _, v := range values {
 		if len(v) >= 4 {
-			out = bytes.ReplaceAll(out, []byte(v), []byte(Redacted))
+			r.values = append(r.values, []byte(v))
 		}
+	}
+	return r
+}
+
+func (r *rawRedactor) redact(raw []byte) []byte {
+	if len(raw) == 0 {
+		return raw
+	}
+	out := r.pairs.ReplaceAll(raw, []byte("${1}"+Redacted+"${3}"))
+	for _, v := range r.values {
+		out = bytes.ReplaceAll(out, v, []byte(Redacted))
 	}
 	return out
 }
 
-// RedactedRaw is redactRaw for records written outside a worker (jobs for an
+// RedactedRaw is the raw-bytes redaction for records written outside a worker (jobs for an
 // unknown target): the always-secret names and extra are masked.
 func RedactedRaw(raw []byte, extra []string) []byte {
-	return redactRaw(raw, secretSet(Target{}, Security{RedactHeaders: extra}), nil)
+	return newRawRedactor(secretSet(Target{}, Security{RedactHeaders: extra}), nil).redact(raw)
 }
 
 // RedactedObject redacts the headers of a JSON object that is not a valid

@@ -21,7 +21,7 @@ func TestRedactRaw(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out := string(redactRaw([]byte(c.in), secret, []string{"cfg-value-123"}))
+			out := string(newRawRedactor(secret, []string{"cfg-value-123"}).redact([]byte(c.in)))
 			for _, g := range c.gone {
 				if strings.Contains(out, g) {
 					t.Errorf("%q still in %q", g, out)

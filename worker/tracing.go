@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -24,12 +25,27 @@ const SpanAttempt = "dispatch.attempt"
 // SetupTracing (or a test) installs later.
 var tracer = otel.Tracer(tracerName)
 
+// tracingOn says a real tracer provider is installed (EnableTracing). Off,
+// an attempt starts no span at all: no traceparent parsing, no no-op span
+// allocations on the per-job path.
+var tracingOn atomic.Bool
+
+// EnableTracing turns the per-attempt spans on or off; whoever installs a
+// tracer provider (dispatcher's OTEL_* setup, a test) turns them on.
+func EnableTracing(on bool) { tracingOn.Store(on) }
+
+// noSpan is the span of an attempt while tracing is off.
+var noSpan = trace.SpanFromContext(context.Background())
+
 // startAttemptSpan starts the span of one attempt as a child of the job's
 // remote parent, parsed from parent (a traceparent carrying the job's trace
 // id; a span id that is missing or invalid is replaced by a random one). It
 // returns the span and the traceparent to send to the target: the span's
 // own, or parent itself when tracing is off (the global no-op provider).
 func startAttemptSpan(ctx context.Context, t *Target, job *schemas.Job, attempt int, parent string) (context.Context, trace.Span, string) {
+	if !tracingOn.Load() {
+		return ctx, noSpan, parent
+	}
 	if psc, ok := parseTraceparent(parent); ok {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, psc)
 	}

@@ -112,6 +112,7 @@ type Worker struct {
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
 	// guard refuses before DNS (nil map: guard off).
 	hostBlocked map[string]error
+	rawRedact   *rawRedactor
 	signer      *Signer       // nil: calls are not signed
 	budget      *retryBudget  // nil: no retry budget
 	limiter     *rate.Limiter // nil: no rate limit
@@ -184,6 +185,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	}
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	w.breakers = newBreakers(t, w.o.log, w.o.obs)
+	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
 	if guarded(t, sec) {
 		w.hostBlocked = map[string]error{}
 		for _, ep := range t.Endpoints {
@@ -372,13 +374,14 @@ func (w *Worker) handle(m jetstream.Msg) {
 		j.traceID = jb.TraceID
 	}
 	tp := m.Headers().Get("Traceparent")
+	parentID := traceIDFromParent(tp)
 	if j.traceID == "" {
-		j.traceID = traceIDFromParent(tp)
+		j.traceID = parentID
 	}
 	if j.traceID == "" {
 		j.traceID = newTraceID()
 	}
-	if traceIDFromParent(tp) == j.traceID {
+	if parentID == j.traceID {
 		j.tp = tp
 	} else {
 		j.tp = newTraceparent(j.traceID)
@@ -596,7 +599,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 			}
 		}
 	} else {
-		rec.Raw = redactRaw(data, w.secret, w.secretValues())
+		rec.Raw = w.rawRedact.redact(data)
 	}
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
 	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
