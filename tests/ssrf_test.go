@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +38,12 @@ func TestSSRFBlocked(t *testing.T) {
 }
 
 // TestSSRFBlockedSpellings: the loopback sink reached through other
-// spellings of its address (decided before DNS) and through a DNS name that
-// resolves to it (decided after DNS, at the dial) is refused every time,
+// spellings of its address and through the localhost names (localhost,
+// localhost., api.localhost; all decided before DNS) is refused every time,
 // without a call. Only loopback forms run end to end; every other forbidden
 // address is tested at the decision function (worker.CheckHost, CheckAddr).
+// Names that resolve to a forbidden address, and DNS rebinding, are refused
+// at the dial: worker/ssrf_dns_test.go, with a test resolver.
 func TestSSRFBlockedSpellings(t *testing.T) {
 	t.Parallel()
 	b := testenv.NewBroker(t)
@@ -83,5 +86,62 @@ func TestSSRFBlockedSpellings(t *testing.T) {
 	}
 	if n := sink.Count(); n != 0 {
 		t.Errorf("%d calls reached the loopback target", n)
+	}
+}
+
+// TestRedirectNotFollowed: a target answering a redirect to a second
+// loopback server (standing in for http://169.254.169.254/, which no test
+// may risk dialing) gets one call per job; the second server gets none,
+// whatever the code, and each job is dead-lettered non_retryable after one
+// attempt with the 3xx as its last status. The target is let through the
+// guard by allow_private, so only the client's redirect policy stands
+// between the call and the second server.
+func TestRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	b := testenv.NewBroker(t)
+	target, inner := testenv.NewSink(t), testenv.NewSink(t)
+	codes := []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect}
+	paths := map[string]testenv.Behaviour{}
+	for _, c := range codes {
+		paths[fmt.Sprintf("/r%d", c)] = testenv.Redirect(c, inner.URL+"/latest/meta-data/iam/security-credentials/")
+	}
+	target.SetBehaviour(testenv.ByPath(paths))
+	testenv.RunService(t, b.Config(
+		testenv.M{"security": testenv.M{"allow_private_networks": false}},
+		testenv.Targets(testenv.M{"a": testenv.Target(target.URL, testenv.M{
+			"allow_private": true,
+			"retry":         testenv.M{"max_attempts": 5, "initial_interval": "50ms"},
+		})}),
+	))
+	for _, c := range codes {
+		b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("redir-%d", c), Method: http.MethodPost,
+			Path: fmt.Sprintf("/r%d", c), Body: []byte(`{"x":1}`)}))
+	}
+	dls := testenv.WaitDeadLetters(t, b.JS, "a", len(codes), 15*time.Second)
+	byID := map[string]schemas.DeadLetter{}
+	for _, d := range dls {
+		byID[d.Header.Get("Dispatch-Job-Id")] = d.Rec
+	}
+	byKey := target.ByKey()
+	for _, c := range codes {
+		id := fmt.Sprintf("redir-%d", c)
+		d, ok := byID[id]
+		switch {
+		case !ok:
+			t.Errorf("%d: no dead letter", c)
+		case d.Reason != schemas.ReasonNonRetryable || d.LastStatus != c || d.Attempts != 1 ||
+			!strings.Contains(d.Error, "redirects are not followed"):
+			t.Errorf("%d: reason %q last_status %d attempts %d error %q, want non_retryable %d after 1 attempt, redirect not followed",
+				c, d.Reason, d.LastStatus, d.Attempts, d.Error, c)
+		}
+		if n := len(byKey[id]); n != 1 {
+			t.Errorf("%d: %d calls to the target, want 1", c, n)
+		}
+	}
+	// A followed redirect would be made inside the attempt, before its
+	// dead letter was written: nothing can still be on its way.
+	if n := inner.Count(); n != 0 {
+		t.Errorf("%d calls reached the redirect's Location", n)
 	}
 }

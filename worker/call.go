@@ -24,12 +24,18 @@ var userAgent = "dispatcher/dev"
 // SetUserAgentVersion sets the version in the User-Agent of outgoing calls.
 func SetUserAgentVersion(v string) { userAgent = "dispatcher/" + v }
 
+// dialResolver resolves the endpoints' names for every target's dialer; nil
+// means net.DefaultResolver. Only tests set it (ssrf_dns_test.go points it at
+// a DNS responder on 127.0.0.1), so that the real dial path (this resolver,
+// then the Control hook on each resolved address) runs on names they control.
+var dialResolver *net.Resolver
+
 // newClient builds the target's own HTTP client: one keep-alive pool sized to
 // the target's concurrency, split timeouts, the SSRF guard in the dialer and
 // no redirects. No proxy is used: a proxy would dial on our behalf and bypass
 // the guard.
 func newClient(t Target, sec Security) *http.Client {
-	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second, Resolver: dialResolver}
 	if guarded(t, sec) {
 		dialer.Control = ssrfControl
 	}
