@@ -72,6 +72,9 @@ type Lag struct {
 	Targets []TargetLag `json:"targets"`
 	// Orphans are sorted by subject.
 	Orphans []Orphan `json:"orphans"`
+	// Fleet is the fleet view (live instances, breakers open fleet-wide)
+	// when the reader asked for it (ReadFleet); nil otherwise.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // LagSettings tune ReadLag. The zero value reports every target that has a

@@ -216,8 +216,18 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	// Phase 2: start the new workers, then swap them in.
 	var started []*worker.Worker
 	for name, w := range fresh {
+		s.fleet.attach(w)
 		if err := w.Start(conss[name]); err != nil {
 			s.retire(started)
+			s.wmu.Lock()
+			for name := range fresh {
+				if prev := s.workers[name]; prev != nil {
+					s.fleet.attach(prev)
+				} else {
+					s.fleet.detach(name)
+				}
+			}
+			s.wmu.Unlock()
 			return fmt.Errorf("%w: %w", ErrReload, err)
 		}
 		started = append(started, w)
@@ -235,6 +245,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 			retired = append(retired, prev)
 		}
 		delete(s.workers, name)
+		s.fleet.detach(name)
 	}
 	s.wmu.Unlock()
 	s.retire(retired)
@@ -266,6 +277,9 @@ func (s *Service) newWorker(tg worker.Target, sec worker.Security) (*worker.Work
 	opts := []worker.Option{
 		worker.WithLogger(s.baseLog), worker.WithSubjectPrefix(s.cfg.NATS.SubjectPrefix),
 		worker.WithIdentity(s.cfg.ServiceName, s.instance), s.observer(),
+	}
+	if s.fleet != nil {
+		opts = append(opts, worker.WithBreakerShare(s.fleet))
 	}
 	return worker.New(tg, sec, s.js, deadletter.NewWriter(s.js, s.cfg.NATS.SubjectPrefix), opts...)
 }

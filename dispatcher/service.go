@@ -58,6 +58,7 @@ type Service struct {
 	reload   reloadState
 	instance string
 	obs      observability // metrics: observability.go
+	fleet    *fleet        // fleet.go
 }
 
 // NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
@@ -114,6 +115,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	s.health.SetNotReady("creating streams and consumers")
 	if err := s.start(ctx); err != nil {
 		s.stopWorkers()
+		s.fleet.stop()
 		if ctx.Err() != nil {
 			return nil // asked to stop while starting
 		}
@@ -153,6 +155,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	sweepWG.Wait()
 	stopReload()
 	s.stopWorkers()
+	s.fleet.stop() // after the workers: the others take over our share only now
 	// Results and acks already written go out now; with NATS unreachable
 	// this must not outlast the shutdown budget (Flush alone waits 10s).
 	if s.nc.IsConnected() {
@@ -225,6 +228,22 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
+	b.Reset()
+	err = backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		inst, brk, err := fleetBuckets(actx, s.js, s.topo, s.cfg.NATS.Replicas)
+		if err != nil {
+			return err
+		}
+		s.fleet = newFleet(s, inst, brk)
+		return s.fleet.start()
+	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
+		s.log.Warn("fleet buckets not ready; retrying", zap.Error(err), zap.Duration("retry_delay", d))
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
 	for _, name := range s.cfg.TargetNames() {
 		tg := s.cfg.Targets[name]
 		var cons jetstream.Consumer
@@ -245,12 +264,16 @@ func (s *Service) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: target %s: %w", ErrStartup, name, err)
 		}
+		s.fleet.attach(w)
 		if err := w.Start(cons); err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
+		s.wmu.Lock()
 		s.workers[name] = w
-		s.log.Info("worker started", zap.String("target", name), zap.Int("concurrency", w.Target().Concurrency),
-			zap.Strings("endpoints", tg.Endpoints))
+		s.wmu.Unlock()
+		c, r := w.Limits()
+		s.log.Info("worker started", zap.String("target", name), zap.Int("concurrency", c), zap.Float64("rate_per_second", r),
+			zap.String("limit_scope", w.Target().LimitScope), zap.Strings("endpoints", tg.Endpoints))
 	}
 	return nil
 }

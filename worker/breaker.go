@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -21,12 +22,16 @@ type endpointBreaker struct {
 	host     string // the endpoint's host:port, for logs
 	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
 	openFor  time.Duration
+	// fleetUntil is when another instance's open breaker for this endpoint
+	// stops keeping this instance away (Unix ns; 0: none). AdoptBreaker sets it.
+	fleetUntil atomic.Int64
 }
 
 // newBreakers builds one breaker per endpoint, with the contract's trip rule:
 // consecutive failures, or a failure ratio over the window once min_requests
 // were seen. 4xx answers, SSRF blocks and shutdown cancellations are excluded.
-func newBreakers(t Target, log *zap.Logger, obs Observer) []*endpointBreaker {
+// Transitions are also told to share, when not nil.
+func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, now func() time.Time) []*endpointBreaker {
 	p := t.Breaker
 	out := make([]*endpointBreaker, 0, len(t.Endpoints))
 	for _, ep := range t.Endpoints {
@@ -54,6 +59,10 @@ func newBreakers(t Target, log *zap.Logger, obs Observer) []*endpointBreaker {
 			log.Warn("breaker state change",
 				zap.String("target", t.Name), zap.String("endpoint", endpoint),
 				zap.String("from", from.String()), zap.String("to", to.String()))
+			if share != nil {
+				name := breakerStateName(to)
+				share.Share(t.Name, endpoint, name, shareUntil(t, name, now()))
+			}
 		}
 		host := endpoint
 		if u, err := url.Parse(endpoint); err == nil {
@@ -81,8 +90,19 @@ func breakerStateName(s gobreaker.State) string {
 // breaker is closed; the next one while it is open; the primary again for a
 // half-open probe, and for good once that probe succeeded (which closes its
 // breaker). When none lets a call through it returns nil and -1.
+// An endpoint another instance's breaker keeps closed to the fleet is
+// skipped like an open one.
 func pickEndpoint(bs []*endpointBreaker) (*endpointBreaker, int, func(error)) {
+	var now int64
 	for i, b := range bs {
+		if b.fleetUntil.Load() != 0 {
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
+			if open, _ := b.fleetOpen(now); open {
+				continue
+			}
+		}
 		if done, err := b.cb.Allow(); err == nil {
 			return b, i, done
 		}
@@ -101,4 +121,21 @@ func (w *Worker) noteEndpoint(i int) {
 	w.o.log.Warn("endpoint switched",
 		zap.String("from", from.host), zap.String("to", to.host), zap.Int("endpoint_index", i))
 	w.o.obs.EndpointSwitched(w.t.Name, from.endpoint, to.endpoint)
+}
+
+// holdFor is how long a consumer holds while every endpoint is open: until
+// the first of them may be tried again (a locally open breaker's open
+// timeout, or the end of another instance's).
+func holdFor(bs []*endpointBreaker, now time.Time) time.Duration {
+	d := time.Duration(-1)
+	for _, b := range bs {
+		e := b.openFor
+		if open, u := b.fleetOpen(now.UnixNano()); open && b.cb.State() != gobreaker.StateOpen {
+			e = time.Duration(u - now.UnixNano())
+		}
+		if d < 0 || e < d {
+			d = e
+		}
+	}
+	return max(d, 250*time.Millisecond)
 }

@@ -26,7 +26,7 @@ func TestFailoverPickAndReturn(t *testing.T) {
 		Breaker: BreakerPolicy{ConsecutiveFailures: 2, OpenTimeout: 50 * time.Millisecond, HalfOpenRequests: 1}}.withDefaults()
 	obs := &switchRecorder{}
 	w := &Worker{t: tg, o: options{log: zap.NewNop(), obs: obs}}
-	w.breakers = newBreakers(tg, zap.NewNop(), obs)
+	w.breakers = newBreakers(tg, zap.NewNop(), obs, nil, time.Now)
 	call := func(fail bool) int {
 		b, i, done := pickEndpoint(w.breakers)
 		if b == nil {

@@ -1,6 +1,17 @@
 package worker
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// rateLimit converts calls per second to a rate.Limit (at least one call
+// an hour, so that a tiny fleet share never means "never").
+func rateLimit(perSecond float64) rate.Limit {
+	return rate.Limit(math.Max(perSecond, 1.0/3600))
+}
 
 // waitRate waits for the rate limiter's permission to call, keeping the
 // delivery's AckWait fresh meanwhile. It reports false when the worker is

@@ -11,6 +11,15 @@ const (
 	WhenOpenHold     = "hold"
 )
 
+// Scopes of a target's concurrency and rate limit.
+const (
+	// LimitScopeInstance: each instance applies the figures as they are.
+	LimitScopeInstance = "instance"
+	// LimitScopeFleet: the figures are for the whole fleet; each instance
+	// applies its share, split by the live instance count.
+	LimitScopeFleet = "fleet"
+)
+
 // Timeouts are the split timeouts of one HTTP call. A zero field takes the
 // documented default: Connect 3s, TLS 3s, ResponseHeader 10s, Total 30s.
 type Timeouts struct {
@@ -89,6 +98,10 @@ type Target struct {
 	Fallback *FallbackResponse
 	// RateLimit, when set, is enforced before every call.
 	RateLimit *RateLimit
+	// LimitScope says whom Concurrency and RateLimit are for: one instance
+	// (LimitScopeInstance, the default) or the whole fleet
+	// (LimitScopeFleet: each instance takes its share; see SetFleetSize).
+	LimitScope string
 	// AllowPrivate lets this target's endpoints through the SSRF guard
 	// (both the pre-DNS host check and the dialer hook); other targets stay
 	// guarded.
@@ -190,6 +203,9 @@ func (t Target) withDefaults() Target {
 	t.Timeouts = t.Timeouts.withDefaults()
 	t.Retry = t.Retry.withDefaults()
 	t.Breaker = t.Breaker.withDefaults()
+	if t.LimitScope == "" {
+		t.LimitScope = LimitScopeInstance
+	}
 	return t
 }
 

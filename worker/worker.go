@@ -41,6 +41,7 @@ type options struct {
 	serviceName string
 	instance    string
 	now         func() time.Time
+	share       BreakerShare // nil: transitions stay here
 }
 
 // WithLogger sets the logger (default: no logs).
@@ -117,6 +118,12 @@ type Worker struct {
 	budget      *retryBudget  // nil: no retry budget
 	limiter     *rate.Limiter // nil: no rate limit
 
+	// active is how many goroutines of the pool take jobs: Concurrency, or
+	// this instance's fleet share of it (SetFleetSize); limitChanged is
+	// closed and replaced when it changes, waking the parked goroutines.
+	active       atomic.Int32
+	limitChanged atomic.Pointer[chan struct{}]
+
 	// lastEndpoint is the index of the endpoint the last call went to.
 	lastEndpoint atomic.Int32
 	// heldUntil is when the consumer's pause ends (Unix ns; when_open hold).
@@ -177,14 +184,13 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	w.ackWait = AckWait(t)
 	w.budget = newRetryBudget(t.Retry.BudgetRatio)
 	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
-		burst := rl.Burst
-		if burst <= 0 {
-			burst = max(1, int(rl.PerSecond+0.999))
-		}
-		w.limiter = rate.NewLimiter(rate.Limit(rl.PerSecond), burst)
+		w.limiter = rate.NewLimiter(rateLimit(rl.PerSecond), burstOf(rl))
 	}
+	w.active.Store(int32(t.Concurrency))
+	ch := make(chan struct{})
+	w.limitChanged.Store(&ch)
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
-	w.breakers = newBreakers(t, w.o.log, w.o.obs)
+	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now)
 	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
 	if guarded(t, sec) {
 		w.hostBlocked = map[string]error{}
@@ -218,9 +224,9 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 	w.stopping = make(chan struct{})
 	w.drained = make(chan struct{})
 	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
-	for range w.t.Concurrency {
+	for i := range w.t.Concurrency {
 		w.wg.Add(1)
-		go w.loop()
+		go w.loop(int32(i))
 	}
 	cc, err := cons.Consume(w.dispatch,
 		jetstream.PullMaxMessages(pullBatch(w.t.Concurrency)),
@@ -271,10 +277,24 @@ func (w *Worker) handBack(m jetstream.Msg) {
 	}
 }
 
-func (w *Worker) loop() {
+// loop is goroutine i of the pool. While i is not below the active count
+// (a fleet share smaller than Concurrency) it parks until that changes.
+func (w *Worker) loop(i int32) {
 	defer w.wg.Done()
 	for {
+		// Load the channel first: a change after it closes this one.
+		ch := w.limitChanged.Load()
+		if i >= w.active.Load() {
+			select {
+			case <-*ch:
+			case <-w.drained:
+				return
+			}
+			continue
+		}
 		select {
+		case <-*ch:
+			continue // the share changed: check it again
 		case d := <-w.msgs:
 			if time.Since(d.at) > w.ackWait/3 {
 				// It waited behind a full pool long enough for its AckWait to
@@ -682,7 +702,7 @@ func (w *Worker) circuitOpen(j *job) {
 			// A probe is under way: not open, only busy; try again soon.
 			until = w.o.now().Add(250 * time.Millisecond)
 		} else {
-			until = w.hold(primary.openFor)
+			until = w.hold(holdFor(w.breakers, w.o.now()))
 		}
 		if err := w.schedule(j, until); err != nil {
 			w.o.log.Error("hold failed; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
@@ -693,7 +713,7 @@ func (w *Worker) circuitOpen(j *job) {
 	}
 	rec := &schemas.Fallback{
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
-		Endpoint: primary.endpoint, BreakerState: breakerStateName(primary.cb.State()),
+		Endpoint: primary.endpoint, BreakerState: primary.stateName(w.o.now()),
 		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.traceID,
 		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
 	}

@@ -107,6 +107,11 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 		if err != nil {
 			return nil, runtimeErr(err)
 		}
+		fl, err := dispatcher.ReadFleet(ctx, js, conn.topology(), lag.At)
+		if err != nil {
+			return nil, runtimeErr(err)
+		}
+		lag.Fleet = fl
 		return lag, nil
 	}
 	if f.watch {
@@ -255,6 +260,7 @@ func writeLag(w io.Writer, lag *dispatcher.Lag, r rates, width int) {
 	} else {
 		_ = t.write(w, width)
 	}
+	writeFleet(w, lag, width)
 	if len(lag.Orphans) > 0 {
 		fmt.Fprintln(w, "\nORPHANS: jobs that no target's consumer reads")
 		o := &table{head: []string{"SUBJECT", "JOBS", "OLDEST"}}
@@ -266,6 +272,42 @@ func writeLag(w io.Writer, lag *dispatcher.Lag, r rates, width int) {
 			o.add(or.Subject, n(or.Messages), oldest)
 		}
 		_ = o.write(w, width)
+	}
+}
+
+// writeFleet prints the live instances with the limits each applies, and
+// the breakers some instance holds open for the whole fleet.
+func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
+	fl := lag.Fleet
+	if fl == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nFLEET: %d instance(s) live\n", len(fl.Instances))
+	if len(fl.Instances) > 0 {
+		t := &table{head: []string{"INSTANCE", "SERVICE", "UP", "LIMITS (concurrency, calls/s)"}}
+		for _, in := range fl.Instances {
+			var lim []string
+			for _, tl := range in.Targets {
+				l := fmt.Sprintf("%s %d", tl.Target, tl.Concurrency)
+				if tl.PerSecond > 0 {
+					l += fmt.Sprintf(" %.4g/s", tl.PerSecond)
+				}
+				if tl.Scope == "fleet" {
+					l += " (fleet share)"
+				}
+				lim = append(lim, l)
+			}
+			t.add(in.Instance, in.ServiceName, age(lag.At.Sub(in.StartedAt)), strings.Join(lim, ", "))
+		}
+		_ = t.write(w, width)
+	}
+	if len(fl.OpenBreakers) > 0 {
+		fmt.Fprintln(w, "\nBREAKERS OPEN FOR THE FLEET")
+		t := &table{head: []string{"TARGET", "ENDPOINT", "STATE", "FOR", "BY"}}
+		for _, b := range fl.OpenBreakers {
+			t.add(b.Target, b.Endpoint, b.State, age(b.Until.Sub(lag.At)), b.By)
+		}
+		_ = t.write(w, width)
 	}
 }
 

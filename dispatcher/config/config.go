@@ -28,9 +28,22 @@ type Config struct {
 	OrphanGrace time.Duration
 	// Security holds the service-wide guards.
 	Security worker.Security
+	// Fleet configures what the instances sharing a NATS account share.
+	Fleet Fleet
 	// Targets are the configured targets by name, each with the defaults
 	// merged in and its Name set. There is at least one.
 	Targets map[string]worker.Target
+}
+
+// Fleet is the fleet section: what instances of the same subject prefix
+// share through NATS KV buckets.
+type Fleet struct {
+	// ShareBreakers makes an endpoint's breaker opening on one instance
+	// open it on every instance (default true).
+	ShareBreakers bool
+	// Heartbeat is how often an instance announces itself; an instance
+	// silent for 3 heartbeats no longer counts (default 2s).
+	Heartbeat time.Duration
 }
 
 // NATS is the nats section of the config.

@@ -23,10 +23,12 @@ func TestParseDefaultsWhenKeysAbsent(t *testing.T) {
 		ShutdownTimeout: 30 * time.Second,
 		OrphanGrace:     60 * time.Second,
 		Security:        worker.Security{MaxJobBytes: 1048576, MaxResponseBytes: 65536},
+		Fleet:           Fleet{ShareBreakers: true, Heartbeat: 2 * time.Second},
 		Targets: map[string]worker.Target{"a": {
 			Name:        "a",
 			Endpoints:   []string{"https://a.example.com"},
 			Concurrency: 32,
+			LimitScope:  "instance",
 			Timeouts:    worker.Timeouts{Connect: 3 * time.Second, TLS: 3 * time.Second, ResponseHeader: 10 * time.Second, Total: 30 * time.Second},
 			Retry: worker.RetryPolicy{
 				MaxAttempts: 5, InitialInterval: time.Second, Multiplier: 2, MaxInterval: 60 * time.Second,
@@ -61,5 +63,15 @@ targets:
 	got := cfg.TargetNames()
 	if want := []string{"Mid-1", "alpha", "zeta"}; !slices.Equal(got, want) {
 		t.Errorf("TargetNames() = %v, want %v", got, want)
+	}
+}
+
+func TestParseFleetKeys(t *testing.T) {
+	cfg := mustParse(t, withTop("fleet: {share_breakers: false, heartbeat: 500ms}\ndefaults: {limit_scope: fleet}"), nil)
+	if cfg.Fleet.ShareBreakers || cfg.Fleet.Heartbeat != 500*time.Millisecond {
+		t.Errorf("fleet = %+v, want share_breakers false, heartbeat 500ms", cfg.Fleet)
+	}
+	if s := cfg.Targets["a"].LimitScope; s != worker.LimitScopeFleet {
+		t.Errorf("target a limit_scope %q, want fleet (from defaults)", s)
 	}
 }

@@ -19,6 +19,7 @@ const (
 	DefaultHTTPListen       = "127.0.0.1:9090"
 	DefaultShutdownTimeout  = 30 * time.Second
 	DefaultOrphanGrace      = 60 * time.Second
+	DefaultFleetHeartbeat   = 2 * time.Second
 )
 
 // defaultConfig returns the config of an empty file, without targets.
@@ -37,6 +38,7 @@ func defaultConfig() Config {
 		HTTP:            HTTP{Listen: DefaultHTTPListen},
 		ShutdownTimeout: DefaultShutdownTimeout,
 		OrphanGrace:     DefaultOrphanGrace,
+		Fleet:           Fleet{ShareBreakers: true, Heartbeat: DefaultFleetHeartbeat},
 		Security: worker.Security{
 			MaxJobBytes:      worker.DefaultMaxJobBytes,
 			MaxResponseBytes: worker.DefaultMaxResponseBytes,
@@ -50,6 +52,7 @@ func defaultConfig() Config {
 func builtinTarget() worker.Target {
 	return worker.Target{
 		Concurrency: worker.DefaultConcurrency,
+		LimitScope:  worker.LimitScopeInstance,
 		Timeouts: worker.Timeouts{
 			Connect:        3 * time.Second,
 			TLS:            3 * time.Second,

@@ -38,8 +38,14 @@ func (d *decoder) config(root *yaml.Node) *decoded {
 		"shutdown_timeout": func(p string, v *yaml.Node) { d.duration(p, v, &cfg.ShutdownTimeout) },
 		"orphan_grace":     func(p string, v *yaml.Node) { d.duration(p, v, &cfg.OrphanGrace) },
 		"security":         func(p string, v *yaml.Node) { d.security(p, v, &cfg.Security) },
-		"defaults":         func(_ string, v *yaml.Node) { defaultsNode = v },
-		"targets":          func(_ string, v *yaml.Node) { targetsNode = v },
+		"fleet": func(p string, v *yaml.Node) {
+			d.fields(p, v, map[string]field{
+				"share_breakers": func(p string, v *yaml.Node) { d.boolean(p, v, &cfg.Fleet.ShareBreakers) },
+				"heartbeat":      d.durationField(&cfg.Fleet.Heartbeat),
+			})
+		},
+		"defaults": func(_ string, v *yaml.Node) { defaultsNode = v },
+		"targets":  func(_ string, v *yaml.Node) { targetsNode = v },
 	})
 	if defaultsNode != nil {
 		d.fields("defaults", defaultsNode, d.settingsFields(&out.defaults))
@@ -118,6 +124,7 @@ func (d *decoder) security(path string, n *yaml.Node, out *worker.Security) {
 func (d *decoder) settingsFields(t *worker.Target) map[string]field {
 	return map[string]field{
 		"concurrency": d.intField(&t.Concurrency),
+		"limit_scope": d.strField(&t.LimitScope),
 		"timeouts": func(p string, v *yaml.Node) {
 			d.fields(p, v, map[string]field{
 				"connect":         d.durationField(&t.Timeouts.Connect),

@@ -41,6 +41,9 @@ func validate(dec *decoded, set map[string]bool) []FieldError {
 	v.positive("shutdown_timeout", cfg.ShutdownTimeout)
 	v.positive("orphan_grace", cfg.OrphanGrace)
 	v.security(&cfg.Security)
+	if cfg.Fleet.Heartbeat < 100*time.Millisecond {
+		v.fail("fleet.heartbeat", "must be at least 100ms, got %s", cfg.Fleet.Heartbeat)
+	}
 
 	v.settings("defaults", dec.defaults, func(...string) bool { return true })
 	if !dec.anyTarget {
@@ -261,6 +264,9 @@ func (v *validator) settings(path string, t worker.Target, own func(keys ...stri
 	}
 	if own("retry.budget_ratio") && !(r.BudgetRatio >= 0 && r.BudgetRatio <= 1) {
 		v.fail(at("retry.budget_ratio"), "must be between 0 (no budget) and 1")
+	}
+	if own("limit_scope") && t.LimitScope != worker.LimitScopeInstance && t.LimitScope != worker.LimitScopeFleet {
+		v.fail(at("limit_scope"), "must be %q or %q, got %q", worker.LimitScopeInstance, worker.LimitScopeFleet, t.LimitScope)
 	}
 	if rl := t.RateLimit; rl != nil {
 		if own("rate_limit.per_second") || own("rate_limit") {

@@ -60,6 +60,10 @@ type Metrics struct {
 	lagErrors     prometheus.Counter
 	reloadOK      prometheus.Counter
 	reloadErr     prometheus.Counter
+	fleetSize     prometheus.Gauge
+	fleetOpen     *prometheus.GaugeVec
+	limitConc     *prometheus.GaugeVec
+	limitRate     *prometheus.GaugeVec
 
 	targets    sync.Map // target name -> *targetSeries
 	mu         sync.Mutex
@@ -128,6 +132,17 @@ func New(bi BuildInfo) *Metrics {
 		Help: "Config reloads by result (ok, error)."},
 		[]string{"result"})
 	m.reloadOK, m.reloadErr = reloads.WithLabelValues("ok"), reloads.WithLabelValues("error")
+	m.fleetSize = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "fleet_instances",
+		Help: "Live instances of the fleet (same subject prefix), this one included, as heard through NATS."})
+	m.fleetOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "fleet_breaker_open",
+		Help: "1 while some instance of the fleet holds the endpoint's breaker open (or probing), else 0."},
+		[]string{"target", "endpoint"})
+	m.limitConc = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "limit_concurrency",
+		Help: "Calls this instance lets be in flight for the target: its concurrency, or its share of the fleet's."},
+		[]string{"target"})
+	m.limitRate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "limit_rate_per_second",
+		Help: "Calls per second this instance allows the target (its share of the fleet's with limit_scope fleet); 0: no rate limit."},
+		[]string{"target"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
 		Help: "Always 1; labels say the version, commit and Go version of the binary."},
 		[]string{"version", "commit", "goversion"})
@@ -135,7 +150,7 @@ func New(bi BuildInfo) *Metrics {
 
 	for _, c := range []prometheus.Collector{m.attempts, m.duration, m.jobs, m.retries, m.deadLetters, m.fallbacks,
 		m.breakerState, m.breakerTrans, m.inFlight, m.switches, m.pending, m.ackPending, m.redelivered,
-		m.oldestPending, m.lagErrors, reloads, build} {
+		m.oldestPending, m.lagErrors, reloads, build, m.fleetSize, m.fleetOpen, m.limitConc, m.limitRate} {
 		f(c)
 	}
 	return m
@@ -378,4 +393,30 @@ func (m *Metrics) SetLag(lags []Lag) {
 	for t := range seen {
 		m.lagTargets = append(m.lagTargets, t)
 	}
+}
+
+// FleetBreaker is the fleet-wide state of one endpoint's breaker.
+type FleetBreaker struct {
+	Target, Endpoint string
+	Open             bool
+}
+
+// SetFleet sets the fleet view: the live instance count and, for every
+// endpoint the fleet has heard of, whether some instance holds it open.
+func (m *Metrics) SetFleet(instances int, breakers []FleetBreaker) {
+	m.fleetSize.Set(float64(instances))
+	for _, b := range breakers {
+		v := 0.0
+		if b.Open {
+			v = 1
+		}
+		m.fleetOpen.WithLabelValues(b.Target, b.Endpoint).Set(v)
+	}
+}
+
+// SetLimits sets the concurrency and rate (0: none) this instance applies
+// to target now.
+func (m *Metrics) SetLimits(target string, concurrency int, perSecond float64) {
+	m.limitConc.WithLabelValues(target).Set(float64(concurrency))
+	m.limitRate.WithLabelValues(target).Set(perSecond)
 }

@@ -1,0 +1,481 @@
+package dispatcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
+	"github.com/jetdispatch/dispatcher/worker"
+)
+
+// The fleet: every instance of one subject prefix announces itself in the
+// <prefix>_instances KV bucket (a heartbeat, deleted at shutdown) and shares
+// its breaker transitions in the <prefix>_breakers bucket. Each instance
+// watches both: it counts the live instances (for limit_scope: fleet) and
+// adopts the others' open breakers. Breakers are not a gobreaker
+// SharedDataStore: that reads and writes the store around every call (3-4
+// round trips to NATS per call); a transition is published once and adopted
+// by a watch, so a call costs one atomic load more.
+
+// FleetInstance is an instance's heartbeat record.
+type FleetInstance struct {
+	// ID is unique per process start; Instance is host/pid, as in records.
+	ID          string    `json:"id"`
+	Instance    string    `json:"instance"`
+	ServiceName string    `json:"service_name"`
+	StartedAt   time.Time `json:"started_at"`
+	// At is when the heartbeat was sent; HeartbeatMS how often it is.
+	At          time.Time `json:"at"`
+	HeartbeatMS int64     `json:"heartbeat_ms"`
+	// Targets are the instance's targets with the limits it applies now.
+	Targets []FleetLimits `json:"targets"`
+}
+
+// FleetLimits are the limits an instance applies to a target.
+type FleetLimits struct {
+	Target      string  `json:"target"`
+	Scope       string  `json:"limit_scope"`
+	Concurrency int     `json:"concurrency"`
+	PerSecond   float64 `json:"rate_per_second,omitempty"`
+}
+
+// FleetBreaker is the shared state of one endpoint's breaker: the last
+// transition an instance published for it.
+type FleetBreaker struct {
+	Target   string `json:"target"`
+	Endpoint string `json:"endpoint"`
+	// State is open, half_open or closed; Until, for open and half_open,
+	// is when the others may try the endpoint again without further word.
+	State string     `json:"state"`
+	Until *time.Time `json:"until,omitempty"`
+	// By is the instance whose breaker changed, ByID its fleet ID.
+	By   string    `json:"by"`
+	ByID string    `json:"by_id"`
+	At   time.Time `json:"at"`
+}
+
+// OpenAt reports whether the record keeps the fleet away from the endpoint
+// at now.
+func (b FleetBreaker) OpenAt(now time.Time) bool {
+	return b.State != "closed" && b.Until != nil && now.Before(*b.Until)
+}
+
+// InstancesBucket is the KV bucket of the fleet's heartbeats, e.g.
+// dispatch_instances.
+func (t Topology) InstancesBucket() string { return t.bucketBase() + "_instances" }
+
+// BreakersBucket is the KV bucket of the fleet's breaker states, e.g.
+// dispatch_breakers.
+func (t Topology) BreakersBucket() string { return t.bucketBase() + "_breakers" }
+
+func (t Topology) bucketBase() string {
+	return strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(t.Prefix)
+}
+
+// breakerKey is the KV key of target's endpoint: <target>.<hash of URL>.
+func breakerKey(target, endpoint string) string {
+	h := sha256.Sum256([]byte(endpoint))
+	return target + "." + hex.EncodeToString(h[:8])
+}
+
+// fleetBuckets creates (or updates) the two KV buckets.
+func fleetBuckets(ctx context.Context, js jetstream.JetStream, topo Topology, replicas int) (inst, brk jetstream.KeyValue, err error) {
+	r := max(replicas, 1)
+	inst, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: topo.InstancesBucket(), Description: "dispatcher instances (heartbeats)",
+		History: 1, TTL: time.Hour, Storage: jetstream.MemoryStorage, Replicas: r,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)
+	}
+	brk, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: topo.BreakersBucket(), Description: "dispatcher breaker states shared by the fleet",
+		History: 1, TTL: 24 * time.Hour, Storage: jetstream.MemoryStorage, Replicas: r,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("kv %s: %w", topo.BreakersBucket(), err)
+	}
+	return inst, brk, nil
+}
+
+// fleet is this instance's part in the fleet.
+type fleet struct {
+	id, instance, service string
+	started               time.Time
+	cfg                   config.Fleet
+	inst, brk             jetstream.KeyValue
+	log                   *zap.Logger
+	m                     *metrics.Metrics
+
+	shares chan FleetBreaker // transitions to publish, in order
+
+	mu       sync.Mutex
+	workers  map[string]*worker.Worker // by target; replaced on reload
+	seen     map[string]time.Time      // live instance IDs -> last heard (local clock)
+	breakers map[string]FleetBreaker   // by key: the last record heard
+	n, rank  int
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newFleet(s *Service, inst, brk jetstream.KeyValue) *fleet {
+	return &fleet{
+		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
+		cfg: s.cfg.Fleet, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
+		shares:  make(chan FleetBreaker, 256),
+		workers: map[string]*worker.Worker{}, seen: map[string]time.Time{}, breakers: map[string]FleetBreaker{},
+		n: 1,
+	}
+}
+
+// Share implements worker.BreakerShare: it queues the transition for
+// publication and never blocks (a full queue drops it, logged).
+func (f *fleet) Share(target, endpoint, state string, until time.Time) {
+	if !f.cfg.ShareBreakers {
+		return
+	}
+	rec := FleetBreaker{Target: target, Endpoint: endpoint, State: state, By: f.instance, ByID: f.id, At: time.Now().UTC()}
+	if !until.IsZero() {
+		u := until.UTC()
+		rec.Until = &u
+	}
+	select {
+	case f.shares <- rec:
+	default:
+		f.log.Warn("breaker transition not shared: queue full", zap.String("target", target), zap.String("state", state))
+	}
+}
+
+// attach makes w the worker of its target: it gets the fleet's current
+// share and the breakers other instances hold open.
+func (f *fleet) attach(w *worker.Worker) {
+	if f == nil {
+		return
+	}
+	name := w.Target().Name
+	f.mu.Lock()
+	f.workers[name] = w
+	n, rank := f.n, f.rank
+	var adopt []FleetBreaker
+	for _, b := range f.breakers {
+		if b.Target == name && b.ByID != f.id && b.OpenAt(time.Now()) {
+			adopt = append(adopt, b)
+		}
+	}
+	f.mu.Unlock()
+	w.SetFleetSize(n, rank)
+	for _, b := range adopt {
+		w.AdoptBreaker(b.Endpoint, b.State, *b.Until)
+	}
+	c, r := w.Limits()
+	f.m.SetLimits(name, c, r)
+}
+
+// detach forgets target's worker (the target was removed).
+func (f *fleet) detach(target string) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	delete(f.workers, target)
+	f.mu.Unlock()
+}
+
+// start announces this instance and starts the watches, the heartbeat and
+// the publisher. Stop undoes it.
+func (f *fleet) start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	iw, err := f.inst.WatchAll(ctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("watch %s: %w", f.inst.Bucket(), err)
+	}
+	bw, err := f.brk.WatchAll(ctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("watch %s: %w", f.brk.Bucket(), err)
+	}
+	f.heartbeat(ctx)
+	f.wg.Add(4)
+	go func() { defer f.wg.Done(); f.watchInstances(ctx, iw) }()
+	go func() { defer f.wg.Done(); f.watchBreakers(ctx, bw) }()
+	go func() { defer f.wg.Done(); f.publish(ctx) }()
+	go func() {
+		defer f.wg.Done()
+		t := time.NewTicker(f.cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.heartbeat(ctx)
+				f.refresh()
+			}
+		}
+	}()
+	return nil
+}
+
+// stop removes this instance from the fleet (the others re-split the fleet
+// limits at once) and ends the goroutines.
+func (f *fleet) stop() {
+	if f == nil || f.cancel == nil {
+		return
+	}
+	f.cancel()
+	f.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := f.inst.Delete(ctx, f.id); err != nil {
+		f.log.Debug("fleet leave", zap.Error(err))
+	}
+}
+
+// heartbeat puts this instance's record.
+func (f *fleet) heartbeat(ctx context.Context) {
+	rec := FleetInstance{
+		ID: f.id, Instance: f.instance, ServiceName: f.service, StartedAt: f.started,
+		At: time.Now().UTC(), HeartbeatMS: f.cfg.Heartbeat.Milliseconds(),
+	}
+	f.mu.Lock()
+	for _, name := range slices.Sorted(maps.Keys(f.workers)) {
+		w := f.workers[name]
+		c, r := w.Limits()
+		rec.Targets = append(rec.Targets, FleetLimits{Target: name, Scope: w.Target().LimitScope, Concurrency: c, PerSecond: r})
+	}
+	f.mu.Unlock()
+	data, _ := json.Marshal(rec)
+	pctx, cancel := context.WithTimeout(ctx, f.cfg.Heartbeat)
+	defer cancel()
+	if _, err := f.inst.Put(pctx, f.id, data); err != nil && ctx.Err() == nil {
+		f.log.Warn("fleet heartbeat not sent", zap.Error(err))
+	}
+}
+
+func (f *fleet) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
+	initial := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				initial = false
+				f.refresh()
+				continue
+			}
+			f.mu.Lock()
+			switch {
+			case e.Operation() != jetstream.KeyValuePut:
+				delete(f.seen, e.Key())
+			case initial && e.Created().Before(time.Now()):
+				// A record read at start counts from when it was stored.
+				f.seen[e.Key()] = e.Created()
+			default:
+				f.seen[e.Key()] = time.Now()
+			}
+			f.mu.Unlock()
+			if !initial {
+				f.refresh()
+			}
+		}
+	}
+}
+
+// live counts the instances heard from within 3 heartbeats (this one
+// always), and this instance's rank among them by ID.
+func (f *fleet) live() (n, rank int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cutoff := time.Now().Add(-3 * f.cfg.Heartbeat)
+	ids := []string{f.id}
+	for id, at := range f.seen {
+		if id != f.id && at.After(cutoff) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return len(ids), slices.Index(ids, f.id)
+}
+
+// refresh re-splits the fleet limits when the live count changed, and
+// updates the fleet metrics.
+func (f *fleet) refresh() {
+	n, rank := f.live()
+	now := time.Now()
+	f.mu.Lock()
+	changed := n != f.n || rank != f.rank
+	f.n, f.rank = n, rank
+	ws := make([]*worker.Worker, 0, len(f.workers))
+	for _, w := range f.workers {
+		ws = append(ws, w)
+	}
+	view := make([]metrics.FleetBreaker, 0, len(f.breakers))
+	for _, b := range f.breakers {
+		view = append(view, metrics.FleetBreaker{Target: b.Target, Endpoint: b.Endpoint, Open: b.OpenAt(now)})
+	}
+	f.mu.Unlock()
+	if changed {
+		f.log.Info("fleet changed", zap.Int("instances", n), zap.Int("rank", rank))
+		for _, w := range ws {
+			w.SetFleetSize(n, rank)
+		}
+	}
+	for _, w := range ws {
+		c, r := w.Limits()
+		f.m.SetLimits(w.Target().Name, c, r)
+	}
+	f.m.SetFleet(n, view)
+}
+
+func (f *fleet) watchBreakers(ctx context.Context, w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			var b FleetBreaker
+			if err := json.Unmarshal(e.Value(), &b); err != nil || b.Target == "" || b.Endpoint == "" {
+				f.log.Warn("fleet breaker record ignored", zap.String("key", e.Key()), zap.Error(err))
+				continue
+			}
+			f.mu.Lock()
+			f.breakers[e.Key()] = b
+			wk := f.workers[b.Target]
+			f.mu.Unlock()
+			if wk != nil && b.ByID != f.id && f.cfg.ShareBreakers {
+				until := time.Time{}
+				if b.Until != nil {
+					until = *b.Until
+				}
+				wk.AdoptBreaker(b.Endpoint, b.State, until)
+			}
+			f.refresh()
+		}
+	}
+}
+
+// publish puts the queued transitions in order, each retried briefly.
+func (f *fleet) publish(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case rec := <-f.shares:
+			data, _ := json.Marshal(rec)
+			for try := range 3 {
+				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				_, err := f.brk.Put(pctx, breakerKey(rec.Target, rec.Endpoint), data)
+				cancel()
+				if err == nil || ctx.Err() != nil {
+					break
+				}
+				f.log.Warn("breaker transition not shared", zap.String("target", rec.Target),
+					zap.String("state", rec.State), zap.Int("try", try+1), zap.Error(err))
+			}
+		}
+	}
+}
+
+// ReadFleet reads the fleet view from the KV buckets: the instances heard
+// from within 3 of their heartbeats (by the server's timestamps) and the
+// breakers some instance holds open at now. Missing buckets (no service ran
+// yet) give an empty view.
+func ReadFleet(ctx context.Context, js jetstream.JetStream, topo Topology, now time.Time) (*Fleet, error) {
+	out := &Fleet{Instances: []FleetInstance{}, OpenBreakers: []FleetBreaker{}}
+	if kv, err := js.KeyValue(ctx, topo.InstancesBucket()); err == nil {
+		recs, err := readAll[FleetInstance](ctx, kv)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			hb := time.Duration(max(r.v.HeartbeatMS, 1)) * time.Millisecond
+			if now.Sub(r.created) <= 3*hb {
+				out.Instances = append(out.Instances, r.v)
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)
+	}
+	if kv, err := js.KeyValue(ctx, topo.BreakersBucket()); err == nil {
+		recs, err := readAll[FleetBreaker](ctx, kv)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if r.v.OpenAt(now) {
+				out.OpenBreakers = append(out.OpenBreakers, r.v)
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("kv %s: %w", topo.BreakersBucket(), err)
+	}
+	slices.SortFunc(out.Instances, func(a, b FleetInstance) int { return strings.Compare(a.Instance+a.ID, b.Instance+b.ID) })
+	slices.SortFunc(out.OpenBreakers, func(a, b FleetBreaker) int {
+		return strings.Compare(a.Target+" "+a.Endpoint, b.Target+" "+b.Endpoint)
+	})
+	return out, nil
+}
+
+// Fleet is the fleet view of lag.
+type Fleet struct {
+	Instances    []FleetInstance `json:"instances"`
+	OpenBreakers []FleetBreaker  `json:"open_breakers"`
+}
+
+type kvRecord[T any] struct {
+	v       T
+	created time.Time
+}
+
+// readAll decodes every current value of kv; undecodable ones are skipped.
+func readAll[T any](ctx context.Context, kv jetstream.KeyValue) ([]kvRecord[T], error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = w.Stop() }()
+	var out []kvRecord[T]
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				return out, nil
+			}
+			var v T
+			if json.Unmarshal(e.Value(), &v) == nil {
+				out = append(out, kvRecord[T]{v: v, created: e.Created()})
+			}
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jetdispatch/dispatcher/dispatcher"
+	"github.com/jetdispatch/dispatcher/schemas"
+	"github.com/jetdispatch/dispatcher/tests/testenv"
+)
+
+// fleetBreakerRecord reads the fleet's record of target's endpoint.
+func fleetBreakerRecord(t *testing.T, b *testenv.Broker, target, endpoint string) (dispatcher.FleetBreaker, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := b.JS.KeyValue(ctx, dispatcher.Topology{Prefix: testenv.Prefix}.BreakersBucket())
+	if err != nil {
+		t.Fatalf("breakers bucket: %v", err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		t.Fatalf("breakers bucket keys: %v", err)
+	}
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var rec dispatcher.FleetBreaker
+		if json.Unmarshal(e.Value(), &rec) == nil && rec.Target == target && rec.Endpoint == endpoint {
+			return rec, true
+		}
+	}
+	return dispatcher.FleetBreaker{}, false
+}
+
+// TestFleetBreakerShared: two instances share a target; when one's breaker
+// opens, the other adopts it within a second, and from then on no call of
+// either instance reaches the target until the open timeout has passed.
+func TestFleetBreakerShared(t *testing.T) {
+	t.Parallel()
+	b := testenv.NewBroker(t)
+	sink := testenv.NewSink(t)
+	sink.SetBehaviour(testenv.Status(503))
+	cfg := b.Config(testenv.M{"fleet": testenv.M{"heartbeat": "200ms"}}, testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+		"concurrency": 1,
+		"retry":       testenv.M{"max_attempts": 1},
+		"breaker":     testenv.M{"consecutive_failures": 3, "open_timeout": "6s"},
+	})}))
+	svcs := []*testenv.Running{testenv.RunService(t, cfg), testenv.RunService(t, cfg)}
+	stateKey := fmt.Sprintf(`dispatcher_breaker_state{endpoint=%q,target="a"}`, sink.URL)
+	fleetKey := fmt.Sprintf(`dispatcher_fleet_breaker_open{endpoint=%q,target="a"}`, sink.URL)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		a, c := scrape(t, svcs[0].HTTPAddr())["dispatcher_fleet_instances"], scrape(t, svcs[1].HTTPAddr())["dispatcher_fleet_instances"]
+		return a == 2 && c == 2, fmt.Sprintf("fleet_instances %v and %v, want 2 and 2", a, c)
+	})
+
+	// One job at a time, until an instance's own breaker opens: the other
+	// cannot have tripped at the same moment.
+	opener := -1
+	for i := 0; i < 30 && opener < 0; i++ {
+		b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("trip-%02d", i)}))
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			n := len(testenv.DeadLetters(t, b.JS, "a")) + len(testenv.Fallbacks(t, b.JS, "a"))
+			return n == i+1, fmt.Sprintf("%d of %d jobs ended", n, i+1)
+		})
+		for k, s := range svcs {
+			if scrape(t, s.HTTPAddr())[stateKey] == 2 {
+				opener = k
+				break
+			}
+		}
+	}
+	if opener < 0 {
+		t.Fatal("no instance's breaker opened after 30 failing jobs")
+	}
+	other := svcs[1-opener]
+	var rec dispatcher.FleetBreaker
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		var ok bool
+		rec, ok = fleetBreakerRecord(t, b, "a", sink.URL)
+		return ok && rec.State == "open", fmt.Sprintf("fleet record %+v", rec)
+	})
+	var seen time.Time
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		v := scrape(t, other.HTTPAddr())[fleetKey]
+		seen = time.Now()
+		return v == 1, fmt.Sprintf("other instance's %s = %v", fleetKey, v)
+	})
+	took := seen.Sub(rec.At)
+	t.Logf("breaker opened on instance %d at %s; the other adopted it %s later (scrape granularity included)",
+		opener, rec.At.Format("15:04:05.000"), took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("the other instance adopted the open breaker after %s, want within 1s", took)
+	}
+	if s := scrape(t, other.HTTPAddr())[stateKey]; s != 0 {
+		t.Errorf("the other instance's own breaker state %v, want 0 (closed: it adopted, it did not trip)", s)
+	}
+
+	calls := sink.Count()
+	before := len(testenv.Fallbacks(t, b.JS, "a"))
+	const n = 20
+	msgs := make([]testenv.Msg, n)
+	for i := range msgs {
+		msgs[i] = testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("open-%02d", i)})
+	}
+	b.PublishMany(t, msgs)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		got := len(testenv.Fallbacks(t, b.JS, "a")) - before
+		return got == n, fmt.Sprintf("%d of %d jobs to fallback", got, n)
+	})
+	if c := sink.Count(); c != calls {
+		t.Errorf("%d calls reached the target while the fleet's breaker was open, want 0", c-calls)
+	}
+	for _, f := range testenv.Fallbacks(t, b.JS, "a")[before:] {
+		if f.Rec.BreakerState != "open" {
+			t.Errorf("fallback record breaker_state %q, want open", f.Rec.BreakerState)
+		}
+	}
+
+	// After the open timeout the endpoint is the fleet's again.
+	sink.SetBehaviour(testenv.OK())
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		v := scrape(t, other.HTTPAddr())[fleetKey]
+		return v == 0, fmt.Sprintf("other instance's %s = %v", fleetKey, v)
+	})
+	b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: "after"}))
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return len(sink.Answered(200)) == 1, fmt.Sprintf("%d calls answered 200, want the job published after the open timeout", len(sink.Answered(200)))
+	})
+}
+
+// TestFleetLimitsSplitByLiveInstances: with limit_scope fleet, a target's
+// concurrency and rate limit are the fleet's; each instance takes its share
+// as instances come and go, and calls in flight never exceed the fleet's.
+func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
+	t.Parallel()
+	b := testenv.NewBroker(t)
+	sink := testenv.NewSink(t)
+	sink.SetBehaviour(testenv.Sleep(150*time.Millisecond, testenv.OK()))
+	cfg := b.Config(testenv.M{"fleet": testenv.M{"heartbeat": "200ms"}}, testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+		"concurrency": 6,
+		"limit_scope": "fleet",
+		"rate_limit":  testenv.M{"per_second": 1000, "burst": 10},
+	})}))
+	limits := func(s *testenv.Running) (float64, float64, float64) {
+		m := scrape(t, s.HTTPAddr())
+		return m[`dispatcher_limit_concurrency{target="a"}`], m[`dispatcher_limit_rate_per_second{target="a"}`], m["dispatcher_fleet_instances"]
+	}
+	first := testenv.RunService(t, cfg)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		c, r, n := limits(first)
+		return c == 6 && r == 1000 && n == 1, fmt.Sprintf("alone: concurrency %v rate %v instances %v, want 6 1000 1", c, r, n)
+	})
+	second := testenv.RunService(t, cfg)
+	joined := time.Now()
+	for k, s := range []*testenv.Running{first, second} {
+		testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+			c, r, n := limits(s)
+			return c == 3 && r == 500 && n == 2, fmt.Sprintf("instance %d of 2: concurrency %v rate %v instances %v, want 3 500 2", k, c, r, n)
+		})
+	}
+	t.Logf("both instances on their share %s after the second was ready", time.Since(joined).Round(time.Millisecond))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fl, err := dispatcher.ReadFleet(ctx, b.JS, dispatcher.Topology{Prefix: testenv.Prefix}, time.Now())
+	if err != nil {
+		t.Fatalf("ReadFleet: %v", err)
+	}
+	if len(fl.Instances) != 2 {
+		t.Fatalf("fleet view lists %d instances, want 2: %+v", len(fl.Instances), fl.Instances)
+	}
+	for _, in := range fl.Instances {
+		if len(in.Targets) != 1 || in.Targets[0].Concurrency != 3 || in.Targets[0].Scope != "fleet" {
+			t.Errorf("fleet view of %s: %+v, want target a at concurrency 3, scope fleet", in.ID, in.Targets)
+		}
+	}
+
+	const n = 120
+	msgs := make([]testenv.Msg, n)
+	for i := range msgs {
+		msgs[i] = testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("lim-%03d", i)})
+	}
+	b.PublishMany(t, msgs)
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		return sink.Distinct() == n, fmt.Sprintf("%d of %d delivered", sink.Distinct(), n)
+	})
+	if m := sink.MaxInFlight(); m > 6 || m < 4 {
+		t.Errorf("at most %d calls in flight across 2 instances, want 6 (the fleet's), at least 4", m)
+	}
+	t.Logf("%d jobs through 2 instances sharing concurrency 6: at most %d calls in flight", n, sink.MaxInFlight())
+
+	second.Stop(t)
+	left := time.Now()
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		c, _, k := limits(first)
+		return c == 6 && k == 1, fmt.Sprintf("after the other left: concurrency %v instances %v, want 6 1", c, k)
+	})
+	t.Logf("the remaining instance took the whole fleet's share %s after the other stopped", time.Since(left).Round(time.Millisecond))
+}
