@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +48,36 @@ func TestCheckPending(t *testing.T) {
 		if code != tt.code {
 			t.Errorf("max %d: %v, want exit %d", tt.max, err, tt.code)
 		}
+	}
+}
+
+func TestWriteFleet(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	until := at.Add(25 * time.Second)
+	lag := &dispatcher.Lag{At: at, Fleet: &dispatcher.Fleet{
+		Instances: []dispatcher.FleetInstance{
+			{ID: "x1", Instance: "host-a/41", ServiceName: "orders", StartedAt: at.Add(-3 * time.Minute),
+				Targets: []dispatcher.FleetLimits{{Target: "orders", Scope: "fleet", Concurrency: 16, PerSecond: 50}, {Target: "mail", Scope: "instance", Concurrency: 32}}},
+			{ID: "x2", Instance: "host-b/7", ServiceName: "orders", StartedAt: at.Add(-42 * time.Second)},
+		},
+		OpenBreakers: []dispatcher.FleetBreaker{{Target: "orders", Endpoint: "https://orders.example.com", State: "open", Until: &until, By: "host-a/41"}},
+	}}
+	var b strings.Builder
+	writeFleet(&b, lag, 0)
+	out := b.String()
+	for _, want := range []string{
+		"FLEET: 2 instance(s) live",
+		"host-a/41", "3m0s", "orders 16 50/s (fleet share), mail 32",
+		"host-b/7", "42s",
+		"BREAKERS OPEN FOR THE FLEET", "https://orders.example.com", "open", "25s",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("fleet view lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	writeFleet(&b, &dispatcher.Lag{At: at}, 0)
+	if b.Len() != 0 {
+		t.Errorf("no fleet view asked for, printed %q", b.String())
 	}
 }
