@@ -110,7 +110,14 @@ func (h *harness) close() {
 // flipping the order of the systems each repeat.
 func (h *harness) runAll(ctx context.Context) *report {
 	rep := newReport(h.opt)
-	total := h.opt.repeats * len(h.opt.scenarios) * len(h.opt.suts)
+	total := 0
+	for _, sc := range h.opt.scenarios {
+		for _, sut := range h.opt.suts {
+			if runs(sc, sut) {
+				total += h.opt.repeats
+			}
+		}
+	}
 	i := 0
 	for r := range h.opt.repeats {
 		order := slices.Clone(h.opt.suts)
@@ -119,6 +126,9 @@ func (h *harness) runAll(ctx context.Context) *report {
 		}
 		for _, sc := range h.opt.scenarios {
 			for _, sut := range order {
+				if !runs(sc, sut) {
+					continue
+				}
 				if ctx.Err() != nil {
 					rep.finish()
 					return rep
@@ -141,6 +151,10 @@ func (h *harness) runAll(ctx context.Context) *report {
 	return rep
 }
 
+// runs reports whether scenario sc applies to system sut: scaleout is
+// dispatcher's alone.
+func runs(sc, sut string) bool { return sc != scScaleout || sut == sutDispatcher }
+
 // run is one scenario against one system on a fresh nats-server and sink.
 type run struct {
 	h      *harness
@@ -150,7 +164,8 @@ type run struct {
 	dir    string
 	b      *broker
 	sink   *sinkClient
-	proc   *proc // the system under test
+	proc   *proc   // the system under test
+	extra  []*proc // more instances of it (scaleout)
 	res    *runResult
 	prior  *report
 }
@@ -191,6 +206,8 @@ func (r *run) do(ctx context.Context) error {
 		return r.isolation(ctx, 0)
 	case scFlaky:
 		return r.flaky(ctx)
+	case scScaleout:
+		return r.scaleout(ctx)
 	}
 	return fmt.Errorf("unknown scenario %q", r.sc)
 }
@@ -198,6 +215,14 @@ func (r *run) do(ctx context.Context) error {
 // teardown stops the system, the sink and the server, in that order, and
 // summarises dispatcher's log.
 func (r *run) teardown() {
+	for _, p := range r.extra {
+		if killed := p.stop(40 * time.Second); killed {
+			r.note("%s did not stop within 40s of SIGTERM; killed", p.name)
+		}
+		for _, n := range summariseLog(p.log.Name()).notes() {
+			r.note("%s: %s", p.name, n)
+		}
+	}
 	if r.proc != nil {
 		r.stopSUT()
 		if r.sut == sutDispatcher {

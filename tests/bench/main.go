@@ -8,6 +8,7 @@
 //	go run ./tests/bench                 # the full run, a few minutes
 //	go run ./tests/bench -quick          # a smoke run with tiny sizes
 //	go run ./tests/bench -scenarios drain,rate -repeats 5 -v
+//	go run ./tests/bench -scenarios scaleout -suts dispatcher   # one instance vs two
 //
 // The same binary is the sink ("bench sink") and the naive consumer
 // ("bench naive"); the harness re-executes itself for both.
@@ -48,10 +49,11 @@ const (
 	scIsolation = "isolation"
 	scAlone     = "alone" // the isolation scenario's healthy jobs without the hole: its baseline
 	scFlaky     = "flaky"
+	scScaleout  = "scaleout" // dispatcher only: one instance, then two on the same consumer
 )
 
 var (
-	allScenarios = []string{scDrain, scRate, scAlone, scIsolation, scFlaky}
+	allScenarios = []string{scDrain, scRate, scAlone, scIsolation, scFlaky, scScaleout}
 	allSUTs      = []string{sutNaive, sutDispatcher}
 )
 
@@ -81,11 +83,17 @@ type options struct {
 	flakyP       float64
 	isoTimeout   time.Duration
 	flakyTimeout time.Duration
-	jsonPath     string
-	dispatcher   string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
-	quick        bool
-	keep         bool
-	verbose      bool
+	nScaleout    int
+	// scaleoutDelay is how long the target takes per call and
+	// scaleoutConcurrency each instance's concurrency: one instance can do
+	// at most concurrency/delay jobs/s.
+	scaleoutDelay       time.Duration
+	scaleoutConcurrency int
+	jsonPath            string
+	dispatcher          string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
+	quick               bool
+	keep                bool
+	verbose             bool
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -110,6 +118,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.nFlaky, "n-flaky", 20000, "flaky: jobs published before the system starts")
 	fs.Float64Var(&o.flakyP, "flaky-p", 0.2, "flaky: share of calls answered 503")
 	fs.DurationVar(&o.flakyTimeout, "flaky-timeout", 3*time.Minute, "flaky: give up after this long")
+	fs.IntVar(&o.nScaleout, "n-scaleout", 6000, "scaleout: jobs drained by one instance, then as many by two")
+	fs.DurationVar(&o.scaleoutDelay, "scaleout-delay", 50*time.Millisecond, "scaleout: the target's time per call")
+	fs.IntVar(&o.scaleoutConcurrency, "scaleout-concurrency", 16, "scaleout: concurrency of each instance")
 	fs.StringVar(&o.jsonPath, "json", "bench-results.json", "write the results as JSON to this file (empty: none)")
 	fs.StringVar(&o.dispatcher, "dispatcher-bin", "", "use this dispatcher binary instead of building ./cmd/dispatcher (e.g. to compare two builds)")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: tiny sizes, one repeat (flags set explicitly still win)")
@@ -134,6 +145,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			"isolation-timeout": func() { o.isoTimeout = 8 * time.Second },
 			"n-flaky":           func() { o.nFlaky = 500 },
 			"flaky-timeout":     func() { o.flakyTimeout = 40 * time.Second },
+			"n-scaleout":        func() { o.nScaleout = 1000 },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -151,7 +163,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.repeats < 1:
 		return o, errors.New("-repeats: must be at least 1")
-	case o.nDrain < 1, o.nIsoFast < 1, o.nIsoHole < 0, o.nFlaky < 1:
+	case o.nDrain < 1, o.nIsoFast < 1, o.nIsoHole < 0, o.nFlaky < 1, o.nScaleout < 1:
 		return o, errors.New("-n-*: job counts must be positive")
 	case o.rate < 1, o.rateDuration <= 0:
 		return o, errors.New("-rate and -rate-duration: must be positive")
@@ -159,6 +171,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-flaky-p: must be in [0, 1)")
 	case o.isoTimeout <= 0 || o.flakyTimeout <= 0:
 		return o, errors.New("-isolation-timeout and -flaky-timeout: must be positive")
+	case o.scaleoutDelay < time.Millisecond || o.scaleoutConcurrency < 1:
+		return o, errors.New("-scaleout-delay: must be at least 1ms; -scaleout-concurrency: at least 1")
 	}
 	return o, nil
 }

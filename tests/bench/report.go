@@ -54,6 +54,11 @@ var metricDefs = []metricDef{
 	{"flaky.fallback", "flaky fallback (breaker open)"},
 	{"flaky.missing", "flaky missing (neither)"},
 	{"flaky.calls", "flaky HTTP calls"},
+	{"scaleout.jobs_per_s_1", "scaleout jobs/s, one instance"},
+	{"scaleout.jobs_per_s_2", "scaleout jobs/s, two instances"},
+	{"scaleout.ratio", "scaleout two instances ÷ one"},
+	{"scaleout.min_share", "scaleout smaller instance's share of calls"},
+	{"scaleout.ceiling_per_instance", "scaleout ceiling per instance, jobs/s"},
 }
 
 // spread is the median, min and max of a metric over repeats.
@@ -115,7 +120,8 @@ func newReport(o options) *report {
 			"n_drain": o.nDrain, "rate": o.rate, "rate_duration": o.rateDuration.String(),
 			"n_isolation_fast": o.nIsoFast, "n_isolation_hole": o.nIsoHole,
 			"isolation_timeout": o.isoTimeout.String(), "n_flaky": o.nFlaky, "flaky_p": o.flakyP,
-			"flaky_timeout": o.flakyTimeout.String(), "quick": o.quick,
+			"flaky_timeout": o.flakyTimeout.String(), "n_scaleout": o.nScaleout,
+			"scaleout_delay": o.scaleoutDelay.String(), "scaleout_concurrency": o.scaleoutConcurrency, "quick": o.quick,
 		},
 		Runs: []runResult{},
 		suts: o.suts,
@@ -234,6 +240,9 @@ func (rep *report) checkTargets() []targetCheck {
 			t.Value, t.Met = fmt.Sprintf("%.2f×, but not comparable: jobs missing", v), false
 		}
 		out = append(out, t)
+	}
+	if d := get("scaleout.ratio", sutDispatcher); d != nil {
+		out = append(out, targetCheck{"scaleout: two instances ≥ 1.8 × one (not issue 3's)", fmt.Sprintf("%.2f× (min %.2f×)", d.Median, d.Min), d.Median >= 1.8})
 	}
 	return out
 }

@@ -367,6 +367,9 @@ func (res runResult) headline() string {
 	case scFlaky:
 		return head + fmt.Sprintf("%.1f s, delivered %.0f, dead-lettered %.0f, fallback %.0f, missing %.0f",
 			m["flaky.seconds"], m["flaky.delivered"], m["flaky.dead_lettered"], m["flaky.fallback"], m["flaky.missing"])
+	case scScaleout:
+		return head + fmt.Sprintf("one instance %.0f jobs/s, two %.0f jobs/s, ratio %.2f×, smaller share %.0f%% (ceiling %.0f jobs/s per instance)",
+			m["scaleout.jobs_per_s_1"], m["scaleout.jobs_per_s_2"], m["scaleout.ratio"], 100*m["scaleout.min_share"], m["scaleout.ceiling_per_instance"])
 	}
 	return head
 }

@@ -23,6 +23,7 @@ import (
 //	/ok     200
 //	/flaky  503 with probability p (the -flaky-p flag or a ?p= query), else 200
 //	/hole   nothing: holds the request until the client gives up
+//	/slow   200 after ?ms= milliseconds (default 50)
 //
 // and records, per job id (the Idempotency-Key header), the number of calls
 // and the receipt time of the first call it answered 2xx. The harness reads
@@ -80,6 +81,7 @@ func sinkMain(args []string) int {
 	mux.HandleFunc("/ok", s.handleJob)
 	mux.HandleFunc("/flaky", s.handleJob)
 	mux.HandleFunc("/hole", s.handleJob)
+	mux.HandleFunc("/slow", s.handleJob)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -126,6 +128,20 @@ func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(10 * time.Minute):
 		}
 		return
+	case "/slow":
+		d := 50 * time.Millisecond
+		if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil && ms >= 0 {
+			d = time.Duration(ms) * time.Millisecond
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		}
 	case "/flaky":
 		p := s.p
 		if q := r.URL.Query().Get("p"); q != "" {
