@@ -1,8 +1,11 @@
 package chaos
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +118,7 @@ func TestClusterLeaderLoss(t *testing.T) {
 		if s.Exited() {
 			t.Errorf("serve #%d exited with %d during the leader changes", i, s.ExitCode())
 		}
+		t.Logf("serve #%d warnings and errors: %s", i, logTally(s.Stderr()))
 	}
 	t.Logf("%d published (%d publishes made again) in %s; %d jobs delivered before the first kill, %d after (%d by the end of publishing); longest gap between deliveries %s; %d calls in all; %s",
 		pub.Acked(), pub.Retries(), pubTime.Round(time.Millisecond), firstKill, l.Delivered-firstKill, afterPub,
@@ -136,4 +140,29 @@ func longestGap(s *testenv.Sink) time.Duration {
 		gap = max(gap, at[i].Sub(at[i-1]))
 	}
 	return gap
+}
+
+// logTally counts the warn and error lines of a JSON log by level and
+// message, e.g. `warn "consume" x3`.
+func logTally(log string) string {
+	counts := map[string]int{}
+	for _, line := range strings.Split(log, "\n") {
+		var e struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &e) != nil || (e.Level != "warn" && e.Level != "error") {
+			continue
+		}
+		counts[fmt.Sprintf("%s %q", e.Level, e.Msg)]++
+	}
+	keys := slices.Sorted(maps.Keys(counts))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s x%d", k, counts[k]))
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }
