@@ -122,6 +122,7 @@ type fleet struct {
 	m                     *metrics.Metrics
 
 	shares chan FleetBreaker // transitions to publish, in order
+	kick   chan struct{}     // a heartbeat now: the targets or a share changed
 
 	mu       sync.Mutex
 	workers  map[string]*worker.Worker // by target; replaced on reload
@@ -137,7 +138,7 @@ func newFleet(s *Service, inst, brk jetstream.KeyValue) *fleet {
 	return &fleet{
 		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
 		cfg: s.cfg.Fleet, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
-		shares:  make(chan FleetBreaker, 256),
+		shares:  make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
 		workers: map[string]*worker.Worker{}, seen: map[string]time.Time{}, breakers: map[string]FleetBreaker{},
 		n: 1,
 	}
@@ -184,6 +185,16 @@ func (f *fleet) attach(w *worker.Worker) {
 	}
 	c, r := w.Limits()
 	f.m.SetLimits(name, c, r)
+	f.announce()
+}
+
+// announce asks for a heartbeat now, so that the fleet view shows a change
+// without waiting for the next tick.
+func (f *fleet) announce() {
+	select {
+	case f.kick <- struct{}{}:
+	default: // one is already asked for
+	}
 }
 
 // detach forgets target's worker (the target was removed).
@@ -194,6 +205,7 @@ func (f *fleet) detach(target string) {
 	f.mu.Lock()
 	delete(f.workers, target)
 	f.mu.Unlock()
+	f.announce()
 }
 
 // start announces this instance and starts the watches, the heartbeat and
@@ -227,6 +239,8 @@ func (f *fleet) start() error {
 			case <-t.C:
 				f.heartbeat(ctx)
 				f.refresh()
+			case <-f.kick:
+				f.heartbeat(ctx)
 			}
 		}
 	}()
@@ -341,6 +355,7 @@ func (f *fleet) refresh() {
 		for _, w := range ws {
 			w.SetFleetSize(n, rank)
 		}
+		f.announce()
 	}
 	for _, w := range ws {
 		c, r := w.Limits()

@@ -166,20 +166,23 @@ func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
 	}
 	t.Logf("both instances on their share %s after the second was ready", time.Since(joined).Round(time.Millisecond))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	fl, err := dispatcher.ReadFleet(ctx, b.JS, dispatcher.Topology{Prefix: testenv.Prefix}, time.Now())
-	if err != nil {
-		t.Fatalf("ReadFleet: %v", err)
-	}
-	if len(fl.Instances) != 2 {
-		t.Fatalf("fleet view lists %d instances, want 2: %+v", len(fl.Instances), fl.Instances)
-	}
-	for _, in := range fl.Instances {
-		if len(in.Targets) != 1 || in.Targets[0].Concurrency != 3 || in.Targets[0].Scope != "fleet" {
-			t.Errorf("fleet view of %s: %+v, want target a at concurrency 3, scope fleet", in.ID, in.Targets)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fl, err := dispatcher.ReadFleet(ctx, b.JS, dispatcher.Topology{Prefix: testenv.Prefix}, time.Now())
+		if err != nil {
+			return false, fmt.Sprintf("ReadFleet: %v", err)
 		}
-	}
+		if len(fl.Instances) != 2 {
+			return false, fmt.Sprintf("fleet view lists %d instances, want 2: %+v", len(fl.Instances), fl.Instances)
+		}
+		for _, in := range fl.Instances {
+			if len(in.Targets) != 1 || in.Targets[0].Concurrency != 3 || in.Targets[0].Scope != "fleet" {
+				return false, fmt.Sprintf("fleet view of %s: %+v, want target a at concurrency 3, scope fleet", in.ID, in.Targets)
+			}
+		}
+		return true, ""
+	})
 
 	const n = 120
 	msgs := make([]testenv.Msg, n)
