@@ -120,6 +120,7 @@ type fleet struct {
 	inst, brk             jetstream.KeyValue
 	log                   *zap.Logger
 	m                     *metrics.Metrics
+	connected             func() bool
 
 	shares chan FleetBreaker // transitions to publish, in order
 	kick   chan struct{}     // a heartbeat now: the targets or a share changed
@@ -138,6 +139,7 @@ func newFleet(s *Service, inst, brk jetstream.KeyValue) *fleet {
 	return &fleet{
 		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
 		cfg: s.cfg.Fleet, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
+		connected: s.nc.IsConnected,
 		shares:  make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
 		workers: map[string]*worker.Worker{}, seen: map[string]time.Time{}, breakers: map[string]FleetBreaker{},
 		n: 1,
@@ -255,6 +257,9 @@ func (f *fleet) stop() {
 	}
 	f.cancel()
 	f.wg.Wait()
+	if !f.connected() {
+		return // the others stop counting this instance after 3 heartbeats
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := f.inst.Delete(ctx, f.id); err != nil {
@@ -284,7 +289,8 @@ func (f *fleet) heartbeat(ctx context.Context) {
 }
 
 func (f *fleet) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
+	// No w.Stop(): ctx's end unsubscribes (in the library's goroutine; with
+	// NATS down its consumer delete waits 5s, which a shutdown must not).
 	initial := true
 	for {
 		select {
@@ -365,7 +371,7 @@ func (f *fleet) refresh() {
 }
 
 func (f *fleet) watchBreakers(ctx context.Context, w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
+	// No w.Stop(): as in watchInstances.
 	for {
 		select {
 		case <-ctx.Done():
