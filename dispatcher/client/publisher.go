@@ -143,13 +143,15 @@ func (p *Publisher) Publish(ctx context.Context, job *schemas.Job) (*Ack, error)
 
 // PublishJSON checks data, one job as JSON, against the job schema and
 // publishes it unchanged. target may be empty when the job names its target;
-// when both are given they must agree.
+// when both are given they must agree. A publish whose ack does not come
+// (a NATS leader election, a reconnect) is tried again, twice at most, with
+// the same Nats-Msg-Id: JetStream stores the job once.
 func (p *Publisher) PublishJSON(ctx context.Context, target string, data []byte) (*Ack, error) {
 	m, id, err := p.message(target, data)
 	if err != nil {
 		return nil, err
 	}
-	return p.publishSync(ctx, m, id)
+	return p.retry(ctx, m, id)
 }
 
 // publishSync publishes m and waits for the ack, within the ack timeout.
