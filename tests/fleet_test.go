@@ -190,13 +190,22 @@ func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
 		msgs[i] = testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("lim-%03d", i)})
 	}
 	b.PublishMany(t, msgs)
+	// Each instance pulls ahead for its share only (4 × 3, at least 16), not
+	// for the fleet's 6 (24): jobs must not wait in a buffer past AckWait.
+	// Unacked per instance: at most 16 pulled ahead + 3 calls + 1 in the
+	// hand-off; with a pull-ahead sized for the fleet figure it was 45.
+	maxAckPending := 0
 	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		maxAckPending = max(maxAckPending, testenv.ConsumerInfo(t, b.JS, "a").NumAckPending)
 		return sink.Distinct() == n, fmt.Sprintf("%d of %d delivered", sink.Distinct(), n)
 	})
+	if maxAckPending > 2*(16+3+1) {
+		t.Errorf("up to %d jobs delivered and unacked across 2 instances, want at most 40 (2 × (16 pulled ahead + 3 calls + 1 handed off))", maxAckPending)
+	}
 	if m := sink.MaxInFlight(); m > 6 || m < 4 {
 		t.Errorf("at most %d calls in flight across 2 instances, want 6 (the fleet's), at least 4", m)
 	}
-	t.Logf("%d jobs through 2 instances sharing concurrency 6: at most %d calls in flight", n, sink.MaxInFlight())
+	t.Logf("%d jobs through 2 instances sharing concurrency 6: at most %d calls in flight, %d jobs unacked (sampled)", n, sink.MaxInFlight(), maxAckPending)
 
 	second.Stop(t)
 	left := time.Now()

@@ -95,6 +95,7 @@ func (w *Worker) SetFleetSize(n, rank int) {
 	if int(w.active.Swap(int32(c))) != c {
 		ch := make(chan struct{})
 		close(*w.limitChanged.Swap(&ch))
+		w.repull(pullBatch(c))
 	}
 	if w.limiter != nil {
 		rl := w.t.RateLimit

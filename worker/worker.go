@@ -134,7 +134,9 @@ type Worker struct {
 	// lifecycle
 	mu       sync.Mutex
 	started  bool
+	cons     jetstream.Consumer
 	cc       jetstream.ConsumeContext
+	batch    int // PullMaxMessages of cc
 	msgs     chan delivery // never closed: dispatch may still run after Stop gave up waiting for it
 	stopping chan struct{}
 	drained  chan struct{} // closed once no more messages will come: pool goroutines end
@@ -228,15 +230,8 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 		w.wg.Add(1)
 		go w.loop(int32(i))
 	}
-	cc, err := cons.Consume(w.dispatch,
-		jetstream.PullMaxMessages(pullBatch(w.t.Concurrency)),
-		// A short expiry keeps heartbeats at 2.5s: a pull request the client
-		// lost track of is noticed and renewed within 5s (the 30s default
-		// was seen to stall a target for 30s under load).
-		jetstream.PullExpiry(5*time.Second),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			w.o.log.Warn("consume", zap.Error(err))
-		}))
+	w.cons, w.batch = cons, pullBatch(int(w.active.Load()))
+	cc, err := w.consume(w.batch)
 	if err != nil {
 		close(w.drained)
 		w.hardStop()
@@ -245,6 +240,45 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 	}
 	w.cc = cc
 	return nil
+}
+
+// consume starts consuming with batch messages pulled ahead.
+func (w *Worker) consume(batch int) (jetstream.ConsumeContext, error) {
+	return w.cons.Consume(w.dispatch,
+		jetstream.PullMaxMessages(batch),
+		// A short expiry keeps heartbeats at 2.5s: a pull request the client
+		// lost track of is noticed and renewed within 5s (the 30s default
+		// was seen to stall a target for 30s under load).
+		jetstream.PullExpiry(5*time.Second),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			w.o.log.Warn("consume", zap.Error(err))
+		}))
+}
+
+// repull resizes the pull-ahead buffer to batch when the active pool size
+// changed (a fleet share): a buffer sized for the whole pool would hold jobs
+// longer than AckWait allows behind a smaller one. A new Consume starts, then
+// the old one drains: its buffered jobs still reach dispatch. On failure the
+// old one keeps going.
+func (w *Worker) repull(batch int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.started || w.cc == nil || w.batch == batch {
+		return
+	}
+	select {
+	case <-w.stopping:
+		return
+	default:
+	}
+	cc, err := w.consume(batch)
+	if err != nil {
+		w.o.log.Warn("resize pull buffer", zap.Int("batch", batch), zap.Error(err))
+		return
+	}
+	old := w.cc
+	w.cc, w.batch = cc, batch
+	old.Drain()
 }
 
 // dispatch is the Consume callback: it runs serially and hands each message
@@ -320,15 +354,18 @@ func (w *Worker) Stop(ctx context.Context) {
 		if !started {
 			return
 		}
-		close(w.stopping)
-		if w.cc != nil {
-			w.cc.Drain() // buffered messages reach dispatch, which hands them back
+		w.mu.Lock()
+		close(w.stopping) // under mu: repull starts no Consume after this
+		cc := w.cc
+		w.mu.Unlock()
+		if cc != nil {
+			cc.Drain() // buffered messages reach dispatch, which hands them back
 			select {
-			case <-w.cc.Closed():
+			case <-cc.Closed():
 			case <-ctx.Done():
-				w.cc.Stop()
+				cc.Stop()
 			case <-time.After(5 * time.Second):
-				w.cc.Stop()
+				cc.Stop()
 			}
 		}
 		close(w.drained)
