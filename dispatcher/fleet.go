@@ -97,14 +97,14 @@ func fleetBuckets(ctx context.Context, js jetstream.JetStream, topo Topology, re
 	r := max(replicas, 1)
 	inst, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: topo.InstancesBucket(), Description: "dispatcher instances (heartbeats)",
-		History: 1, TTL: time.Hour, Storage: jetstream.MemoryStorage, Replicas: r,
+		History: 1, TTL: time.Hour, Storage: jetstream.FileStorage, Replicas: r,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)
 	}
 	brk, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: topo.BreakersBucket(), Description: "dispatcher breaker states shared by the fleet",
-		History: 1, TTL: 24 * time.Hour, Storage: jetstream.MemoryStorage, Replicas: r,
+		History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("kv %s: %w", topo.BreakersBucket(), err)
@@ -165,7 +165,8 @@ func (f *fleet) Share(target, endpoint, state string, until time.Time) {
 }
 
 // attach makes w the worker of its target: it gets the fleet's current
-// share and the breakers other instances hold open.
+// share and the breakers held open (by other instances, or by the worker w
+// replaces).
 func (f *fleet) attach(w *worker.Worker) {
 	if f == nil {
 		return
@@ -176,7 +177,9 @@ func (f *fleet) attach(w *worker.Worker) {
 	n, rank := f.n, f.rank
 	var adopt []FleetBreaker
 	for _, b := range f.breakers {
-		if b.Target == name && b.ByID != f.id && b.OpenAt(time.Now()) {
+		// This instance's own records included: they come from the worker
+		// a reload replaced, whose breakers the new one does not have.
+		if b.Target == name && b.OpenAt(time.Now()) {
 			adopt = append(adopt, b)
 		}
 	}

@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
 )
@@ -36,5 +39,20 @@ func TestRetrySurvivesNATSRestart(t *testing.T) {
 	}
 	assertTwoAttempts(t, d)
 	testenv.Eventually(t, 10*time.Second, testenv.ReadyCond(svc.HTTPAddr()))
+
+	// The fleet's buckets survived too (file storage): the instance is
+	// heard from again, with the limits it applies.
+	srv2URL := srv.ClientURL()
+	_, js2 := testenv.Connect(t, srv2URL)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fl, err := dispatcher.ReadFleet(ctx, js2, dispatcher.Topology{Prefix: testenv.Prefix}, time.Now())
+		if err != nil {
+			return false, fmt.Sprintf("ReadFleet: %v", err)
+		}
+		return len(fl.Instances) == 1 && len(fl.Instances[0].Targets) == 1,
+			fmt.Sprintf("fleet view after the restart: %+v", fl.Instances)
+	})
 	svc.Stop(t) // while the new server still runs (cleanups run in reverse)
 }
