@@ -140,7 +140,7 @@ func newFleet(s *Service, inst, brk jetstream.KeyValue) *fleet {
 		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
 		cfg: s.cfg.Fleet, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
 		connected: s.nc.IsConnected,
-		shares:  make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
+		shares:    make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
 		workers: map[string]*worker.Worker{}, seen: map[string]time.Time{}, breakers: map[string]FleetBreaker{},
 		n: 1,
 	}

@@ -136,7 +136,7 @@ type Worker struct {
 	started  bool
 	cons     jetstream.Consumer
 	cc       jetstream.ConsumeContext
-	batch    int // PullMaxMessages of cc
+	batch    int           // PullMaxMessages of cc
 	msgs     chan delivery // never closed: dispatch may still run after Stop gave up waiting for it
 	stopping chan struct{}
 	drained  chan struct{} // closed once no more messages will come: pool goroutines end
