@@ -291,10 +291,11 @@ func (f *fleet) heartbeat(ctx context.Context) {
 	}
 }
 
-func (f *fleet) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
-	// No w.Stop(): ctx's end unsubscribes (in the library's goroutine; with
-	// NATS down its consumer delete waits 5s, which a shutdown must not).
-	initial := true
+// each calls fn with every update of w until ctx ends: the bucket's current
+// values, then nil (they are all read), then changes. There is no w.Stop():
+// ctx's end unsubscribes, in the library's goroutine (with NATS down its
+// consumer delete waits 5s, which a shutdown must not).
+func each(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValueEntry)) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -303,27 +304,35 @@ func (f *fleet) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
 			if !ok {
 				return
 			}
-			if e == nil {
-				initial = false
-				f.refresh()
-				continue
-			}
-			f.mu.Lock()
-			switch {
-			case e.Operation() != jetstream.KeyValuePut:
-				delete(f.seen, e.Key())
-			case initial && e.Created().Before(time.Now()):
-				// A record read at start counts from when it was stored.
-				f.seen[e.Key()] = e.Created()
-			default:
-				f.seen[e.Key()] = time.Now()
-			}
-			f.mu.Unlock()
-			if !initial {
-				f.refresh()
-			}
+			fn(e)
 		}
 	}
+}
+
+// watchInstances keeps the heartbeats heard, by instance ID.
+func (f *fleet) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
+	initial := true
+	each(ctx, w, func(e jetstream.KeyValueEntry) {
+		if e == nil {
+			initial = false
+			f.refresh()
+			return
+		}
+		f.mu.Lock()
+		switch {
+		case e.Operation() != jetstream.KeyValuePut:
+			delete(f.seen, e.Key())
+		case initial && e.Created().Before(time.Now()):
+			// A record read at start counts from when it was stored.
+			f.seen[e.Key()] = e.Created()
+		default:
+			f.seen[e.Key()] = time.Now()
+		}
+		f.mu.Unlock()
+		if !initial {
+			f.refresh()
+		}
+	})
 }
 
 // live counts the instances heard from within 3 heartbeats (this one
@@ -373,38 +382,31 @@ func (f *fleet) refresh() {
 	f.m.SetFleet(n, view)
 }
 
+// watchBreakers keeps the last record of every endpoint's breaker and
+// hands the other instances' transitions to the target's worker.
 func (f *fleet) watchBreakers(ctx context.Context, w jetstream.KeyWatcher) {
-	// No w.Stop(): as in watchInstances.
-	for {
-		select {
-		case <-ctx.Done():
+	each(ctx, w, func(e jetstream.KeyValueEntry) {
+		if e == nil || e.Operation() != jetstream.KeyValuePut {
 			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
-			}
-			var b FleetBreaker
-			if err := json.Unmarshal(e.Value(), &b); err != nil || b.Target == "" || b.Endpoint == "" {
-				f.log.Warn("fleet breaker record ignored", zap.String("key", e.Key()), zap.Error(err))
-				continue
-			}
-			f.mu.Lock()
-			f.breakers[e.Key()] = b
-			wk := f.workers[b.Target]
-			f.mu.Unlock()
-			if wk != nil && b.ByID != f.id && f.cfg.ShareBreakers {
-				until := time.Time{}
-				if b.Until != nil {
-					until = *b.Until
-				}
-				wk.AdoptBreaker(b.Endpoint, b.State, until)
-			}
-			f.refresh()
 		}
-	}
+		var b FleetBreaker
+		if err := json.Unmarshal(e.Value(), &b); err != nil || b.Target == "" || b.Endpoint == "" {
+			f.log.Warn("fleet breaker record ignored", zap.String("key", e.Key()), zap.Error(err))
+			return
+		}
+		f.mu.Lock()
+		f.breakers[e.Key()] = b
+		wk := f.workers[b.Target]
+		f.mu.Unlock()
+		if wk != nil && b.ByID != f.id && f.cfg.ShareBreakers {
+			until := time.Time{}
+			if b.Until != nil {
+				until = *b.Until
+			}
+			wk.AdoptBreaker(b.Endpoint, b.State, until)
+		}
+		f.refresh()
+	})
 }
 
 // publish puts the queued transitions in order, each retried briefly.

@@ -1,4 +1,4 @@
-package dispatcher
+package dispatcher_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sony/gobreaker/v2"
@@ -66,15 +65,7 @@ func (s kvStore) SetData(name string, data []byte) error {
 //
 //	go test -run '^$' -bench BreakerPerCall ./dispatcher/
 func BenchmarkBreakerPerCall(b *testing.B) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats-server not ready")
-	}
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	srv := benchServer(b)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		b.Fatal(err)

@@ -224,7 +224,7 @@ func (p *retryingPublisher) publishChunk(msgs []testenv.Msg, deadline time.Time)
 		var failed []testenv.Msg
 		futures := make([]jetstream.PubAckFuture, len(todo))
 		for i, m := range todo {
-			f, err := p.js.PublishMsgAsync(natsMsg(m))
+			f, err := p.js.PublishMsgAsync(m.NATSMsg())
 			if err != nil {
 				p.noteErr(err)
 				failed = append(failed, m)
@@ -295,17 +295,4 @@ func (p *retryingPublisher) Wait(timeout time.Duration) error {
 	case <-time.After(timeout):
 		return fmt.Errorf("publisher still running after %s (%d acked)", timeout, p.Acked())
 	}
-}
-
-// natsMsg is m as a NATS message with its id as Nats-Msg-Id.
-func natsMsg(m testenv.Msg) *nats.Msg {
-	nm := nats.NewMsg(m.Subject)
-	nm.Data = m.Data
-	for k, vs := range m.Header {
-		nm.Header[k] = vs
-	}
-	if m.ID != "" {
-		nm.Header.Set(jetstream.MsgIDHeader, m.ID)
-	}
-	return nm
 }

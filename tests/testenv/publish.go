@@ -59,7 +59,8 @@ func RawMsg(target, id string, data []byte) Msg {
 	return Msg{Subject: JobsSubject(target), ID: id, Data: data}
 }
 
-func (m Msg) natsMsg() *nats.Msg {
+// NATSMsg is m as a NATS message, its ID (when set) as Nats-Msg-Id.
+func (m Msg) NATSMsg() *nats.Msg {
 	nm := nats.NewMsg(m.Subject)
 	nm.Data = m.Data
 	for k, vs := range m.Header {
@@ -76,7 +77,7 @@ func Publish(t testing.TB, js jetstream.JetStream, m Msg) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := js.PublishMsg(ctx, m.natsMsg()); err != nil {
+	if _, err := js.PublishMsg(ctx, m.NATSMsg()); err != nil {
 		t.Fatalf("publish %s (%s): %v", m.Subject, m.ID, err)
 	}
 }
@@ -90,7 +91,7 @@ func PublishMany(t testing.TB, js jetstream.JetStream, msgs []Msg) {
 		end := min(start+chunk, len(msgs))
 		futures := make([]jetstream.PubAckFuture, 0, end-start)
 		for _, m := range msgs[start:end] {
-			f, err := js.PublishMsgAsync(m.natsMsg())
+			f, err := js.PublishMsgAsync(m.NATSMsg())
 			if err != nil {
 				t.Fatalf("publish async %s (%s): %v", m.Subject, m.ID, err)
 			}
