@@ -162,3 +162,27 @@ func TestSetFleetSizeSplitsLimits(t *testing.T) {
 		t.Errorf("instance scope: concurrency %d rate %v, want the configured 10 and 90", c, r)
 	}
 }
+
+// BenchmarkPickEndpoint is what a call pays to choose its endpoint: the
+// breaker alone, and with the primary held open by another instance (one
+// atomic load and a clock read more, then the backup).
+func BenchmarkPickEndpoint(b *testing.B) {
+	tg := Target{Name: "a", Endpoints: []string{"http://primary", "http://backup"}}.withDefaults()
+	for _, c := range []struct {
+		name  string
+		fleet bool
+	}{{"local-only", false}, {"primary-open-on-another-instance", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			w := &Worker{t: tg, o: options{log: zap.NewNop(), obs: nopObserver{}, now: time.Now}}
+			w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now)
+			if c.fleet {
+				w.AdoptBreaker("http://primary", "open", time.Now().Add(time.Hour))
+			}
+			b.ReportAllocs()
+			for range b.N {
+				_, _, done := pickEndpoint(w.breakers)
+				done(nil)
+			}
+		})
+	}
+}
