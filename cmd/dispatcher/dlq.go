@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -130,6 +134,24 @@ func openStore(conn *connFlags) (*nats.Conn, *deadletter.Store, error) {
 		return nil, nil, err
 	}
 	return nc, deadletter.NewStore(js, s.prefix, s.topology().DLQStream()), nil
+}
+
+// openSelection connects, opens the dead-letter store and selects what flt
+// chooses, under a context that SIGINT and SIGTERM cancel. done closes the
+// connection and releases the signals; it is nil when err is not.
+func openSelection(cmd *cobra.Command, conn *connFlags, flt deadletter.Filter) (ctx context.Context, store *deadletter.Store, sel *deadletter.Selection, done func(), err error) {
+	nc, store, err := openStore(conn)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	done = func() { stop(); nc.Close() }
+	sel, err = store.Select(ctx, flt)
+	if err != nil {
+		done()
+		return nil, nil, nil, nil, storeErr(err)
+	}
+	return ctx, store, sel, done, nil
 }
 
 // storeErr gives a Store error its exit status and a hint.

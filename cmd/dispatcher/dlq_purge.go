@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,17 +51,11 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 	if err != nil {
 		return err
 	}
-	nc, store, err := openStore(&f.conn)
+	ctx, store, sel, done, err := openSelection(cmd, &f.conn, flt)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	sel, err := store.Select(ctx, flt)
-	if err != nil {
-		return storeErr(err)
-	}
+	defer done()
 	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	what := fmt.Sprintf("%d dead letter%s in %s (%s)", sel.Len(), plural(sel.Len()), store.Stream(), describe(flt))
 	switch {

@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -90,17 +87,11 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 	if f.rate < 0 || f.concurrency < 1 {
 		return usageErr("--rate must not be negative and --concurrency must be at least 1")
 	}
-	nc, store, err := openStore(&f.conn)
+	ctx, store, sel, done, err := openSelection(cmd, &f.conn, flt)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	sel, err := store.Select(ctx, flt)
-	if err != nil {
-		return storeErr(err)
-	}
+	defer done()
 	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if sel.Len() == 0 {
 		if f.asJSON {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/oklog/ulid/v2"
 	"github.com/spf13/cobra"
 
@@ -178,15 +179,11 @@ func publishOne(cmd *cobra.Command, f *publishFlags) error {
 	if err != nil {
 		return err
 	}
-	nc, _, conn, err := f.conn.connect()
+	nc, pub, err := f.conn.publisher()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	pub, err := client.New(nc, client.WithSubjectPrefix(conn.prefix))
-	if err != nil {
-		return usageErr("%v", err)
-	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 	defer cancel()
 	ack, err := pub.Publish(ctx, job)
@@ -205,6 +202,21 @@ func publishOne(cmd *cobra.Command, f *publishFlags) error {
 	return nil
 }
 
+// publisher connects and returns a job publisher on the resolved subject
+// prefix; the caller closes the connection.
+func (f *connFlags) publisher() (*nats.Conn, *client.Publisher, error) {
+	nc, _, conn, err := f.connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := client.New(nc, client.WithSubjectPrefix(conn.prefix))
+	if err != nil {
+		nc.Close()
+		return nil, nil, usageErr("%v", err)
+	}
+	return nc, pub, nil
+}
+
 // publishFile publishes the NDJSON jobs of --file.
 func publishFile(cmd *cobra.Command, f *publishFlags) error {
 	var (
@@ -219,15 +231,11 @@ func publishFile(cmd *cobra.Command, f *publishFlags) error {
 		defer file.Close()
 		in, name = file, f.file
 	}
-	nc, _, conn, err := f.conn.connect()
+	nc, pub, err := f.conn.publisher()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	pub, err := client.New(nc, client.WithSubjectPrefix(conn.prefix))
-	if err != nil {
-		return usageErr("%v", err)
-	}
 	if f.target != "" && !targetNameRe.MatchString(f.target) {
 		return usageErr("--target %q: want 1 to 64 letters, digits, _ or -", f.target)
 	}
