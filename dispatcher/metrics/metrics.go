@@ -80,80 +80,75 @@ type BuildInfo struct {
 // process collectors, and dispatcher_build_info set from bi.
 func New(bi BuildInfo) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
-	f(collectors.NewGoCollector())
-	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "attempts_total",
-		Help: "HTTP call attempts by target and status class (2xx, 3xx, 4xx, 429, 5xx, or the error class of a call without a response, e.g. timeout_total)."},
-		[]string{"target", "status_class"})
-	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "attempt_duration_seconds",
+	m.attempts = m.counterVec("attempts_total",
+		"HTTP call attempts by target and status class (2xx, 3xx, 4xx, 429, 5xx, or the error class of a call without a response, e.g. timeout_total).",
+		"target", "status_class")
+	m.duration = register(m, prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "attempt_duration_seconds",
 		Help: "Duration of HTTP call attempts by target and status class.", Buckets: DurationBuckets},
-		[]string{"target", "status_class"})
-	m.jobs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "jobs_total",
-		Help: "Jobs that reached an outcome (delivered, dead_lettered, fallback) by target."},
-		[]string{"target", "outcome"})
-	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "retries_total",
-		Help: "Retries scheduled by target and the error class of the failure."},
-		[]string{"target", "error_class"})
-	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dead_letters_total",
-		Help: "Jobs dead-lettered by target and reason (exhausted, non_retryable, invalid, expired, unknown_target)."},
-		[]string{"target", "reason"})
-	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "fallbacks_total",
-		Help: "Jobs sent to fallback (every endpoint's breaker open) by target."},
-		[]string{"target"})
-	m.breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "breaker_state",
-		Help: "Circuit breaker state by target and endpoint: 0 closed, 1 half_open, 2 open."},
-		[]string{"target", "endpoint"})
-	m.breakerTrans = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "breaker_transitions_total",
-		Help: "Circuit breaker state changes by target, endpoint and new state (closed, half_open, open)."},
-		[]string{"target", "endpoint", "to"})
-	m.inFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "in_flight",
-		Help: "HTTP calls in flight by target."},
-		[]string{"target"})
-	m.switches = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "endpoint_switches_total",
-		Help: "Moves of a target's calls from one endpoint to another (failover and back), by target and the endpoint moved to."},
-		[]string{"target", "to"})
-	m.pending = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_pending",
-		Help: "Jobs in the stream not yet delivered to the target's consumer (polled from JetStream)."},
-		[]string{"target"})
-	m.ackPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_ack_pending",
-		Help: "Jobs delivered to the target's consumer and awaiting their ack (polled from JetStream)."},
-		[]string{"target"})
-	m.redelivered = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_redelivered",
-		Help: "Jobs awaiting their ack that were delivered more than once (polled from JetStream)."},
-		[]string{"target"})
-	m.oldestPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_oldest_pending_seconds",
-		Help: "Age of the target's oldest pending job, 0 without pending jobs (polled from JetStream)."},
-		[]string{"target"})
-	m.lagErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "lag_poll_errors_total",
-		Help: "Failed reads of the consumer backlog from JetStream."})
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "config_reloads_total",
-		Help: "Config reloads by result (ok, error)."},
-		[]string{"result"})
+		[]string{"target", "status_class"}))
+	m.jobs = m.counterVec("jobs_total", "Jobs that reached an outcome (delivered, dead_lettered, fallback) by target.",
+		"target", "outcome")
+	m.retries = m.counterVec("retries_total", "Retries scheduled by target and the error class of the failure.",
+		"target", "error_class")
+	m.deadLetters = m.counterVec("dead_letters_total",
+		"Jobs dead-lettered by target and reason (exhausted, non_retryable, invalid, expired, unknown_target).",
+		"target", "reason")
+	m.fallbacks = m.counterVec("fallbacks_total", "Jobs sent to fallback (every endpoint's breaker open) by target.",
+		"target")
+	m.breakerState = m.gaugeVec("breaker_state",
+		"Circuit breaker state by target and endpoint: 0 closed, 1 half_open, 2 open.",
+		"target", "endpoint")
+	m.breakerTrans = m.counterVec("breaker_transitions_total",
+		"Circuit breaker state changes by target, endpoint and new state (closed, half_open, open).",
+		"target", "endpoint", "to")
+	m.inFlight = m.gaugeVec("in_flight", "HTTP calls in flight by target.", "target")
+	m.switches = m.counterVec("endpoint_switches_total",
+		"Moves of a target's calls from one endpoint to another (failover and back), by target and the endpoint moved to.",
+		"target", "to")
+	m.pending = m.gaugeVec("consumer_pending",
+		"Jobs in the stream not yet delivered to the target's consumer (polled from JetStream).", "target")
+	m.ackPending = m.gaugeVec("consumer_ack_pending",
+		"Jobs delivered to the target's consumer and awaiting their ack (polled from JetStream).", "target")
+	m.redelivered = m.gaugeVec("consumer_redelivered",
+		"Jobs awaiting their ack that were delivered more than once (polled from JetStream).", "target")
+	m.oldestPending = m.gaugeVec("consumer_oldest_pending_seconds",
+		"Age of the target's oldest pending job, 0 without pending jobs (polled from JetStream).", "target")
+	m.lagErrors = register(m, prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "lag_poll_errors_total",
+		Help: "Failed reads of the consumer backlog from JetStream."}))
+	reloads := m.counterVec("config_reloads_total", "Config reloads by result (ok, error).", "result")
 	m.reloadOK, m.reloadErr = reloads.WithLabelValues("ok"), reloads.WithLabelValues("error")
-	m.fleetSize = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "fleet_instances",
-		Help: "Live instances of the fleet (same subject prefix), this one included, as heard through NATS."})
-	m.fleetOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "fleet_breaker_open",
-		Help: "1 while some instance of the fleet holds the endpoint's breaker open (or probing), else 0."},
-		[]string{"target", "endpoint"})
-	m.limitConc = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "limit_concurrency",
-		Help: "Calls this instance lets be in flight for the target: its concurrency, or its share of the fleet's."},
-		[]string{"target"})
-	m.limitRate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "limit_rate_per_second",
-		Help: "Calls per second this instance allows the target (its share of the fleet's with limit_scope fleet); 0: no rate limit."},
-		[]string{"target"})
-	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
-		Help: "Always 1; labels say the version, commit and Go version of the binary."},
-		[]string{"version", "commit", "goversion"})
-	build.WithLabelValues(orUnknown(bi.Version), orUnknown(bi.Commit), runtime.Version()).Set(1)
-
-	for _, c := range []prometheus.Collector{m.attempts, m.duration, m.jobs, m.retries, m.deadLetters, m.fallbacks,
-		m.breakerState, m.breakerTrans, m.inFlight, m.switches, m.pending, m.ackPending, m.redelivered,
-		m.oldestPending, m.lagErrors, reloads, build, m.fleetSize, m.fleetOpen, m.limitConc, m.limitRate} {
-		f(c)
-	}
+	m.fleetSize = register(m, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "fleet_instances",
+		Help: "Live instances of the fleet (same subject prefix), this one included, as heard through NATS."}))
+	m.fleetOpen = m.gaugeVec("fleet_breaker_open",
+		"1 while some instance of the fleet holds the endpoint's breaker open (or probing), else 0.",
+		"target", "endpoint")
+	m.limitConc = m.gaugeVec("limit_concurrency",
+		"Calls this instance lets be in flight for the target: its concurrency, or its share of the fleet's.", "target")
+	m.limitRate = m.gaugeVec("limit_rate_per_second",
+		"Calls per second this instance allows the target (its share of the fleet's with limit_scope fleet); 0: no rate limit.",
+		"target")
+	m.gaugeVec("build_info", "Always 1; labels say the version, commit and Go version of the binary.",
+		"version", "commit", "goversion").
+		WithLabelValues(orUnknown(bi.Version), orUnknown(bi.Commit), runtime.Version()).Set(1)
 	return m
+}
+
+// register registers c in m's registry and returns it.
+func register[C prometheus.Collector](m *Metrics, c C) C {
+	m.reg.MustRegister(c)
+	return c
+}
+
+// counterVec registers the counter vector dispatcher_<name>.
+func (m *Metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return register(m, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels))
+}
+
+// gaugeVec registers the gauge vector dispatcher_<name>.
+func (m *Metrics) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return register(m, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels))
 }
 
 func orUnknown(s string) string {
