@@ -122,11 +122,11 @@ func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.
 // do makes one attempt. hardCtx is canceled only when shutdown gives up on
 // in-flight calls; total bounds the whole call, headers and body included.
 // The attempt's span (tracing.go) is the parent sent to the target.
-func (w *Worker) do(hardCtx context.Context, t *Target, endpoint string, job *schemas.Job, attempt int, traceparent string, total time.Duration) *callResult {
+func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, attempt int, traceparent string, total time.Duration) *callResult {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(hardCtx, total)
 	defer cancel()
-	ctx, span, traceparent := startAttemptSpan(ctx, t, job, attempt, traceparent)
+	ctx, span, traceparent := startAttemptSpan(ctx, &w.t, job, attempt, traceparent)
 	res := &callResult{}
 	defer endAttemptSpan(span, res)
 	if err := w.hostBlocked[endpoint]; err != nil {
@@ -135,35 +135,25 @@ func (w *Worker) do(hardCtx context.Context, t *Target, endpoint string, job *sc
 		res.err, res.class, res.errText = err, ClassSSRFBlocked, err.Error()
 		return res
 	}
-	req, err := buildRequest(ctx, t, endpoint, job, traceparent, w.signer, w.o.now())
+	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.signer, w.o.now())
 	if err != nil {
 		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()
 		return res
 	}
 	resp, err := w.client.Do(req)
-	if err != nil {
-		res.duration = time.Since(start)
-		if hardCtx.Err() != nil {
-			res.canceled = true
+	if err == nil {
+		res.status = resp.StatusCode
+		res.body, err = io.ReadAll(io.LimitReader(resp.Body, int64(w.sec.MaxResponseBytes)))
+		resp.Body.Close()
+		if err != nil && !(res.status >= 200 && res.status < 300) {
+			// The status is what counts for a failed call; a cut body changes nothing.
+			err = nil
 		}
-		res.err = err
-		res.class = classifyError(ctx, err)
-		res.errText = errorText(err)
-		return res
 	}
-	limit := int64(w.sec.MaxResponseBytes)
-	res.body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
-	resp.Body.Close()
 	res.duration = time.Since(start)
-	res.status = resp.StatusCode
-	if err != nil && !(res.status >= 200 && res.status < 300) {
-		// The status is what counts for a failed call; a cut body changes nothing.
-		err = nil
-	}
 	if err != nil {
-		if hardCtx.Err() != nil {
-			res.canceled = true
-		}
+		// No response, or a 2xx whose body could not be read.
+		res.canceled = hardCtx.Err() != nil
 		res.err = err
 		res.class = classifyError(ctx, err)
 		res.errText = errorText(err)

@@ -74,13 +74,8 @@ func classifyError(ctx context.Context, err error) string {
 		return ClassDNS
 	}
 	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		if opErr.Timeout() {
-			return ClassTimeoutConnect
-		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return ClassConnectionRefused
-		}
+	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
+		return ClassTimeoutConnect
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return ClassConnectionRefused

@@ -173,7 +173,7 @@ func callOnce(t *testing.T, name, endpoint string, allowPrivate bool) *callResul
 		t.Fatal(err)
 	}
 	t.Cleanup(w.client.CloseIdleConnections)
-	return w.do(context.Background(), &w.t, endpoint, &schemas.Job{ID: "dns-" + name, Target: name}, 1, "", 5*time.Second)
+	return w.do(context.Background(), endpoint, &schemas.Job{ID: "dns-" + name, Target: name}, 1, "", 5*time.Second)
 }
 
 // wantSSRFBlocked fails unless res is an ssrf_blocked refusal of a loopback

@@ -489,7 +489,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 	attempt := j.state.attempts + 1
 	at := w.o.now()
 	w.o.obs.AttemptStarted(w.t.Name, b.endpoint)
-	res := w.do(w.hardCtx, &w.t, b.endpoint, jb, attempt, j.tp, total)
+	res := w.do(w.hardCtx, b.endpoint, jb, attempt, j.tp, total)
 	w.o.obs.AttemptDone(w.t.Name, b.endpoint, res.status, res.class, res.duration)
 	if res.canceled {
 		done(errBreakerExcluded)
