@@ -103,14 +103,17 @@ dispatcher_config_reloads_total{result="ok"} 1
 
 func TestPoller(t *testing.T) {
 	m := New(BuildInfo{})
-	var mu sync.Mutex
-	reads := 0
-	polled := make(chan struct{}, 16)
+	// Every reading first hands its number to the test and waits until it
+	// is taken: once reading n+1 is taken, reading n has been applied.
+	readings := make(chan int)
+	reads := 0 // only the poller's goroutine calls src
 	src := func(ctx context.Context) ([]Lag, error) {
-		mu.Lock()
-		defer mu.Unlock()
 		reads++
-		defer func() { polled <- struct{}{} }()
+		select {
+		case readings <- reads:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		switch reads {
 		case 1:
 			return []Lag{{Target: "a", Pending: 7, AckPending: 2, Redelivered: 1, OldestPendingSeconds: 42}, {Target: "b", Pending: 1}}, nil
@@ -122,19 +125,24 @@ func TestPoller(t *testing.T) {
 	p := NewPoller(m, src, PollerSettings{Every: 10 * time.Millisecond})
 	p.Start()
 	defer p.Stop()
-	wait := func() {
+	wait := func(want int) {
+		t.Helper()
 		select {
-		case <-polled:
+		case n := <-readings:
+			if n != want {
+				t.Fatalf("reading %d, want %d", n, want)
+			}
 		case <-time.After(5 * time.Second):
-			t.Fatal("no reading within 5s")
+			t.Fatalf("no reading %d within 5s", want)
 		}
 	}
-	wait()
+	wait(1)
+	wait(2) // the first reading is applied
 	if got := testutil.ToFloat64(m.pending.WithLabelValues("a")); got != 7 {
 		t.Errorf("pending a = %v, want 7", got)
 	}
-	wait() // the error
-	wait() // the third reading
+	wait(3) // the error is counted
+	wait(4) // the third reading is applied
 	p.Stop()
 	if got := testutil.ToFloat64(m.pending.WithLabelValues("a")); got != 3 {
 		t.Errorf("pending a = %v, want 3", got)
