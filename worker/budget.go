@@ -106,7 +106,5 @@ func (w *Worker) postpone(j *job, at time.Time) {
 	w.o.log.Info("retry postponed: over the retry budget",
 		zap.String("job_id", j.job.ID), zap.String("trace_id", j.traceID),
 		zap.Int("attempt", j.state.attempts), zap.Time("next_attempt_at", at))
-	if err := j.m.Ack(); err != nil {
-		w.o.log.Warn("ack", zap.String("job_id", j.job.ID), zap.Error(err))
-	}
+	w.ack(j.m, j.job.ID)
 }

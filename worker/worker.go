@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,6 +304,14 @@ type delivery struct {
 	at time.Time
 }
 
+// ack acks m, the delivery of job jobID, once its outcome is settled; a
+// failure only logs (JetStream redelivers the job after AckWait).
+func (w *Worker) ack(m jetstream.Msg, jobID string) {
+	if err := m.Ack(); err != nil {
+		w.o.log.Warn("ack", zap.String("job_id", jobID), zap.Error(err))
+	}
+}
+
 // handBack returns a message that will not be processed here for prompt
 // redelivery (shutdown only: retries never use an immediate Nak).
 func (w *Worker) handBack(m jetstream.Msg) {
@@ -349,12 +358,10 @@ func (w *Worker) Stop(ctx context.Context) {
 	w.stopOnce.Do(func() {
 		defer close(w.closed)
 		w.mu.Lock()
-		started := w.started
-		w.mu.Unlock()
-		if !started {
+		if !w.started {
+			w.mu.Unlock()
 			return
 		}
-		w.mu.Lock()
 		close(w.stopping) // under mu: repull starts no Consume after this
 		cc := w.cc
 		w.mu.Unlock()
@@ -455,9 +462,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 		// ack: the scheduled copy carries the job on; calling again now
 		// would make a duplicate call.
 		w.o.log.Info("retry already scheduled; redelivered copy acked", zap.String("job_id", jb.ID), zap.Uint64("stream_seq", meta.Sequence.Stream))
-		if err := m.Ack(); err != nil {
-			w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
-		}
+		w.ack(m, jb.ID)
 		return
 	}
 	if meta.NumDelivered > maxDeliveries {
@@ -519,9 +524,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 			Attempts: attempt, DurationMS: ms(w.o.now().Sub(j.firstOrStart())), Body: string(res.body),
 			TraceID: j.traceID, Meta: jb.Meta,
 		})
-		if err := m.Ack(); err != nil {
-			w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
-		}
+		w.ack(m, jb.ID)
 		return
 	}
 	w.afterFailure(j, res, attempt)
@@ -532,7 +535,7 @@ func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
 	jb := j.job
 	retryable := retryableClass(res.class)
 	if res.err == nil {
-		retryable = containsInt(w.t.Retry.RetryOnStatus, res.status)
+		retryable = slices.Contains(w.t.Retry.RetryOnStatus, res.status)
 	}
 	if !retryable {
 		w.deadLetter(j, schemas.ReasonNonRetryable, res.class, res.errText, res.status)
@@ -568,9 +571,7 @@ func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
 		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("upstream_host", j.host),
 		zap.Int("attempt", attempt), zap.String("error_class", res.class), zap.Int("status", res.status),
 		zap.Duration("duration", res.duration), zap.Duration("retry_delay", delay), zap.Time("next_attempt_at", next))
-	if err := j.m.Ack(); err != nil {
-		w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
-	}
+	w.ack(j.m, jb.ID)
 }
 
 // schedule stores the job's next delivery as a JetStream scheduled message on
@@ -669,9 +670,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
 		ErrorClass: ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
 	})
-	if err := j.m.Ack(); err != nil {
-		w.o.log.Warn("ack", zap.String("job_id", jobID), zap.Error(err))
-	}
+	w.ack(j.m, jobID)
 }
 
 // validMeta returns meta when it is JSON (it is copied into a result as is).
@@ -721,9 +720,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
 		ErrorClass: class, Error: errText, TraceID: j.traceID, Meta: jb.Meta,
 	})
-	if err := j.m.Ack(); err != nil {
-		w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
-	}
+	w.ack(j.m, jb.ID)
 }
 
 // circuitOpen handles a job that finds every endpoint's breaker open.
@@ -771,9 +768,7 @@ func (w *Worker) circuitOpen(j *job) {
 		ErrorClass: ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
 		TraceID: j.traceID, Meta: jb.Meta,
 	})
-	if err := j.m.Ack(); err != nil {
-		w.o.log.Warn("ack", zap.String("job_id", jb.ID), zap.Error(err))
-	}
+	w.ack(j.m, jb.ID)
 }
 
 // publishResult sends a result to replyTo (core NATS, best effort; nothing
@@ -828,15 +823,6 @@ func lastClass(s retryState) string {
 		return s.history[n-1].ErrorClass
 	}
 	return ClassTimeoutTotal
-}
-
-func containsInt(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
