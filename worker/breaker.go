@@ -30,7 +30,8 @@ type endpointBreaker struct {
 // newBreakers builds one breaker per endpoint, with the contract's trip rule:
 // consecutive failures, or a failure ratio over the window once min_requests
 // were seen. 4xx answers, SSRF blocks and shutdown cancellations are excluded.
-// Transitions are also told to share, when not nil.
+// Transitions are logged on log, which already names the target, and told
+// to share, when not nil.
 func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, now func() time.Time) []*endpointBreaker {
 	p := t.Breaker
 	out := make([]*endpointBreaker, 0, len(t.Endpoints))
@@ -56,8 +57,7 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 		endpoint := ep
 		st.OnStateChange = func(_ string, from, to gobreaker.State) {
 			obs.BreakerChanged(t.Name, endpoint, breakerStateName(from), breakerStateName(to))
-			log.Warn("breaker state change",
-				zap.String("target", t.Name), zap.String("endpoint", endpoint),
+			log.Warn("breaker state change", zap.String("endpoint", endpoint),
 				zap.String("from", from.String()), zap.String("to", to.String()))
 			if share != nil {
 				name := breakerStateName(to)
