@@ -1,10 +1,7 @@
 package tests
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,21 +15,10 @@ import (
 // labels as exposed, labels sorted) to value.
 func scrape(t *testing.T, addr string) map[string]float64 {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("scrape: %s: %s", resp.Status, b)
-	}
+	body := testenv.GetOK(t, addr, "/metrics")
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	for line := range strings.Lines(body) {
+		line = strings.TrimSuffix(line, "\n")
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -42,9 +28,6 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 			t.Fatalf("scrape: line %q: %v", line, err)
 		}
 		out[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("scrape: %v", err)
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -181,7 +180,7 @@ func TestSecretsGrep(t *testing.T) {
 		grep(fmt.Sprintf("result %d on app.results", i), raw)
 	}
 
-	metrics := getMetrics(t, svc.HTTPAddr())
+	metrics := []byte(testenv.GetOK(t, svc.HTTPAddr(), "/metrics"))
 	grep("GET /metrics", metrics)
 	if !bytes.Contains(metrics, []byte("dispatcher_jobs_total")) {
 		t.Errorf("/metrics has no dispatcher_jobs_total: nothing was checked")
@@ -217,20 +216,4 @@ func TestSecretsGrep(t *testing.T) {
 		grep(name+" stdout", []byte(r.Stdout))
 		grep(name+" stderr", []byte(r.Stderr))
 	}
-}
-
-// getMetrics returns the body of GET /metrics on addr.
-func getMetrics(t *testing.T, addr string) []byte {
-	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s %v: %s", resp.Status, err, body)
-	}
-	return body
 }

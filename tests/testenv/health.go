@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"testing"
 	"time"
 )
 
@@ -19,6 +20,17 @@ func Get(addr, path string) (int, string, error) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), nil
+}
+
+// GetOK returns the body of GET http://addr/path, failing the test unless
+// it answers 200.
+func GetOK(t testing.TB, addr, path string) string {
+	t.Helper()
+	code, body, err := Get(addr, path)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET %s: %d %v: %s", path, code, err, body)
+	}
+	return body
 }
 
 // ReadyCond is a condition for Eventually: /readyz of the service at addr
