@@ -2,7 +2,9 @@ package worker
 
 import (
 	"testing"
+	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -35,5 +37,18 @@ func TestBreakerChangeLogNamesTargetOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("target field %d times in %v, want once", n, entries[0].Context)
+	}
+}
+
+// awaitHalfOpen waits until b's open timeout has passed and it lets a probe
+// through. gobreaker takes no clock, so this waits on the real one.
+func awaitHalfOpen(t *testing.T, b *endpointBreaker) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.cb.State() != gobreaker.StateHalfOpen {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker of %s still %s after 5s, want half-open", b.endpoint, b.cb.State())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -47,7 +47,7 @@ func TestFailoverPickAndReturn(t *testing.T) {
 	if i := call(false); i != 1 {
 		t.Fatalf("call with the primary open went to %d, want the backup", i)
 	}
-	time.Sleep(60 * time.Millisecond) // the breaker's own clock: open_timeout passes
+	awaitHalfOpen(t, w.breakers[0])
 	if i := call(false); i != 0 {
 		t.Fatalf("probe went to %d, want the primary (half-open)", i)
 	}

@@ -74,10 +74,7 @@ func TestLocalTransitionsAreShared(t *testing.T) {
 	bs := newBreakers(tg, zap.NewNop(), nopObserver{}, rec, time.Now)
 	_, _, done := pickEndpoint(bs)
 	done(errBreakerFailure) // opens
-	deadline := time.Now().Add(5 * time.Second)
-	for bs[0].cb.State().String() != "half-open" && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // the breaker's own clock
-	}
+	awaitHalfOpen(t, bs[0])
 	_, _, done = pickEndpoint(bs)
 	done(nil) // the probe succeeds: closed
 	rec.mu.Lock()

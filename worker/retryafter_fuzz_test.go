@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,6 +19,11 @@ func FuzzParseRetryAfter(f *testing.F) {
 		d := parseRetryAfter(v, now)
 		if d < 0 || d > 366*24*time.Hour {
 			t.Fatalf("parseRetryAfter(%q) = %s, out of [0, 1y]", v, d)
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 && n <= 365*24*3600 {
+			if want := time.Duration(n) * time.Second; d != want {
+				t.Fatalf("parseRetryAfter(%q) = %s, want %s", v, d, want)
+			}
 		}
 	})
 }
