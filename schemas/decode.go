@@ -27,6 +27,10 @@ type JobError struct {
 // reasonUnknownField is the Reason of a field the job format does not have.
 const reasonUnknownField = "unknown field"
 
+// reasonBase64 is the Reason of a body_base64 that is not standard base64,
+// from DecodeJob and from Job.BodyBytes alike.
+const reasonBase64 = "must be standard base64 with padding"
+
 // Error reads like `invalid job: field "path": must start with "/"`,
 // `invalid job: unknown field "colour"` or `invalid job: not JSON: ...`.
 func (e *JobError) Error() string {
@@ -244,7 +248,7 @@ func buildJob(raw *[numFields][]byte) (*Job, error) {
 			return nil, err
 		}
 		if !validBase64(j.BodyBase64) {
-			return nil, bad(fieldBodyBase64, "must be standard base64 with padding")
+			return nil, bad(fieldBodyBase64, reasonBase64)
 		}
 		if hasBody {
 			return nil, bad(fieldBodyBase64, `must not be given together with "body"`)

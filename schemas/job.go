@@ -35,7 +35,7 @@ func (j *Job) BodyBytes() ([]byte, error) {
 	if j.BodyBase64 != "" {
 		b, err := base64.StdEncoding.DecodeString(j.BodyBase64)
 		if err != nil {
-			return nil, &JobError{Field: "body_base64", Reason: "must be standard base64 with padding"}
+			return nil, &JobError{Field: fieldNames[fieldBodyBase64], Reason: reasonBase64}
 		}
 		return b, nil
 	}
