@@ -259,7 +259,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 // retire stops workers in the background, each gracefully within the
 // shutdown budget; stopWorkers waits for them.
 func (s *Service) retire(ws []*worker.Worker) {
-	budget := s.cfg.ShutdownTimeout - min(time.Second, s.cfg.ShutdownTimeout/10)
+	budget := s.stopBudget()
 	for _, w := range ws {
 		s.reload.retiring.Add(1)
 		go func() {

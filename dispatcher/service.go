@@ -192,9 +192,7 @@ func (s *Service) connect(ctx context.Context, url string) error {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	opts = append(opts, access...)
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
-	return backoff.RetryNotify(func() error {
+	return s.retry(ctx, "NATS not reachable; retrying", func(context.Context) error {
 		nc, err := nats.Connect(url, opts...)
 		if err != nil {
 			return err
@@ -206,40 +204,42 @@ func (s *Service) connect(ctx context.Context, url string) error {
 		}
 		s.nc, s.js = nc, js
 		return nil
+	}, zap.String("url", RedactNATSURL(url)))
+}
+
+// retry calls fn, each attempt bounded by 15s, until it succeeds, fails
+// permanently (backoff.Permanent) or ctx is done. Every failure is logged
+// as msg with fields, the error and the delay before the next attempt.
+func (s *Service) retry(ctx context.Context, msg string, fn func(ctx context.Context) error, fields ...zap.Field) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
+	return backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		return fn(actx)
 	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
-		s.log.Warn("NATS not reachable; retrying", zap.String("url", RedactNATSURL(url)), zap.Error(err), zap.Duration("retry_delay", d))
+		s.log.Warn(msg, append(fields[:len(fields):len(fields)], zap.Error(err), zap.Duration("retry_delay", d))...)
 	})
 }
 
 // start creates the topology and starts one worker per target, retrying
 // transient JetStream failures until ctx is done.
 func (s *Service) start(ctx context.Context) error {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
-	err := backoff.RetryNotify(func() error {
-		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		return s.topo.EnsureStreams(actx, s.js, StreamSettings{
+	err := s.retry(ctx, "streams not ready; retrying", func(ctx context.Context) error {
+		return s.topo.EnsureStreams(ctx, s.js, StreamSettings{
 			Replicas: s.cfg.NATS.Replicas, DeadLetterMaxAge: s.cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: s.cfg.Streams.FallbackMaxAge,
 		})
-	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
-		s.log.Warn("streams not ready; retrying", zap.Error(err), zap.Duration("retry_delay", d))
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
-	b.Reset()
-	err = backoff.RetryNotify(func() error {
-		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		inst, brk, err := fleetBuckets(actx, s.js, s.topo, s.cfg.NATS.Replicas)
+	err = s.retry(ctx, "fleet buckets not ready; retrying", func(ctx context.Context) error {
+		inst, brk, err := fleetBuckets(ctx, s.js, s.topo, s.cfg.NATS.Replicas)
 		if err != nil {
 			return err
 		}
 		s.fleet = newFleet(s, inst, brk)
 		return s.fleet.start()
-	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
-		s.log.Warn("fleet buckets not ready; retrying", zap.Error(err), zap.Duration("retry_delay", d))
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
@@ -247,16 +247,11 @@ func (s *Service) start(ctx context.Context) error {
 	for _, name := range s.cfg.TargetNames() {
 		tg := s.cfg.Targets[name]
 		var cons jetstream.Consumer
-		b.Reset()
-		err := backoff.RetryNotify(func() error {
-			actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			defer cancel()
+		err := s.retry(ctx, "consumer not ready; retrying", func(ctx context.Context) error {
 			var err error
-			cons, err = s.topo.EnsureConsumer(actx, s.js, tg)
+			cons, err = s.topo.EnsureConsumer(ctx, s.js, tg)
 			return err
-		}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
-			s.log.Warn("consumer not ready; retrying", zap.String("target", name), zap.Error(err), zap.Duration("retry_delay", d))
-		})
+		}, zap.String("target", name))
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
@@ -278,11 +273,15 @@ func (s *Service) start(ctx context.Context) error {
 	return nil
 }
 
+// stopBudget is how long a worker may take to stop gracefully: the
+// shutdown timeout less a margin for the hand-back and the exit.
+func (s *Service) stopBudget() time.Duration {
+	return s.cfg.ShutdownTimeout - min(time.Second, s.cfg.ShutdownTimeout/10)
+}
+
 // stopWorkers stops every worker at once, within the shutdown timeout.
 func (s *Service) stopWorkers() {
-	// Leave a margin inside shutdown_timeout for the hand-back and the exit.
-	budget := s.cfg.ShutdownTimeout - min(time.Second, s.cfg.ShutdownTimeout/10)
-	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	ctx, cancel := context.WithTimeout(context.Background(), s.stopBudget())
 	defer cancel()
 	var wg sync.WaitGroup
 	s.wmu.Lock()
