@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,18 +81,7 @@ cluster {
 // accepts connections.
 func (n *clusterNode) Start(t *testing.T) {
 	t.Helper()
-	n.proc = testenv.StartProcess(t, natsBinary(t), "-c", n.ConfigPath)
-	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
-		if n.proc.Exited() {
-			t.Fatalf("nats-server %s exited with %d:\n%s", n.Name, n.proc.ExitCode(), n.proc.Stderr())
-		}
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.Port), time.Second)
-		if err != nil {
-			return false, "nats-server " + n.Name + " not listening: " + err.Error()
-		}
-		c.Close()
-		return true, ""
-	})
+	n.proc = startNATSProcess(t, "nats-server "+n.Name, n.Port, "-c", n.ConfigPath)
 }
 
 // Kill9 kills the node with SIGKILL and waits for it to exit.

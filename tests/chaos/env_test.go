@@ -78,18 +78,27 @@ func startNATS(t *testing.T) *natsProc {
 // Start starts the server (again) on the same port and store dir.
 func (n *natsProc) Start(t *testing.T) {
 	t.Helper()
-	n.proc = testenv.StartProcess(t, natsBinary(t), "-a", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-js", "-sd", n.Dir)
+	n.proc = startNATSProcess(t, "nats-server", n.Port, "-a", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-js", "-sd", n.Dir)
+}
+
+// startNATSProcess starts the nats-server binary with args and waits
+// (bounded) until it listens on port of 127.0.0.1; name is how failures
+// call it.
+func startNATSProcess(t *testing.T, name string, port int, args ...string) *testenv.Process {
+	t.Helper()
+	p := testenv.StartProcess(t, natsBinary(t), args...)
 	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
-		if n.proc.Exited() {
-			t.Fatalf("nats-server exited with %d:\n%s", n.proc.ExitCode(), n.proc.Stderr())
+		if p.Exited() {
+			t.Fatalf("%s exited with %d:\n%s", name, p.ExitCode(), p.Stderr())
 		}
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.Port), time.Second)
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err != nil {
-			return false, "nats-server not listening: " + err.Error()
+			return false, name + " not listening: " + err.Error()
 		}
 		c.Close()
 		return true, ""
 	})
+	return p
 }
 
 // Stop stops the server gracefully (SIGTERM: JetStream flushes its store)
