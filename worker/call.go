@@ -3,8 +3,6 @@ package worker
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -207,28 +205,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
-}
-
-// newTraceparent builds a W3C traceparent for traceID with a fresh span id.
-func newTraceparent(traceID string) string {
-	var span [8]byte
-	_, _ = rand.Read(span[:])
-	return "00-" + traceID + "-" + hex.EncodeToString(span[:]) + "-01"
-}
-
-// newTraceID returns 16 random bytes as 32 lowercase hex characters.
-func newTraceID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// traceIDFromParent extracts the trace id of a traceparent header, "" when
-// the header is not a valid version-00 traceparent (parseTraceparent).
-func traceIDFromParent(tp string) string {
-	sc, ok := parseTraceparent(tp)
-	if !ok {
-		return ""
-	}
-	return sc.TraceID().String()
 }

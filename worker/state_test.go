@@ -55,19 +55,3 @@ func TestReadStateToleratesDamage(t *testing.T) {
 		})
 	}
 }
-
-func TestTraceparent(t *testing.T) {
-	id := newTraceID()
-	if len(id) != 32 {
-		t.Fatalf("trace id %q", id)
-	}
-	tp := newTraceparent(id)
-	if got := traceIDFromParent(tp); got != id {
-		t.Fatalf("traceIDFromParent(%q) = %q, want %q", tp, got, id)
-	}
-	for _, bad := range []string{"", "00-xyz-00f067aa0ba902b7-01", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "garbage"} {
-		if got := traceIDFromParent(bad); got != "" {
-			t.Errorf("traceIDFromParent(%q) = %q, want empty", bad, got)
-		}
-	}
-}

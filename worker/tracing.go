@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -102,4 +103,44 @@ func parseTraceparent(tp string) (trace.SpanContext, bool) {
 // formatTraceparent is the W3C traceparent of sc.
 func formatTraceparent(sc trace.SpanContext) string {
 	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+}
+
+// newTraceparent builds a W3C traceparent for traceID with a fresh span id.
+func newTraceparent(traceID string) string {
+	var span [8]byte
+	_, _ = rand.Read(span[:])
+	return "00-" + traceID + "-" + hex.EncodeToString(span[:]) + "-01"
+}
+
+// newTraceID returns 16 random bytes as 32 lowercase hex characters.
+func newTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// traceIDFromParent extracts the trace id of a traceparent header, "" when
+// the header is not a valid version-00 traceparent (parseTraceparent).
+func traceIDFromParent(tp string) string {
+	sc, ok := parseTraceparent(tp)
+	if !ok {
+		return ""
+	}
+	return sc.TraceID().String()
+}
+
+// jobTrace decides the trace of a delivery: the trace id its retry state
+// carries (stateID), else the job's trace_id (jobID), else the trace id of
+// the incoming traceparent tp, else a new one. The traceparent sent on is tp
+// when it carries that trace id, else a new one for it.
+func jobTrace(stateID, jobID, tp string) (traceID, traceparent string) {
+	parentID := traceIDFromParent(tp)
+	traceID = cmp.Or(stateID, jobID, parentID)
+	if traceID == "" {
+		traceID = newTraceID()
+	}
+	if parentID == traceID {
+		return traceID, tp
+	}
+	return traceID, newTraceparent(traceID)
 }

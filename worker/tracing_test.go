@@ -50,6 +50,59 @@ func TestParseTraceparent(t *testing.T) {
 	}
 }
 
+func TestTraceparent(t *testing.T) {
+	id := newTraceID()
+	if len(id) != 32 {
+		t.Fatalf("trace id %q", id)
+	}
+	tp := newTraceparent(id)
+	if got := traceIDFromParent(tp); got != id {
+		t.Fatalf("traceIDFromParent(%q) = %q, want %q", tp, got, id)
+	}
+	for _, bad := range []string{"", "00-xyz-00f067aa0ba902b7-01", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "garbage"} {
+		if got := traceIDFromParent(bad); got != "" {
+			t.Errorf("traceIDFromParent(%q) = %q, want empty", bad, got)
+		}
+	}
+}
+
+func TestJobTrace(t *testing.T) {
+	const (
+		stateID = "11111111111111111111111111111111"
+		jobID   = "22222222222222222222222222222222"
+		tpID    = "4bf92f3577b34da6a3ce929d0e0e4736"
+		tp      = "00-" + tpID + "-00f067aa0ba902b7-01"
+	)
+	for _, tc := range []struct {
+		name, stateID, jobID, tp string
+		wantID                   string // "" means a new one
+		keepTP                   bool   // the incoming traceparent is sent on
+	}{
+		{"retry state wins", stateID, jobID, tp, stateID, false},
+		{"job trace_id next", "", jobID, tp, jobID, false},
+		{"incoming traceparent next", "", "", tp, tpID, true},
+		{"same id everywhere keeps the parent", tpID, tpID, tp, tpID, true},
+		{"nothing: a new trace", "", "", "", "", false},
+		{"bad traceparent: a new trace", "", "", "garbage", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, parent := jobTrace(tc.stateID, tc.jobID, tc.tp)
+			if tc.wantID != "" && id != tc.wantID {
+				t.Errorf("trace id %s, want %s", id, tc.wantID)
+			}
+			if len(id) != 32 {
+				t.Fatalf("trace id %q", id)
+			}
+			if got := traceIDFromParent(parent); got != id {
+				t.Errorf("traceparent %q carries %q, want the trace id %s", parent, got, id)
+			}
+			if (parent == tc.tp) != tc.keepTP {
+				t.Errorf("traceparent %q, incoming %q: kept %v, want %v", parent, tc.tp, parent == tc.tp, tc.keepTP)
+			}
+		})
+	}
+}
+
 // BenchmarkAttemptSpanOff is the cost of an attempt's span with tracing off
 // (the global no-op provider).
 func BenchmarkAttemptSpanOff(b *testing.B) {

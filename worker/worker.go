@@ -433,23 +433,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 		w.invalid(j, data, fmt.Sprintf("invalid job: field \"target\": %q does not match the subject's target %q", jb.Target, w.t.Name))
 		return
 	}
-	j.traceID = j.state.traceID
-	if j.traceID == "" {
-		j.traceID = jb.TraceID
-	}
-	tp := m.Headers().Get("Traceparent")
-	parentID := traceIDFromParent(tp)
-	if j.traceID == "" {
-		j.traceID = parentID
-	}
-	if j.traceID == "" {
-		j.traceID = newTraceID()
-	}
-	if parentID == j.traceID {
-		j.tp = tp
-	} else {
-		j.tp = newTraceparent(j.traceID)
-	}
+	j.traceID, j.tp = jobTrace(j.state.traceID, jb.TraceID, m.Headers().Get("Traceparent"))
 	j.state.traceID = j.traceID
 
 	now := w.o.now()
