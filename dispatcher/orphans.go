@@ -30,6 +30,8 @@ type orphanSweeper struct {
 	instance string
 	redact   []string
 	obs      worker.Observer // nil: none
+
+	st jetstream.Stream // the jobs stream, looked up by the first sweep
 }
 
 // unknownTargetLabel is the target label of every orphan in the metrics: the
@@ -55,11 +57,16 @@ func (o *orphanSweeper) run(ctx context.Context) {
 
 // sweep runs one pass over the subjects of the jobs stream.
 func (o *orphanSweeper) sweep(ctx context.Context) error {
-	st, err := o.js.Stream(ctx, o.topo.JobsStream())
-	if err != nil {
-		return err
+	if o.st == nil {
+		// A handle addresses the stream by name: it stays good for the
+		// sweeper's life, so each sweep costs one stream info only.
+		st, err := o.js.Stream(ctx, o.topo.JobsStream())
+		if err != nil {
+			return err
+		}
+		o.st = st
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(o.topo.Prefix+".jobs.>"))
+	info, err := o.st.Info(ctx, jetstream.WithSubjectFilter(o.topo.Prefix+".jobs.>"))
 	if err != nil {
 		return err
 	}
@@ -69,7 +76,7 @@ func (o *orphanSweeper) sweep(ctx context.Context) error {
 		if o.known(target) {
 			continue
 		}
-		if err := o.sweepSubject(ctx, st, subj, target); err != nil {
+		if err := o.sweepSubject(ctx, o.st, subj, target); err != nil {
 			return err
 		}
 	}
@@ -100,10 +107,8 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 			rec.Meta = job.Meta
 			rec.TraceID = job.TraceID
 		} else if obj := worker.RedactedObject(m.Data, o.redact); obj != nil {
-			job = nil
 			rec.Job = obj // a JSON object, headers redacted, as a worker stores invalid jobs
 		} else {
-			job = nil
 			rec.Raw = worker.RedactedRaw(m.Data, o.redact)
 		}
 		msgID := "dlq:orphan:" + strconv.FormatUint(m.Sequence, 10)
