@@ -29,26 +29,6 @@ import (
 	"github.com/jetdispatch/dispatcher/tests/testenv"
 )
 
-// authServer starts a JetStream nats-server on 127.0.0.1 with the given
-// access options set by with; it is shut down at cleanup.
-func authServer(t *testing.T, with func(o *server.Options)) *server.Server {
-	t.Helper()
-	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
-	with(o)
-	srv, err := server.NewServer(o)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	srv.ConfigureLogger()
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		t.Fatal("nats-server not ready within 10s")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv
-}
-
 // natsAccessCase runs the service against srv twice: with good (the nats
 // section's access keys) it becomes ready and calls the target for a
 // published job; with bad it never becomes ready and logs its retries
@@ -118,7 +98,7 @@ func noSecrets(t *testing.T, logs string, secrets []string) {
 
 func TestNATSUserPassword(t *testing.T) {
 	t.Parallel()
-	srv := authServer(t, func(o *server.Options) { o.Username, o.Password = "disp", "s3cret-pass-9f2" })
+	srv := testenv.NATSWith(t, func(o *server.Options) { o.Username, o.Password = "disp", "s3cret-pass-9f2" })
 	natsAccessCase(t, srv.ClientURL(), []nats.Option{nats.UserInfo("disp", "s3cret-pass-9f2")},
 		testenv.M{"user": "disp", "password": "s3cret-pass-9f2"},
 		testenv.M{"user": "disp", "password": "wrong-pass-77a1"},
@@ -127,7 +107,7 @@ func TestNATSUserPassword(t *testing.T) {
 
 func TestNATSToken(t *testing.T) {
 	t.Parallel()
-	srv := authServer(t, func(o *server.Options) { o.Authorization = "tok-4b1e-good" })
+	srv := testenv.NATSWith(t, func(o *server.Options) { o.Authorization = "tok-4b1e-good" })
 	natsAccessCase(t, srv.ClientURL(), []nats.Option{nats.Token("tok-4b1e-good")},
 		testenv.M{"token": "tok-4b1e-good"},
 		testenv.M{"token": "tok-8c2d-bad"},
@@ -159,7 +139,7 @@ func TestNATSNKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := authServer(t, func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: pub}} })
+	srv := testenv.NATSWith(t, func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: pub}} })
 	goodPath, goodSeed := seedFile(user)
 	badPath, badSeed := seedFile(other)
 	opt, err := nats.NkeyOptionFromSeed(goodPath)
@@ -252,7 +232,7 @@ func TestNATSTLSClientCert(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.ca)
-	srv := authServer(t, func(o *server.Options) {
+	srv := testenv.NATSWith(t, func(o *server.Options) {
 		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
 		o.TLSVerify = true
@@ -269,7 +249,7 @@ func TestNATSTLSClientCert(t *testing.T) {
 // and prints neither token.
 func TestCLINATSAccessFlags(t *testing.T) {
 	t.Parallel()
-	srv := authServer(t, func(o *server.Options) { o.Authorization = "cli-tok-good-51" })
+	srv := testenv.NATSWith(t, func(o *server.Options) { o.Authorization = "cli-tok-good-51" })
 	nc, err := nats.Connect(srv.ClientURL(), nats.Token("cli-tok-good-51"))
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func TestNATSCredsFile(t *testing.T) {
 	good, goodSeed := credsFile(akp, "good")
 	bad, badSeed := credsFile(unknown, "bad")
 
-	srv := authServer(t, func(o *server.Options) {
+	srv := testenv.NATSWith(t, func(o *server.Options) {
 		res := &server.MemAccResolver{}
 		must(res.Store(apub, ajwt))
 		must(res.Store(syspub, sysjwt))

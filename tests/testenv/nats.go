@@ -24,10 +24,17 @@ func NATS(t testing.TB) *server.Server {
 // started is shut down at cleanup.
 func NATSAt(t testing.TB, port int, storeDir string) *server.Server {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir,
-		NoSigs: true, NoLog: true,
-	})
+	return NATSWith(t, func(o *server.Options) { o.Port, o.StoreDir = port, storeDir })
+}
+
+// NATSWith starts a JetStream-enabled nats-server on a random port of
+// 127.0.0.1, storing in a fresh temp dir, after with has changed its
+// options (access settings, a fixed port); it is shut down at cleanup.
+func NATSWith(t testing.TB, with func(o *server.Options)) *server.Server {
+	t.Helper()
+	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	with(o)
+	srv, err := server.NewServer(o)
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
 	}
