@@ -15,16 +15,13 @@ import (
 // the result, and that it lets calls through again after open_timeout.
 func TestBreaker(t *testing.T) {
 	t.Parallel()
-	b := testenv.NewBroker(t)
-	sink := testenv.NewSink(t)
-	sink.SetBehaviour(testenv.Status(503))
-	results := testenv.Results(t, b.NC, "app.results")
-	testenv.RunService(t, b.Config(testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+	b, sink, results, cfg := failingTarget(t, testenv.M{
 		"concurrency": 1,
 		"retry":       testenv.M{"max_attempts": 1},
 		"breaker":     testenv.M{"consecutive_failures": 3, "open_timeout": "1s"},
 		"fallback":    testenv.M{"status": 202, "body": testenv.M{"queued": true}},
-	})})))
+	})
+	testenv.RunService(t, cfg)
 
 	const n = 20
 	msgs := make([]testenv.Msg, n)

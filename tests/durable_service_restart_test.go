@@ -13,13 +13,9 @@ import (
 // the attempts and history of the first one.
 func TestRetrySurvivesServiceRestart(t *testing.T) {
 	t.Parallel()
-	b := testenv.NewBroker(t)
-	sink := testenv.NewSink(t)
-	sink.SetBehaviour(testenv.Status(503))
-	results := testenv.Results(t, b.NC, "app.results")
-	cfg := b.Config(testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+	b, sink, results, cfg := failingTarget(t, testenv.M{
 		"retry": testenv.M{"max_attempts": 2, "initial_interval": "2s"},
-	})}))
+	})
 	first := testenv.RunService(t, cfg)
 
 	b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: "dur-svc", ReplyTo: "app.results"}))

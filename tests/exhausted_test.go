@@ -14,13 +14,10 @@ import (
 // max_attempts is capped by the target's.
 func TestExhausted(t *testing.T) {
 	t.Parallel()
-	b := testenv.NewBroker(t)
-	sink := testenv.NewSink(t)
-	sink.SetBehaviour(testenv.Status(503))
-	results := testenv.Results(t, b.NC, "app.results")
-	testenv.RunService(t, b.Config(testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+	b, sink, results, cfg := failingTarget(t, testenv.M{
 		"retry": testenv.M{"max_attempts": 3, "initial_interval": "50ms"},
-	})})))
+	})
+	testenv.RunService(t, cfg)
 
 	tests := []struct {
 		id          string

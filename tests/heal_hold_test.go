@@ -16,15 +16,12 @@ import (
 // letters, lag shows the target held, and every job is delivered after.
 func TestHold(t *testing.T) {
 	t.Parallel()
-	b := testenv.NewBroker(t)
-	sink := testenv.NewSink(t)
-	sink.SetBehaviour(testenv.Status(503))
-	results := testenv.Results(t, b.NC, "app.results")
-	testenv.RunService(t, b.Config(testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+	b, sink, results, cfg := failingTarget(t, testenv.M{
 		"concurrency": 2,
 		"retry":       testenv.M{"max_attempts": 10, "initial_interval": "100ms", "multiplier": 1},
 		"breaker":     testenv.M{"consecutive_failures": 3, "open_timeout": "2s", "when_open": "hold"},
-	})})))
+	})
+	testenv.RunService(t, cfg)
 
 	const n = 20
 	msgs := make([]testenv.Msg, n)
