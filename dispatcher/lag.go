@@ -87,6 +87,10 @@ type LagSettings struct {
 	Only []string
 	// Now is the clock ages are measured with; nil means time.Now.
 	Now func() time.Time
+
+	// backlogOnly skips what the metrics poller does not report (Retrying,
+	// Dead, Fallback): three stream lookups and infos less every poll.
+	backlogOnly bool
 }
 
 // ReadLag reads the backlog of every target from JetStream: consumer state,
@@ -110,17 +114,17 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo Topology, set Lag
 	if err != nil {
 		return nil, err
 	}
-	retries, err := subjectCounts(ctx, st, topo.Prefix+".retry.>")
-	if err != nil {
-		return nil, err
-	}
-	dead, err := streamCounts(ctx, js, topo.DLQStream(), topo.Prefix+".dlq.>")
-	if err != nil {
-		return nil, err
-	}
-	fallback, err := streamCounts(ctx, js, topo.FallbackStream(), topo.Prefix+".fallback.>")
-	if err != nil {
-		return nil, err
+	var retries, dead, fallback map[string]uint64 // nil: not read
+	if !set.backlogOnly {
+		if retries, err = subjectCounts(ctx, st, topo.Prefix+".retry.>"); err != nil {
+			return nil, err
+		}
+		if dead, err = streamCounts(ctx, js, topo.DLQStream(), topo.Prefix+".dlq.>"); err != nil {
+			return nil, err
+		}
+		if fallback, err = streamCounts(ctx, js, topo.FallbackStream(), topo.Prefix+".fallback.>"); err != nil {
+			return nil, err
+		}
 	}
 	consumers, err := targetConsumers(ctx, st, topo)
 	if err != nil {

@@ -68,7 +68,7 @@ func (s *Service) readLagMetrics(ctx context.Context) ([]metrics.Lag, error) {
 	if len(known) == 0 {
 		return nil, nil
 	}
-	lag, err := ReadLag(ctx, s.js, s.topo, LagSettings{Known: known, Only: known})
+	lag, err := ReadLag(ctx, s.js, s.topo, LagSettings{Known: known, Only: known, backlogOnly: true})
 	if err != nil {
 		return nil, err
 	}
