@@ -563,13 +563,12 @@ func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
 func (w *Worker) schedule(j *job, next time.Time) error {
 	m := nats.NewMsg(w.retrySubject(j.seq))
 	for k, vs := range j.m.Headers() {
-		if len(k) >= 5 && (k[:5] == "Nats-" || k[:5] == "Dispa") {
+		// NATS's own headers stay behind, and so do ours (the retry state,
+		// which write sets afresh), except the replay mark.
+		if strings.HasPrefix(k, "Nats-") || (strings.HasPrefix(k, "Dispa") && k != HeaderReplayOf) {
 			continue
 		}
 		m.Header[k] = vs
-	}
-	if v := j.m.Headers().Get(HeaderReplayOf); v != "" {
-		m.Header.Set(HeaderReplayOf, v)
 	}
 	j.state.write(m.Header)
 	m.Header.Set("Nats-Schedule", "@at "+next.UTC().Format(time.RFC3339Nano))
