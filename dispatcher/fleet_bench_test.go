@@ -65,7 +65,7 @@ func (s kvStore) SetData(name string, data []byte) error {
 //
 //	go test -run '^$' -bench BreakerPerCall ./dispatcher/
 func BenchmarkBreakerPerCall(b *testing.B) {
-	srv := benchServer(b)
+	srv := natsServer(b)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		b.Fatal(err)

@@ -17,8 +17,9 @@ import (
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
-// lagServer starts a JetStream server with the dispatcher's streams.
-func lagServer(t *testing.T) (jetstream.JetStream, dispatcher.Topology) {
+// natsServer starts a JetStream nats-server on a free loopback port,
+// stopped at the test's end.
+func natsServer(t testing.TB) *server.Server {
 	t.Helper()
 	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
 	if err != nil {
@@ -29,6 +30,13 @@ func lagServer(t *testing.T) (jetstream.JetStream, dispatcher.Topology) {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
+}
+
+// lagServer starts a JetStream server with the dispatcher's streams.
+func lagServer(t *testing.T) (jetstream.JetStream, dispatcher.Topology) {
+	t.Helper()
+	srv := natsServer(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)

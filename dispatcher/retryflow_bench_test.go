@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -42,7 +41,7 @@ func BenchmarkFreshJobsUnderFailures(b *testing.B) {
 
 func runRetryFlow(b *testing.B, n, failPct int) (firstAttempts, allDelivered time.Duration) {
 	b.Helper()
-	srv := benchServer(b)
+	srv := natsServer(b)
 
 	var mu sync.Mutex
 	seen := map[string]int{}
@@ -142,20 +141,4 @@ targets:
 	}
 	b.StopTimer()
 	return firstAttempts, allDelivered
-}
-
-// benchServer starts a JetStream nats-server on a free loopback port, stopped
-// at the benchmark's end.
-func benchServer(b *testing.B) *server.Server {
-	b.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats-server not ready")
-	}
-	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv
 }
