@@ -39,7 +39,7 @@ func createJobsStream(ctx context.Context, js jetstream.JetStream) error {
 }
 
 // broker is a test's server with a connection and the jobs stream.
-func broker(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+func broker(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	url, stop, err := startServer()
 	if err != nil {
@@ -62,5 +62,3 @@ func broker(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	}
 	return nc, js
 }
-
-func pubJS(nc *nats.Conn) (jetstream.JetStream, error) { return jetstream.New(nc) }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/jetdispatch/dispatcher/dispatcher/client"
 	"github.com/jetdispatch/dispatcher/schemas"
 )
@@ -146,21 +144,8 @@ func TestPublishNDJSONReadError(t *testing.T) {
 // BenchmarkPublishNDJSON measures jobs/s of NDJSON publishing into a local
 // server (file storage, WorkQueue, like the service's jobs stream).
 func BenchmarkPublishNDJSON(b *testing.B) {
-	url, stop, err := startServer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stop()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := broker(b)
 	pub, _ := client.New(nc)
-	js, _ := pubJS(nc)
-	if err := createJobsStream(context.Background(), js); err != nil {
-		b.Fatal(err)
-	}
 	var in strings.Builder
 	for i := range b.N {
 		fmt.Fprintf(&in, `{"id":"bench-%d","target":"pay","path":"/v1/charges","body":{"amount":%d,"currency":"EUR"}}`+"\n", i, i)

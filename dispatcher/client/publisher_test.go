@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetdispatch/dispatcher/dispatcher/client"
@@ -15,16 +14,7 @@ import (
 )
 
 func TestOptionsValidate(t *testing.T) {
-	url, stop, err := startServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := broker(t)
 	tests := []struct {
 		name string
 		opt  client.Option
