@@ -104,7 +104,7 @@ func (w *Worker) postpone(j *job, at time.Time) {
 		return
 	}
 	w.o.log.Info("retry postponed: over the retry budget",
-		zap.String("job_id", j.job.ID), zap.String("trace_id", j.traceID),
+		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID),
 		zap.Int("attempt", j.state.attempts), zap.Time("next_attempt_at", at))
 	w.ack(j.m, j.job.ID)
 }

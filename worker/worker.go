@@ -395,15 +395,14 @@ func (w *Worker) Closed() <-chan struct{} { return w.closed }
 
 // job is one delivery being handled.
 type job struct {
-	m       jetstream.Msg
-	meta    *jetstream.MsgMetadata
-	seq     string
-	job     *schemas.Job
-	state   retryState
-	traceID string
-	tp      string
-	host    string // upstream host of the last attempt
-	start   time.Time
+	m     jetstream.Msg
+	meta  *jetstream.MsgMetadata
+	seq   string
+	job   *schemas.Job
+	state retryState
+	tp    string // traceparent sent with the call; the trace id is state.traceID
+	host  string // upstream host of the last attempt
+	start time.Time
 }
 
 func (w *Worker) handle(m jetstream.Msg) {
@@ -433,8 +432,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 		w.invalid(j, data, fmt.Sprintf("invalid job: field \"target\": %q does not match the subject's target %q", jb.Target, w.t.Name))
 		return
 	}
-	j.traceID, j.tp = jobTrace(j.state.traceID, jb.TraceID, m.Headers().Get("Traceparent"))
-	j.state.traceID = j.traceID
+	j.state.traceID, j.tp = jobTrace(j.state.traceID, jb.TraceID, m.Headers().Get("Traceparent"))
 
 	now := w.o.now()
 	if jb.NotAfter != nil && now.After(*jb.NotAfter) {
@@ -506,7 +504,7 @@ func (w *Worker) handle(m jetstream.Msg) {
 		w.publishResult(jb.ReplyTo, &schemas.Result{
 			JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDelivered, Status: res.status,
 			Attempts: attempt, DurationMS: ms(w.o.now().Sub(j.firstOrStart())), Body: string(res.body),
-			TraceID: j.traceID, Meta: jb.Meta,
+			TraceID: j.state.traceID, Meta: jb.Meta,
 		})
 		w.ack(m, jb.ID)
 		return
@@ -552,7 +550,7 @@ func (w *Worker) afterFailure(j *job, res *callResult, attempt int) {
 	}
 	w.o.obs.RetryScheduled(w.t.Name, res.class, delay)
 	w.o.log.Info("retry scheduled",
-		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("upstream_host", j.host),
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
 		zap.Int("attempt", attempt), zap.String("error_class", res.class), zap.Int("status", res.status),
 		zap.Duration("duration", res.duration), zap.Duration("retry_delay", delay), zap.Time("next_attempt_at", next))
 	w.ack(j.m, jb.ID)
@@ -684,7 +682,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 	rec := &schemas.DeadLetter{
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: reason, ErrorClass: class, Error: errText,
 		LastStatus: status, Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
-		TraceID: j.traceID, ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
+		TraceID: j.state.traceID, ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
 	}
 	if !j.state.first.IsZero() {
 		f := j.state.first.UTC()
@@ -696,12 +694,12 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, reason)
 	w.o.log.Warn("job dead-lettered",
-		zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID), zap.String("reason", reason),
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("reason", reason),
 		zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
 	w.publishResult(jb.ReplyTo, &schemas.Result{
 		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
-		ErrorClass: class, Error: errText, TraceID: j.traceID, Meta: jb.Meta,
+		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
 	})
 	w.ack(j.m, jb.ID)
 }
@@ -731,7 +729,7 @@ func (w *Worker) circuitOpen(j *job) {
 	rec := &schemas.Fallback{
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
 		Endpoint: primary.endpoint, BreakerState: primary.stateName(w.o.now()),
-		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.traceID,
+		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
 		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
 	}
 	if err := w.storeFallback(rec, "fb:"+w.t.Name+":"+j.seq); err != nil {
@@ -739,7 +737,7 @@ func (w *Worker) circuitOpen(j *job) {
 		return
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
-	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.traceID),
+	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID),
 		zap.String("error_class", ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
 	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
 	if w.t.Fallback != nil {
@@ -749,7 +747,7 @@ func (w *Worker) circuitOpen(j *job) {
 		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
 		ErrorClass: ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
-		TraceID: j.traceID, Meta: jb.Meta,
+		TraceID: j.state.traceID, Meta: jb.Meta,
 	})
 	w.ack(j.m, jb.ID)
 }
@@ -779,9 +777,8 @@ func (w *Worker) logAttempt(j *job, attempt int, res *callResult) {
 	if ce == nil {
 		return
 	}
-	host := j.host
 	ce.Write(
-		zap.String("job_id", j.job.ID), zap.String("trace_id", j.traceID), zap.String("upstream_host", host),
+		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
 		zap.Int("attempt", attempt), zap.Int("status", res.status), zap.String("error_class", res.class),
 		zap.String("error", res.errText), zap.Duration("duration", res.duration),
 	)
