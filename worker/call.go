@@ -60,7 +60,7 @@ func newClient(t Target, sec Security) *http.Client {
 type callResult struct {
 	status     int
 	body       []byte
-	err        error  // transport error, nil when a response arrived
+	err        error  // transport error or unreadable 2xx body; nil otherwise
 	class      string // "" on 2xx
 	errText    string
 	retryAfter time.Duration // from a Retry-After header, 0 when absent
