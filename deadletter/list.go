@@ -78,6 +78,13 @@ func (s *Store) listByHeaders(ctx context.Context, f *Filter, visit func(*Record
 // getOrdered fetches the records of seqs with concurrent direct gets and
 // visits them in the order of seqs, skipping those gone meanwhile.
 func (s *Store) getOrdered(ctx context.Context, seqs []uint64, visit func(*Record) (bool, error)) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	st, err := s.handle(ctx)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -102,7 +109,7 @@ func (s *Store) getOrdered(ctx context.Context, seqs []uint64, visit func(*Recor
 	for range min(directGetWorkers, len(seqs)) {
 		go func() {
 			for i := range next {
-				r, err := s.Get(ctx, seqs[i])
+				r, err := s.get(ctx, st, seqs[i])
 				results[i] <- result{r, err}
 			}
 		}()
@@ -133,8 +140,12 @@ func (s *Store) listSeqs(ctx context.Context, f *Filter, visit func(*Record) (bo
 	seqs := slices.Clone(f.Seqs)
 	slices.Sort(seqs)
 	seqs = slices.Compact(seqs)
+	st, err := s.handle(ctx)
+	if err != nil {
+		return err
+	}
 	for _, seq := range seqs {
-		r, err := s.Get(ctx, seq)
+		r, err := s.get(ctx, st, seq)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -155,6 +166,11 @@ func (s *Store) Get(ctx context.Context, seq uint64) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.get(ctx, st, seq)
+}
+
+// get is Get on the stream handle st, for callers that fetch many records.
+func (s *Store) get(ctx context.Context, st jetstream.Stream, seq uint64) (*Record, error) {
 	m, err := st.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, fmt.Errorf("%w: sequence %d of %s (replayed, purged or aged out?)", ErrNotFound, seq, s.stream)
