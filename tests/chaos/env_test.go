@@ -1,15 +1,11 @@
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,44 +13,6 @@ import (
 
 	"github.com/jetdispatch/dispatcher/tests/testenv"
 )
-
-// natsBuildTimeout bounds building nats-server from its module.
-const natsBuildTimeout = 3 * time.Minute
-
-var (
-	natsOnce   sync.Once
-	natsDir    string
-	natsBin    string
-	natsErr    error
-	natsOutput []byte
-)
-
-// natsBinary builds github.com/nats-io/nats-server/v2 (the version in
-// go.mod) once per test binary and returns its path.
-func natsBinary(t testing.TB) string {
-	t.Helper()
-	natsOnce.Do(func() {
-		natsDir, natsErr = os.MkdirTemp("", "dispatcher-chaos-nats-")
-		if natsErr != nil {
-			return
-		}
-		natsBin = filepath.Join(natsDir, "nats-server")
-		ctx, cancel := context.WithTimeout(context.Background(), natsBuildTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2")
-		natsOutput, natsErr = cmd.CombinedOutput()
-	})
-	if natsErr != nil {
-		t.Fatalf("build nats-server: %v\n%s", natsErr, natsOutput)
-	}
-	return natsBin
-}
-
-func cleanupNATSBinary() {
-	if natsDir != "" {
-		_ = os.RemoveAll(natsDir)
-	}
-}
 
 // natsProc is a nats-server process on a fixed port of 127.0.0.1 with a
 // fixed store dir, so it can be stopped and started again.
@@ -86,7 +44,7 @@ func (n *natsProc) Start(t *testing.T) {
 // call it.
 func startNATSProcess(t *testing.T, name string, port int, args ...string) *testenv.Process {
 	t.Helper()
-	p := testenv.StartProcess(t, natsBinary(t), args...)
+	p := testenv.StartProcess(t, testenv.NATSServerBinary(t), args...)
 	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
 		if p.Exited() {
 			t.Fatalf("%s exited with %d:\n%s", name, p.ExitCode(), p.Stderr())

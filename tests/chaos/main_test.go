@@ -16,7 +16,6 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cleanupNATSBinary()
 	testenv.Cleanup()
 	os.Exit(code)
 }

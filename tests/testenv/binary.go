@@ -11,42 +11,64 @@ import (
 	"time"
 )
 
-// buildTimeout bounds building the dispatcher binary.
-const buildTimeout = 4 * time.Minute
+// build is a program built once per test binary into the temp dir the
+// package shares (removed by Cleanup, which TestMain calls).
+type build struct {
+	once    sync.Once
+	name    string        // file name of the binary
+	pkg     string        // what `go build` builds, from the module root
+	timeout time.Duration // bounds the build
+	path    string
+	err     error
+	out     []byte
+}
 
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildBin  string
-	buildErr  error
-	buildOut  []byte
+	dispatcherBuild = &build{name: "dispatcher", pkg: "./cmd/dispatcher", timeout: 4 * time.Minute}
+	// natsServerBuild is nats-server at the version in go.mod.
+	natsServerBuild = &build{name: "nats-server", pkg: "github.com/nats-io/nats-server/v2", timeout: 3 * time.Minute}
+
+	buildDirOnce sync.Once
+	buildDir     string
+	buildDirErr  error
 )
 
-// Binary returns the path of ./cmd/dispatcher built once per test binary
-// into a temp dir the package shares (removed by Cleanup, which TestMain
-// calls). A build failure fails every test that asks for the binary.
+// Binary returns the path of ./cmd/dispatcher, built once per test binary.
+// A build failure fails every test that asks for the binary.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "dispatcher-tests-bin-")
-		if buildErr != nil {
+	return dispatcherBuild.get(t)
+}
+
+// NATSServerBinary returns the path of nats-server (the version in go.mod),
+// built once per test binary, for tests that run it as a process of its own.
+func NATSServerBinary(t testing.TB) string {
+	t.Helper()
+	return natsServerBuild.get(t)
+}
+
+func (b *build) get(t testing.TB) string {
+	t.Helper()
+	b.once.Do(func() {
+		buildDirOnce.Do(func() { buildDir, buildDirErr = os.MkdirTemp("", "dispatcher-tests-bin-") })
+		if b.err = buildDirErr; b.err != nil {
 			return
 		}
-		buildBin = filepath.Join(buildDir, "dispatcher")
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		b.path = filepath.Join(buildDir, b.name)
+		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", buildBin, "./cmd/dispatcher")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.path, b.pkg)
 		cmd.Dir = moduleRoot()
-		buildOut, buildErr = cmd.CombinedOutput()
+		b.out, b.err = cmd.CombinedOutput()
 	})
-	if buildErr != nil {
-		t.Fatalf("build ./cmd/dispatcher: %v\n%s", buildErr, buildOut)
+	if b.err != nil {
+		t.Fatalf("build %s: %v\n%s", b.pkg, b.err, b.out)
 	}
-	return buildBin
+	return b.path
 }
 
 // Cleanup removes what the package's helpers left for the whole test
-// binary (the built dispatcher). Call it from TestMain after m.Run.
+// binary (the built binaries). Call it from TestMain after m.Run.
 func Cleanup() {
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
