@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 	"github.com/jetdispatch/dispatcher/schemas"
@@ -176,6 +177,8 @@ func runDemo(cmd *cobra.Command, logLevel string, keep bool) error {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	topo := dispatcher.Topology{Prefix: cfg.NATS.SubjectPrefix}
+	dlq := deadletter.NewStore(js, topo.Prefix, topo.DLQStream())
 	results := make(chan schemas.Result, 64)
 	sub, err := nc.Subscribe("demo.results", func(m *nats.Msg) {
 		var r schemas.Result
@@ -217,7 +220,7 @@ func runDemo(cmd *cobra.Command, logLevel string, keep bool) error {
 			}
 			data, _ = json.Marshal(job)
 		}
-		m := nats.NewMsg("dispatch.jobs." + j.target)
+		m := nats.NewMsg(topo.JobsSubject(j.target))
 		m.Data = data
 		m.Header.Set(jetstream.MsgIDHeader, j.id)
 		if _, err := js.PublishMsg(pctx, m); err != nil {
@@ -249,7 +252,7 @@ func runDemo(cmd *cobra.Command, logLevel string, keep bool) error {
 				if _, ok := got[id]; ok {
 					continue
 				}
-				if dl := findDeadLetter(ctx, js, id); dl != nil {
+				if dl := findDeadLetter(ctx, dlq, id); dl != nil {
 					got[id] = outcome{schemas.OutcomeDeadLettered, dl.Reason + ": " + dl.Error, dl.Attempts}
 				}
 			}
@@ -290,27 +293,20 @@ print:
 	return nil
 }
 
-// findDeadLetter looks for the dead letter of job id on the DLQ stream.
-func findDeadLetter(ctx context.Context, js jetstream.JetStream, id string) *schemas.DeadLetter {
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// findDeadLetter returns the dead letter of job id, nil while there is
+// none.
+func findDeadLetter(ctx context.Context, store *deadletter.Store, id string) *schemas.DeadLetter {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	c, err := js.OrderedConsumer(cctx, "DISPATCH_DLQ", jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil
-	}
-	batch, err := c.FetchNoWait(1000)
-	if err != nil {
-		return nil
-	}
-	for m := range batch.Messages() {
-		if m.Headers().Get("Dispatch-Job-Id") == id {
-			var dl schemas.DeadLetter
-			if json.Unmarshal(m.Data(), &dl) == nil {
-				return &dl
-			}
+	var dl *schemas.DeadLetter
+	_ = store.List(ctx, deadletter.Filter{JobIDs: []string{id}, Limit: 1}, func(r *deadletter.Record) error {
+		var d schemas.DeadLetter
+		if json.Unmarshal(r.Data, &d) == nil {
+			dl = &d
 		}
-	}
-	return nil
+		return nil
+	})
+	return dl
 }
 
 func clip(s string, n int) string {
