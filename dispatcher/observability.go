@@ -24,33 +24,28 @@ func SetBuildInfo(version, commit string) {
 	buildInfo.Unlock()
 }
 
-// observability is the service's metrics and their backlog poller.
-type observability struct {
-	metrics *metrics.Metrics
-}
-
 // initObservability creates the service's Metrics and serves them at
 // GET /metrics on the health listener.
 func (s *Service) initObservability() {
 	buildInfo.Lock()
 	bi := buildInfo.BuildInfo
 	buildInfo.Unlock()
-	s.obs.metrics = metrics.New(bi)
-	s.health.Handle("GET /metrics", s.obs.metrics.Handler())
+	s.metrics = metrics.New(bi)
+	s.health.Handle("GET /metrics", s.metrics.Handler())
 }
 
 // Metrics is the service's set of Prometheus series (config reloads count
 // themselves with Metrics().Reload).
-func (s *Service) Metrics() *metrics.Metrics { return s.obs.metrics }
+func (s *Service) Metrics() *metrics.Metrics { return s.metrics }
 
 // observer is the worker.Observer every worker of the service reports to,
 // targets added by a reload included.
-func (s *Service) observer() worker.Option { return worker.WithObserver(s.obs.metrics) }
+func (s *Service) observer() worker.Option { return worker.WithObserver(s.metrics) }
 
 // startLagPoller starts copying every target's consumer backlog into the
 // consumer gauges every 5s; the returned func stops it (bounded).
 func (s *Service) startLagPoller() (stop func()) {
-	p := metrics.NewPoller(s.obs.metrics, s.readLagMetrics, metrics.PollerSettings{
+	p := metrics.NewPoller(s.metrics, s.readLagMetrics, metrics.PollerSettings{
 		OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
 	})
 	p.Start()

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -49,7 +49,6 @@ type Service struct {
 	log      *zap.Logger
 	baseLog  *zap.Logger // without service_name: workers add it themselves
 	health   *Health
-	embedded *server.Server
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	topo     Topology
@@ -57,8 +56,8 @@ type Service struct {
 	wmu      sync.Mutex // guards workers once running (reload.go)
 	reload   reloadState
 	instance string
-	obs      observability // metrics: observability.go
-	fleet    *fleet        // fleet.go
+	metrics  *metrics.Metrics // observability.go
+	fleet    *fleet           // fleet.go
 }
 
 // NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
@@ -100,7 +99,6 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
-		s.embedded = srv
 		defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
 		url = srv.ClientURL()
 		s.log.Info("embedded NATS started", zap.String("url", url), zap.String("store_dir", cfg.NATS.Embedded.StoreDir))
