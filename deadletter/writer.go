@@ -52,17 +52,10 @@ func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID 
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
-	m := nats.NewMsg(DLQSubject(w.prefix, rec.Target))
-	m.Data = data
-	m.Header.Set(HeaderReason, rec.Reason)
-	m.Header.Set(HeaderErrorClass, rec.ErrorClass)
-	if id := jobID(rec.Job); id != "" {
-		m.Header.Set(HeaderJobID, id)
-	}
+	m := recordMsg(DLQSubject(w.prefix, rec.Target), data, rec.Reason, rec.ErrorClass, rec.Job, msgID)
 	if cut != "" {
 		m.Header.Set(HeaderTruncated, cut)
 	}
-	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	return w.publish(ctx, m)
 }
 
@@ -72,15 +65,22 @@ func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID stri
 	if err != nil {
 		return fmt.Errorf("encode fallback record: %w", err)
 	}
-	m := nats.NewMsg(FallbackSubject(w.prefix, rec.Target))
+	return w.publish(ctx, recordMsg(FallbackSubject(w.prefix, rec.Target), data, rec.Reason, "circuit_open", rec.Job, msgID))
+}
+
+// recordMsg is the message of a record: its JSON data with the headers
+// that let a listing filter without decoding it, and the msg id that makes
+// a second write of the same record a duplicate.
+func recordMsg(subject string, data []byte, reason, class string, job json.RawMessage, msgID string) *nats.Msg {
+	m := nats.NewMsg(subject)
 	m.Data = data
-	m.Header.Set(HeaderReason, rec.Reason)
-	m.Header.Set(HeaderErrorClass, "circuit_open")
-	if id := jobID(rec.Job); id != "" {
+	m.Header.Set(HeaderReason, reason)
+	m.Header.Set(HeaderErrorClass, class)
+	if id := jobID(job); id != "" {
 		m.Header.Set(HeaderJobID, id)
 	}
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
-	return w.publish(ctx, m)
+	return m
 }
 
 // publish retries transient failures (no responders while a stream leader is
