@@ -437,32 +437,24 @@ func (f *fleet) publish(ctx context.Context) {
 // yet) give an empty view.
 func ReadFleet(ctx context.Context, js jetstream.JetStream, topo Topology, now time.Time) (*Fleet, error) {
 	out := &Fleet{Instances: []FleetInstance{}, OpenBreakers: []FleetBreaker{}}
-	if kv, err := js.KeyValue(ctx, topo.InstancesBucket()); err == nil {
-		recs, err := readAll[FleetInstance](ctx, kv)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			hb := time.Duration(max(r.v.HeartbeatMS, 1)) * time.Millisecond
-			if now.Sub(r.created) <= 3*hb {
-				out.Instances = append(out.Instances, r.v)
-			}
-		}
-	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)
+	insts, err := readAll[FleetInstance](ctx, js, topo.InstancesBucket())
+	if err != nil {
+		return nil, err
 	}
-	if kv, err := js.KeyValue(ctx, topo.BreakersBucket()); err == nil {
-		recs, err := readAll[FleetBreaker](ctx, kv)
-		if err != nil {
-			return nil, err
+	for _, r := range insts {
+		hb := time.Duration(max(r.v.HeartbeatMS, 1)) * time.Millisecond
+		if now.Sub(r.created) <= 3*hb {
+			out.Instances = append(out.Instances, r.v)
 		}
-		for _, r := range recs {
-			if r.v.OpenAt(now) {
-				out.OpenBreakers = append(out.OpenBreakers, r.v)
-			}
+	}
+	brks, err := readAll[FleetBreaker](ctx, js, topo.BreakersBucket())
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range brks {
+		if r.v.OpenAt(now) {
+			out.OpenBreakers = append(out.OpenBreakers, r.v)
 		}
-	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("kv %s: %w", topo.BreakersBucket(), err)
 	}
 	slices.SortFunc(out.Instances, func(a, b FleetInstance) int { return strings.Compare(a.Instance+a.ID, b.Instance+b.ID) })
 	slices.SortFunc(out.OpenBreakers, func(a, b FleetBreaker) int {
@@ -482,8 +474,16 @@ type kvRecord[T any] struct {
 	created time.Time
 }
 
-// readAll decodes every current value of kv; undecodable ones are skipped.
-func readAll[T any](ctx context.Context, kv jetstream.KeyValue) ([]kvRecord[T], error) {
+// readAll decodes every current value of the named bucket; undecodable ones
+// are skipped, and a bucket that does not exist holds none.
+func readAll[T any](ctx context.Context, js jetstream.JetStream, bucket string) ([]kvRecord[T], error) {
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kv %s: %w", bucket, err)
+	}
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, err
