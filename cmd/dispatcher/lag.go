@@ -87,8 +87,8 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 		return usageErr("--max-pending %d: want a number of jobs, or -1 for no check", f.maxPending)
 	}
 	for _, t := range f.targets {
-		if !targetNameRe.MatchString(t) {
-			return usageErr("--target %q: want 1 to 64 letters, digits, _ or -", t)
+		if err := checkTargetFlag(t); err != nil {
+			return err
 		}
 	}
 	nc, js, conn, err := f.conn.connect()

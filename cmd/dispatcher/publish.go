@@ -25,6 +25,14 @@ import (
 // targetNameRe is what a target name is (CONTRACT.md section 1).
 var targetNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// checkTargetFlag is the usage error of a --target that is no target name.
+func checkTargetFlag(name string) error {
+	if !targetNameRe.MatchString(name) {
+		return usageErr("--target %q: want 1 to 64 letters, digits, _ or -", name)
+	}
+	return nil
+}
+
 type publishFlags struct {
 	conn                                             connFlags
 	target, id, method, path, data, bodyB64, replyTo string
@@ -236,8 +244,10 @@ func publishFile(cmd *cobra.Command, f *publishFlags) error {
 		return err
 	}
 	defer nc.Close()
-	if f.target != "" && !targetNameRe.MatchString(f.target) {
-		return usageErr("--target %q: want 1 to 64 letters, digits, _ or -", f.target)
+	if f.target != "" {
+		if err := checkTargetFlag(f.target); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
