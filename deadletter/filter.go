@@ -2,14 +2,13 @@ package deadletter
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-)
 
-var targetRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	"github.com/jetdispatch/dispatcher/schemas"
+)
 
 // Filter selects dead letters. Every non-empty field must hold for a record
 // to be selected; a list field holds when any of its values does. The zero
@@ -72,7 +71,7 @@ func (r StatusRange) String() string {
 // Validate reports a filter that cannot be used, wrapping ErrInvalidFilter.
 func (f *Filter) Validate() error {
 	for _, t := range f.Targets {
-		if !targetRe.MatchString(t) {
+		if !schemas.ValidTarget(t) {
 			return fmt.Errorf("%w: target %q: want 1 to 64 letters, digits, _ or -", ErrInvalidFilter, t)
 		}
 	}

@@ -209,7 +209,7 @@ func buildJob(raw *[numFields][]byte) (*Job, error) {
 		if j.Target, err = str(fieldTarget); err != nil {
 			return nil, err
 		}
-		if !validTarget(j.Target) {
+		if !ValidTarget(j.Target) {
 			return nil, bad(fieldTarget, "must be 1 to 64 characters from A-Z a-z 0-9 _ -")
 		}
 	}

@@ -28,9 +28,9 @@ func validID(s string) bool {
 	return true
 }
 
-// validTarget reports whether s matches ^[A-Za-z0-9_-]{1,64}$, the contract's
-// target names.
-func validTarget(s string) bool {
+// ValidTarget reports whether s matches ^[A-Za-z0-9_-]{1,64}$, the contract's
+// target names (the last token of <prefix>.jobs.<target>).
+func ValidTarget(s string) bool {
 	if len(s) < 1 || len(s) > maxTargetLen {
 		return false
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -22,12 +21,9 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// targetNameRe is what a target name is (CONTRACT.md section 1).
-var targetNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // checkTargetFlag is the usage error of a --target that is no target name.
 func checkTargetFlag(name string) error {
-	if !targetNameRe.MatchString(name) {
+	if !schemas.ValidTarget(name) {
 		return usageErr("--target %q: want 1 to 64 letters, digits, _ or -", name)
 	}
 	return nil

@@ -25,7 +25,6 @@ const (
 const headerRoom = 512
 
 var (
-	targetRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	prefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 )
 
@@ -170,7 +169,7 @@ func (p *Publisher) publishSync(ctx context.Context, m *nats.Msg, id string) (*A
 
 // message validates a job and builds its message.
 func (p *Publisher) message(target string, data []byte) (*nats.Msg, string, error) {
-	if target != "" && !targetRe.MatchString(target) {
+	if target != "" && !schemas.ValidTarget(target) {
 		return nil, "", fmt.Errorf("%w: target %q: want 1 to 64 letters, digits, _ or -", ErrInvalidOption, target)
 	}
 	if max := int(p.nc.MaxPayload()) - headerRoom; len(data) > max {

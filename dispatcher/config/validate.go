@@ -5,12 +5,12 @@ import (
 	"maps"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -113,7 +113,7 @@ func (v *validator) security(s *worker.Security) {
 // target validates one merged target. own reports whether a key, relative
 // to path, was set by the target itself.
 func (v *validator) target(path string, t worker.Target, own func(keys ...string) bool, set map[string]bool) {
-	if !validTargetName(t.Name) {
+	if !schemas.ValidTarget(t.Name) {
 		v.fail(path, "target name must match ^[A-Za-z0-9_-]{1,64}$")
 	}
 	if len(t.Endpoints) == 0 {
@@ -316,12 +316,6 @@ func (v *validator) intRange(path string, n, lo, hi int) {
 	case n > hi:
 		v.fail(path, "must be at most %d", hi)
 	}
-}
-
-var targetName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-func validTargetName(name string) bool {
-	return targetName.MatchString(name)
 }
 
 // checkEndpoint returns what is wrong with a target's base URL, or "".
