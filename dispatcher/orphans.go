@@ -28,7 +28,7 @@ type orphanSweeper struct {
 	log      *zap.Logger
 	service  string
 	instance string
-	redact   []string
+	redact   *worker.Redactor
 	obs      worker.Observer // nil: none
 
 	st jetstream.Stream // the jobs stream, looked up by the first sweep
@@ -103,13 +103,13 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		}
 		job, err := schemas.DecodeJob(m.Data)
 		if err == nil {
-			rec.Job = worker.RedactedJob(job, o.redact)
+			rec.Job = o.redact.Job(job)
 			rec.Meta = job.Meta
 			rec.TraceID = job.TraceID
-		} else if obj := worker.RedactedObject(m.Data, o.redact); obj != nil {
+		} else if obj := o.redact.Object(m.Data); obj != nil {
 			rec.Job = obj // a JSON object, headers redacted, as a worker stores invalid jobs
 		} else {
-			rec.Raw = worker.RedactedRaw(m.Data, o.redact)
+			rec.Raw = o.redact.Raw(m.Data)
 		}
 		msgID := "dlq:orphan:" + strconv.FormatUint(m.Sequence, 10)
 		if err := o.rec.DeadLetter(ctx, rec, msgID); err != nil {

@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 			topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, cfg.NATS.SubjectPrefix),
 			known: s.hasWorker,
 			grace: cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
-			redact: cfg.Security.RedactHeaders, obs: s.Metrics(),
+			redact: worker.NewRedactor(cfg.Security.RedactHeaders), obs: s.Metrics(),
 		}).run(sweepCtx)
 	}()
 

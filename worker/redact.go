@@ -78,13 +78,6 @@ func redactObject(raw []byte, secret map[string]bool) json.RawMessage {
 	return b
 }
 
-// RedactedJob returns job as JSON with the always-secret headers and the
-// names in extra replaced by "[REDACTED]", for records written outside a
-// worker (e.g. jobs for an unknown target).
-func RedactedJob(job *schemas.Job, extra []string) json.RawMessage {
-	return redactJob(job, secretSet(Target{}, Security{RedactHeaders: extra}))
-}
-
 // rawRedactor masks, in bytes that are not a decodable job (truncated JSON,
 // say), the values of secret headers written the JSON way:
 // "Name": "value" (names matched case-insensitively), and the target's own
@@ -121,14 +114,27 @@ func (r *rawRedactor) redact(raw []byte) []byte {
 	return out
 }
 
-// RedactedRaw is the raw-bytes redaction for records written outside a worker (jobs for an
-// unknown target): the always-secret names and extra are masked.
-func RedactedRaw(raw []byte, extra []string) []byte {
-	return newRawRedactor(secretSet(Target{}, Security{RedactHeaders: extra}), nil).redact(raw)
+// Redactor redacts jobs for records written outside a worker (jobs for an
+// unknown target) the way a worker does: the always-secret headers and the
+// extra names become "[REDACTED]". Built once; safe for concurrent use.
+type Redactor struct {
+	secret map[string]bool
+	raw    *rawRedactor
 }
 
-// RedactedObject redacts the headers of a JSON object that is not a valid
-// job (nil when raw is not a JSON object).
-func RedactedObject(raw []byte, extra []string) json.RawMessage {
-	return redactObject(raw, secretSet(Target{}, Security{RedactHeaders: extra}))
+// NewRedactor returns the Redactor of the always-secret headers and extra
+// (security.redact_headers).
+func NewRedactor(extra []string) *Redactor {
+	secret := secretSet(Target{}, Security{RedactHeaders: extra})
+	return &Redactor{secret: secret, raw: newRawRedactor(secret, nil)}
 }
+
+// Job returns job as JSON, secret header values replaced.
+func (r *Redactor) Job(job *schemas.Job) json.RawMessage { return redactJob(job, r.secret) }
+
+// Object redacts the headers of a JSON object that is not a valid job (nil
+// when raw is not a JSON object).
+func (r *Redactor) Object(raw []byte) json.RawMessage { return redactObject(raw, r.secret) }
+
+// Raw masks secret "Name": "value" pairs in bytes that are not a JSON object.
+func (r *Redactor) Raw(raw []byte) []byte { return r.raw.redact(raw) }
