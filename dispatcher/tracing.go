@@ -29,7 +29,7 @@ func TracingEnabled(getenv func(string) string) bool {
 	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
 		return false
 	}
-	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER"))) {
+	switch tracesExporter(getenv) {
 	case "none":
 		return false
 	case "otlp":
@@ -40,6 +40,11 @@ func TracingEnabled(getenv func(string) string) bool {
 	return false
 }
 
+// tracesExporter is OTEL_TRACES_EXPORTER as compared: trimmed, lower case.
+func tracesExporter(getenv func(string) string) string {
+	return strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")))
+}
+
 // SetupTracing installs the global OpenTelemetry tracer provider the
 // workers' attempt spans go to, configured by the standard OTEL_*
 // environment variables (exporter, endpoint, protocol grpc or http/protobuf,
@@ -48,11 +53,14 @@ func TracingEnabled(getenv func(string) string) bool {
 // flushes the spans still buffered; call it before exit.
 func SetupTracing(ctx context.Context, serviceName, version string) (shutdown func(context.Context) error, err error) {
 	nop := func(context.Context) error { return nil }
+	// An exporter this binary lacks is an error, not tracing silently off
+	// (this check came after TracingEnabled, which is false for it, and
+	// could not be reached).
+	if v := tracesExporter(os.Getenv); v != "" && v != "otlp" && v != "none" && !strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") {
+		return nop, fmt.Errorf("%w: OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", ErrTracing, v)
+	}
 	if !TracingEnabled(os.Getenv) {
 		return nop, nil
-	}
-	if v := strings.ToLower(os.Getenv("OTEL_TRACES_EXPORTER")); v != "" && v != "otlp" && v != "none" {
-		return nop, fmt.Errorf("%w: OTEL_TRACES_EXPORTER=%s: only otlp and none are supported", ErrTracing, v)
 	}
 	proto := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
 	if proto == "" {

@@ -2,6 +2,8 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +17,7 @@ func TestTracingEnabled(t *testing.T) {
 		{"endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, true},
 		{"traces endpoint", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, true},
 		{"otlp exporter", map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true},
+		{"otlp exporter, spaces and case", map[string]string{"OTEL_TRACES_EXPORTER": " OTLP "}, true},
 		{"none wins", map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, false},
 		{"sdk disabled", map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, false},
 	} {
@@ -45,5 +48,14 @@ func TestSetupTracingBadProtocol(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
 	if _, err := SetupTracing(context.Background(), "svc", "dev"); err == nil {
 		t.Fatal("no error for an unknown protocol")
+	}
+}
+
+func TestSetupTracingRefusesUnsupportedExporter(t *testing.T) {
+	t.Setenv("OTEL_SDK_DISABLED", "")
+	t.Setenv("OTEL_TRACES_EXPORTER", "jaeger")
+	_, err := SetupTracing(context.Background(), "svc", "dev")
+	if !errors.Is(err, ErrTracing) || !strings.Contains(err.Error(), "OTEL_TRACES_EXPORTER=jaeger") {
+		t.Fatalf("SetupTracing with OTEL_TRACES_EXPORTER=jaeger: %v, want an ErrTracing naming the variable", err)
 	}
 }
