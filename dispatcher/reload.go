@@ -276,7 +276,7 @@ func (s *Service) retire(ws []*worker.Worker) {
 func (s *Service) newWorker(tg worker.Target, sec worker.Security) (*worker.Worker, error) {
 	opts := []worker.Option{
 		worker.WithLogger(s.baseLog), worker.WithSubjectPrefix(s.cfg.NATS.SubjectPrefix),
-		worker.WithIdentity(s.cfg.ServiceName, s.instance), s.observer(),
+		worker.WithIdentity(s.cfg.ServiceName, s.instance), worker.WithUserAgent(s.userAgent), s.observer(),
 	}
 	if s.fleet != nil {
 		opts = append(opts, worker.WithBreakerShare(s.fleet))

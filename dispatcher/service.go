@@ -30,6 +30,7 @@ type Option func(*runOptions)
 
 type runOptions struct {
 	log     *zap.Logger
+	build   metrics.BuildInfo // observability.go
 	onReady func(*Service)
 	// hot reload: reload.go
 	onReload   func(ok bool)
@@ -57,7 +58,9 @@ type Service struct {
 	reload   reloadState
 	instance string
 	metrics  *metrics.Metrics // observability.go
-	fleet    *fleet           // fleet.go
+	// userAgent is the User-Agent of the workers' calls.
+	userAgent string
+	fleet     *fleet // fleet.go
 }
 
 // NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
@@ -69,7 +72,7 @@ func (s *Service) HTTPAddr() string { return s.health.Addr() }
 // Run runs the service until ctx is canceled, then shuts down gracefully
 // within cfg.ShutdownTimeout. It returns nil after a clean shutdown.
 func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
-	o := runOptions{log: zap.NewNop()}
+	o := runOptions{log: zap.NewNop(), build: metrics.BuildInfo{Version: "dev"}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -77,8 +80,9 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	s := &Service{
 		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: Topology{Prefix: cfg.NATS.SubjectPrefix},
 		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()),
+		userAgent: "dispatcher/" + o.build.Version,
 	}
-	s.initObservability()
+	s.initObservability(o.build)
 	if err := s.health.Listen(cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}

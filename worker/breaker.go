@@ -92,14 +92,10 @@ func breakerStateName(s gobreaker.State) string {
 // breaker). When none lets a call through it returns nil and -1.
 // An endpoint another instance's breaker keeps closed to the fleet is
 // skipped like an open one.
-func pickEndpoint(bs []*endpointBreaker) (*endpointBreaker, int, func(error)) {
-	var now int64
+func pickEndpoint(bs []*endpointBreaker, now time.Time) (*endpointBreaker, int, func(error)) {
 	for i, b := range bs {
 		if b.fleetUntil.Load() != 0 {
-			if now == 0 {
-				now = time.Now().UnixNano()
-			}
-			if open, _ := b.fleetOpen(now); open {
+			if open, _ := b.fleetOpen(now.UnixNano()); open {
 				continue
 			}
 		}

@@ -20,7 +20,7 @@ func TestBreakerChangeLogNamesTargetOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, done := pickEndpoint(w.breakers)
+	_, _, done := pickEndpoint(w.breakers, time.Now())
 	done(errBreakerFailure) // opens
 	entries := logs.FilterMessage("breaker state change").All()
 	if len(entries) != 1 {

@@ -16,12 +16,6 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// userAgent is sent with every call unless the job sets its own.
-var userAgent = "dispatcher/dev"
-
-// SetUserAgentVersion sets the version in the User-Agent of outgoing calls.
-func SetUserAgentVersion(v string) { userAgent = "dispatcher/" + v }
-
 // dialResolver resolves the endpoints' names for every target's dialer; nil
 // means net.DefaultResolver. Only tests set it (ssrf_dns_test.go points it at
 // a DNS responder on 127.0.0.1), so that the real dial path (this resolver,
@@ -75,8 +69,9 @@ func (r *callResult) ok() bool { return r.err == nil && r.status >= 200 && r.sta
 func guarded(t Target, sec Security) bool { return !sec.AllowPrivateNetworks && !t.AllowPrivate }
 
 // buildRequest turns a job into the HTTP request for endpoint. A non-nil
-// signer signs the exact body bytes sent, with timestamp now.
-func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent string, signer *Signer, now time.Time) (*http.Request, error) {
+// signer signs the exact body bytes sent, with timestamp now. userAgent is
+// sent unless the job sets its own.
+func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent, userAgent string, signer *Signer, now time.Time) (*http.Request, error) {
 	body, err := job.BodyBytes()
 	if err != nil {
 		return nil, err
@@ -121,7 +116,7 @@ func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.
 // in-flight calls; total bounds the whole call, headers and body included.
 // The attempt's span (tracing.go) is the parent sent to the target.
 func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, attempt int, traceparent string, total time.Duration) *callResult {
-	start := time.Now()
+	start := w.o.now()
 	ctx, cancel := context.WithTimeout(hardCtx, total)
 	defer cancel()
 	ctx, span, traceparent := startAttemptSpan(ctx, &w.t, job, attempt, traceparent)
@@ -133,7 +128,7 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 		res.err, res.class, res.errText = err, ClassSSRFBlocked, err.Error()
 		return res
 	}
-	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.signer, w.o.now())
+	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.o.userAgent, w.signer, w.o.now())
 	if err != nil {
 		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()
 		return res
@@ -148,7 +143,7 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 			err = nil
 		}
 	}
-	res.duration = time.Since(start)
+	res.duration = w.o.now().Sub(start)
 	if err != nil {
 		// No response, or a 2xx whose body could not be read.
 		res.canceled = hardCtx.Err() != nil
@@ -163,7 +158,7 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 		if res.status >= 300 && res.status < 400 {
 			res.errText += " (redirects are not followed)"
 		}
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), w.o.now())
 	}
 	return res
 }

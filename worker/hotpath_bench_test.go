@@ -28,7 +28,7 @@ func BenchmarkDecodeAndBuildRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := buildRequest(ctx, &t, t.Endpoints[0], job, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", nil, time.Time{}); err != nil {
+		if _, err := buildRequest(ctx, &t, t.Endpoints[0], job, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "dispatcher/dev", nil, time.Time{}); err != nil {
 			b.Fatal(err)
 		}
 	}

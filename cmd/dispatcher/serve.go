@@ -15,7 +15,6 @@ import (
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
-	"github.com/jetdispatch/dispatcher/worker"
 )
 
 func newServeCmd() *cobra.Command {
@@ -50,8 +49,6 @@ are logged as needing a restart.`,
 			}
 			defer func() { _ = log.Sync() }()
 			v, c := buildInfo()
-			worker.SetUserAgentVersion(v)
-			dispatcher.SetBuildInfo(v, c)
 			log.Info("starting", zap.String("service_name", cfg.ServiceName), zap.String("version", v), zap.String("commit", c), zap.String("config", cfgPath))
 
 			if cpuProfile != "" {
@@ -82,7 +79,7 @@ are logged as needing a restart.`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			if err := dispatcher.Run(ctx, cfg, dispatcher.WithLogger(log),
+			if err := dispatcher.Run(ctx, cfg, dispatcher.WithLogger(log), dispatcher.WithBuildInfo(v, c),
 				dispatcher.WithConfigFile(cfgPath), dispatcher.ReloadOn(hup)); err != nil {
 				log.Error("stopped with an error", zap.Error(err))
 				if errors.Is(err, dispatcher.ErrStartup) {

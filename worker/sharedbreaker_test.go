@@ -27,7 +27,7 @@ func TestAdoptedBreakerIsSkippedUntilClosed(t *testing.T) {
 	w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now)
 
 	pick := func() int {
-		b, i, done := pickEndpoint(w.breakers)
+		b, i, done := pickEndpoint(w.breakers, time.Now())
 		if b == nil {
 			return -1
 		}
@@ -72,10 +72,10 @@ func TestLocalTransitionsAreShared(t *testing.T) {
 		Breaker: BreakerPolicy{ConsecutiveFailures: 1, OpenTimeout: 20 * time.Millisecond}}.withDefaults()
 	rec := &shareRecorder{}
 	bs := newBreakers(tg, zap.NewNop(), nopObserver{}, rec, time.Now)
-	_, _, done := pickEndpoint(bs)
+	_, _, done := pickEndpoint(bs, time.Now())
 	done(errBreakerFailure) // opens
 	awaitHalfOpen(t, bs[0])
-	_, _, done = pickEndpoint(bs)
+	_, _, done = pickEndpoint(bs, time.Now())
 	done(nil) // the probe succeeds: closed
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -104,11 +104,11 @@ func TestShareUntil(t *testing.T) {
 	}
 }
 
-func TestFleetShareIsExact(t *testing.T) {
+func TestFleetQuotaIsExact(t *testing.T) {
 	for _, c := range []struct{ total, n int }{{10, 3}, {32, 2}, {1, 4}, {7, 7}, {100, 1}} {
 		sum := 0
 		for r := range c.n {
-			s := fleetShare(c.total, c.n, r)
+			s := fleetQuota(c.total, c.n, r)
 			if s < 1 {
 				t.Fatalf("share(%d,%d,%d)=%d, want at least 1", c.total, c.n, r, s)
 			}
@@ -177,7 +177,7 @@ func BenchmarkPickEndpoint(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for range b.N {
-				_, _, done := pickEndpoint(w.breakers)
+				_, _, done := pickEndpoint(w.breakers, time.Now())
 				done(nil)
 			}
 		})
