@@ -19,6 +19,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -60,8 +61,8 @@ type FleetBreaker struct {
 	Endpoint string `json:"endpoint"`
 	// State is open, half_open or closed; Until, for open and half_open,
 	// is when the others may try the endpoint again without further word.
-	State string     `json:"state"`
-	Until *time.Time `json:"until,omitempty"`
+	State schemas.BreakerState `json:"state"`
+	Until *time.Time           `json:"until,omitempty"`
 	// By is the instance whose breaker changed, ByID its fleet ID.
 	By   string    `json:"by"`
 	ByID string    `json:"by_id"`
@@ -71,19 +72,7 @@ type FleetBreaker struct {
 // OpenAt reports whether the record keeps the fleet away from the endpoint
 // at now.
 func (b FleetBreaker) OpenAt(now time.Time) bool {
-	return b.State != "closed" && b.Until != nil && now.Before(*b.Until)
-}
-
-// InstancesBucket is the KV bucket of the fleet's heartbeats, e.g.
-// dispatch_instances.
-func (t Topology) InstancesBucket() string { return t.bucketBase() + "_instances" }
-
-// BreakersBucket is the KV bucket of the fleet's breaker states, e.g.
-// dispatch_breakers.
-func (t Topology) BreakersBucket() string { return t.bucketBase() + "_breakers" }
-
-func (t Topology) bucketBase() string {
-	return strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(t.Prefix)
+	return b.State != schemas.BreakerClosed && b.Until != nil && now.Before(*b.Until)
 }
 
 // breakerKey is the KV key of target's endpoint: <target>.<hash of URL>.
@@ -93,7 +82,7 @@ func breakerKey(target, endpoint string) string {
 }
 
 // fleetBuckets creates (or updates) the two KV buckets.
-func fleetBuckets(ctx context.Context, js jetstream.JetStream, topo Topology, replicas int) (inst, brk jetstream.KeyValue, err error) {
+func fleetBuckets(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, replicas int) (inst, brk jetstream.KeyValue, err error) {
 	r := max(replicas, 1)
 	inst, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: topo.InstancesBucket(), Description: "dispatcher instances (heartbeats)",
@@ -148,7 +137,7 @@ func newFleet(s *Service, inst, brk jetstream.KeyValue) *fleet {
 
 // Share implements worker.BreakerShare: it queues the transition for
 // publication and never blocks (a full queue drops it, logged).
-func (f *fleet) Share(target, endpoint, state string, until time.Time) {
+func (f *fleet) Share(target, endpoint string, state schemas.BreakerState, until time.Time) {
 	if !f.cfg.ShareBreakers {
 		return
 	}
@@ -160,7 +149,7 @@ func (f *fleet) Share(target, endpoint, state string, until time.Time) {
 	select {
 	case f.shares <- rec:
 	default:
-		f.log.Warn("breaker transition not shared: queue full", zap.String("target", target), zap.String("state", state))
+		f.log.Warn("breaker transition not shared: queue full", zap.String("target", target), zap.Stringer("state", state))
 	}
 }
 
@@ -425,7 +414,7 @@ func (f *fleet) publish(ctx context.Context) {
 					break
 				}
 				f.log.Warn("breaker transition not shared", zap.String("target", rec.Target),
-					zap.String("state", rec.State), zap.Int("try", try+1), zap.Error(err))
+					zap.Stringer("state", rec.State), zap.Int("try", try+1), zap.Error(err))
 			}
 		}
 	}
@@ -435,7 +424,7 @@ func (f *fleet) publish(ctx context.Context) {
 // from within 3 of their heartbeats (by the server's timestamps) and the
 // breakers some instance holds open at now. Missing buckets (no service ran
 // yet) give an empty view.
-func ReadFleet(ctx context.Context, js jetstream.JetStream, topo Topology, now time.Time) (*Fleet, error) {
+func ReadFleet(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, now time.Time) (*Fleet, error) {
 	out := &Fleet{Instances: []FleetInstance{}, OpenBreakers: []FleetBreaker{}}
 	insts, err := readAll[FleetInstance](ctx, js, topo.InstancesBucket())
 	if err != nil {

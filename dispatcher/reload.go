@@ -191,7 +191,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		cons, err := s.topo.EnsureConsumer(actx, s.js, tg)
+		cons, err := EnsureConsumer(actx, s.js, s.topo, tg)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: target %s: %w", ErrReload, name, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -52,7 +53,7 @@ type Service struct {
 	health   *Health
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	topo     Topology
+	topo     schemas.Topology
 	workers  map[string]*worker.Worker
 	wmu      sync.Mutex // guards workers once running (reload.go)
 	reload   reloadState
@@ -78,7 +79,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	}
 	host, _ := os.Hostname()
 	s := &Service{
-		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: Topology{Prefix: cfg.NATS.SubjectPrefix},
+		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: schemas.Topology{Prefix: cfg.NATS.SubjectPrefix},
 		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()),
 		userAgent: "dispatcher/" + o.build.Version,
 	}
@@ -228,7 +229,7 @@ func (s *Service) retry(ctx context.Context, msg string, fn func(ctx context.Con
 // transient JetStream failures until ctx is done.
 func (s *Service) start(ctx context.Context) error {
 	err := s.retry(ctx, "streams not ready; retrying", func(ctx context.Context) error {
-		return s.topo.EnsureStreams(ctx, s.js, StreamSettings{
+		return EnsureStreams(ctx, s.js, s.topo, StreamSettings{
 			Replicas: s.cfg.NATS.Replicas, DeadLetterMaxAge: s.cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: s.cfg.Streams.FallbackMaxAge,
 		})
 	})
@@ -251,7 +252,7 @@ func (s *Service) start(ctx context.Context) error {
 		var cons jetstream.Consumer
 		err := s.retry(ctx, "consumer not ready; retrying", func(ctx context.Context) error {
 			var err error
-			cons, err = s.topo.EnsureConsumer(ctx, s.js, tg)
+			cons, err = EnsureConsumer(ctx, s.js, s.topo, tg)
 			return err
 		}, zap.String("target", name))
 		if err != nil {

@@ -5,24 +5,6 @@ import (
 	"time"
 )
 
-// Outcome values of a Result.
-const (
-	OutcomeDelivered    = "delivered"
-	OutcomeDeadLettered = "dead_lettered"
-	OutcomeFallback     = "fallback"
-)
-
-// Dead-letter reasons (CONTRACT.md section 3).
-const (
-	ReasonExhausted     = "exhausted"
-	ReasonNonRetryable  = "non_retryable"
-	ReasonInvalid       = "invalid"
-	ReasonExpired       = "expired"
-	ReasonUnknownTarget = "unknown_target"
-	// ReasonCircuitOpen is the reason of every fallback record.
-	ReasonCircuitOpen = "circuit_open"
-)
-
 // Job is what a publisher sends on <p>.jobs.<target> (schemas/job.v1.schema.json).
 // Decode one with DecodeJob, which enforces the schema's rules.
 type Job struct {

@@ -54,7 +54,7 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 	j.state.traceID, j.tp = jobTrace(j.state.traceID, jb.TraceID, m.Headers().Get("Traceparent"))
 
 	if jb.NotAfter != nil && w.o.now().After(*jb.NotAfter) {
-		w.deadLetter(j, schemas.ReasonExpired, ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
+		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
 	}
 	if meta.NumDelivered > 1 && w.retryPending(j) {
@@ -106,5 +106,5 @@ func lastClass(s retryState) string {
 	if n := len(s.history); n > 0 && s.history[n-1].ErrorClass != "" {
 		return s.history[n-1].ErrorClass
 	}
-	return ClassTimeoutTotal
+	return schemas.ClassTimeoutTotal
 }

@@ -55,7 +55,7 @@ func breakerOutcome(res *callResult) error {
 	switch {
 	case res.ok():
 		return nil
-	case res.class == ClassSSRFBlocked || res.class == ClassHTTP4xx || res.class == ClassInvalidJob:
+	case res.class == schemas.ClassSSRFBlocked || res.class == schemas.ClassHTTP4xx || res.class == schemas.ClassInvalidJob:
 		return errBreakerExcluded
 	default:
 		return errBreakerFailure

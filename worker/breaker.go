@@ -8,6 +8,8 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // Outcomes handed to a breaker's done callback.
@@ -58,7 +60,7 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 		st.OnStateChange = func(_ string, from, to gobreaker.State) {
 			obs.BreakerChanged(t.Name, endpoint, breakerStateName(from), breakerStateName(to))
 			log.Warn("breaker state change", zap.String("endpoint", endpoint),
-				zap.String("from", from.String()), zap.String("to", to.String()))
+				zap.Stringer("from", breakerStateName(from)), zap.Stringer("to", breakerStateName(to)))
 			if share != nil {
 				name := breakerStateName(to)
 				share.Share(t.Name, endpoint, name, shareUntil(t, name, now()))
@@ -74,14 +76,14 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 }
 
 // breakerStateName is the contract's spelling of a breaker state.
-func breakerStateName(s gobreaker.State) string {
+func breakerStateName(s gobreaker.State) schemas.BreakerState {
 	switch s {
 	case gobreaker.StateOpen:
-		return "open"
+		return schemas.BreakerOpen
 	case gobreaker.StateHalfOpen:
-		return "half_open"
+		return schemas.BreakerHalfOpen
 	default:
-		return "closed"
+		return schemas.BreakerClosed
 	}
 }
 

@@ -125,12 +125,12 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 	if err := w.hostBlocked[endpoint]; err != nil {
 		// The endpoint's host is a forbidden address in some spelling, or a
 		// localhost name: refused before any DNS lookup or dial.
-		res.err, res.class, res.errText = err, ClassSSRFBlocked, err.Error()
+		res.err, res.class, res.errText = err, schemas.ClassSSRFBlocked, err.Error()
 		return res
 	}
 	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.o.userAgent, w.signer, w.o.now())
 	if err != nil {
-		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()
+		res.err, res.class, res.errText = err, schemas.ClassInvalidJob, err.Error()
 		return res
 	}
 	resp, err := w.client.Do(req)

@@ -73,7 +73,7 @@ func BenchmarkRetryStateRoundTrip(b *testing.B) {
 	var s retryState
 	now := time.Now()
 	for i := range 10 {
-		s.record(schemas.Attempt{Attempt: i + 1, At: now, Endpoint: "http://h", Status: 503, ErrorClass: ClassHTTP5xx, Error: "503 Service Unavailable", DurationMS: 3})
+		s.record(schemas.Attempt{Attempt: i + 1, At: now, Endpoint: "http://h", Status: 503, ErrorClass: schemas.ClassHTTP5xx, Error: "503 Service Unavailable", DurationMS: 3})
 	}
 	s.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	b.ReportAllocs()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // ErrInvalidOption is wrapped by every error of New about its input.
@@ -21,7 +23,7 @@ type Option func(*options) error
 type options struct {
 	log         *zap.Logger
 	obs         Observer
-	prefix      string
+	topo        schemas.Topology
 	serviceName string
 	instance    string
 	userAgent   string
@@ -32,7 +34,7 @@ type options struct {
 // defaultOptions is the wiring of a Worker built without options.
 func defaultOptions() options {
 	o := options{
-		log: zap.NewNop(), obs: nopObserver{}, prefix: "dispatch", serviceName: "dispatcher",
+		log: zap.NewNop(), obs: nopObserver{}, topo: schemas.Topology{Prefix: "dispatch"}, serviceName: "dispatcher",
 		userAgent: "dispatcher/dev", now: time.Now,
 	}
 	if h, err := os.Hostname(); err == nil {
@@ -66,10 +68,10 @@ func WithObserver(obs Observer) Option {
 // WithSubjectPrefix sets the subject prefix (default "dispatch").
 func WithSubjectPrefix(p string) Option {
 	return func(o *options) error {
-		if p == "" {
-			return fmt.Errorf("%w: empty subject prefix", ErrInvalidOption)
+		if !schemas.ValidPrefix(p) {
+			return fmt.Errorf("%w: subject prefix %q: want dot-separated tokens of letters, digits, _ and -", ErrInvalidOption, p)
 		}
-		o.prefix = p
+		o.topo = schemas.Topology{Prefix: p}
 		return nil
 	}
 }

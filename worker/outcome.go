@@ -79,7 +79,7 @@ func (w *Worker) schedule(j *job, next time.Time) error {
 	for k, vs := range j.m.Headers() {
 		// NATS's own headers stay behind, and so do ours (the retry state,
 		// which write sets afresh), except the replay mark.
-		if strings.HasPrefix(k, "Nats-") || (strings.HasPrefix(k, "Dispa") && k != HeaderReplayOf) {
+		if strings.HasPrefix(k, "Nats-") || (strings.HasPrefix(k, "Dispa") && k != schemas.HeaderReplayOf) {
 			continue
 		}
 		m.Header[k] = vs
@@ -98,7 +98,7 @@ func (w *Worker) schedule(j *job, next time.Time) error {
 // retrySubject is where the retry of the delivery with stream sequence seq is
 // scheduled.
 func (w *Worker) retrySubject(seq string) string {
-	return w.o.prefix + ".retry." + w.t.Name + "." + seq
+	return w.o.topo.RetrySubject(w.t.Name, seq)
 }
 
 // recordTimeout bounds how long storing a record may keep trying: half of
@@ -121,7 +121,7 @@ func (w *Worker) storeFallback(rec *schemas.Fallback, msgID string) error {
 // invalid dead-letters a payload that is not a valid job for this target.
 func (w *Worker) invalid(j *job, data []byte, why string) {
 	rec := &schemas.DeadLetter{
-		Target: w.t.Name, Reason: schemas.ReasonInvalid, ErrorClass: ClassInvalidJob, Error: why,
+		Target: w.t.Name, Reason: schemas.ReasonInvalid, ErrorClass: schemas.ClassInvalidJob, Error: why,
 		Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
 		ServiceName: w.o.serviceName, Instance: w.o.instance, TraceID: j.state.traceID,
 	}
@@ -136,7 +136,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		if json.Unmarshal(data, &loose) == nil {
 			jobID, _ = loose.ID.(string)
 			replyTo, _ = loose.ReplyTo.(string)
-			if !validSubject(replyTo) {
+			if schemas.CheckSubject(replyTo) != "" {
 				replyTo = ""
 			}
 		}
@@ -152,7 +152,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 	// The publisher learns of its mistake when it left a usable reply_to.
 	w.publishResult(replyTo, &schemas.Result{
 		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
-		ErrorClass: ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
+		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
 	})
 	w.ack(j.m, jobID)
 }
@@ -163,20 +163,6 @@ func validMeta(m json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return m
-}
-
-// validSubject reports whether s can be published to: non-empty tokens, no
-// wildcards, no white space, at most 255 bytes.
-func validSubject(s string) bool {
-	if s == "" || len(s) > 255 {
-		return false
-	}
-	for _, tok := range strings.Split(s, ".") {
-		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
-			return false
-		}
-	}
-	return true
 }
 
 // deadLetter stores the job's dead letter, tells reply_to, then acks.
@@ -219,7 +205,7 @@ func (w *Worker) circuitOpen(j *job) {
 	primary := w.breakers[0]
 	rec := &schemas.Fallback{
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
-		Endpoint: primary.endpoint, BreakerState: primary.stateName(w.o.now()),
+		Endpoint: primary.endpoint, BreakerState: string(primary.stateName(w.o.now())),
 		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
 		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
 	}
@@ -229,7 +215,7 @@ func (w *Worker) circuitOpen(j *job) {
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
 	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID),
-		zap.String("error_class", ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
+		zap.String("error_class", schemas.ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
 	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
 	if w.t.Fallback != nil {
 		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
@@ -237,7 +223,7 @@ func (w *Worker) circuitOpen(j *job) {
 	w.publishResult(jb.ReplyTo, &schemas.Result{
 		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
-		ErrorClass: ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
+		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
 		TraceID: j.state.traceID, Meta: jb.Meta,
 	})
 	w.ack(j.m, jb.ID)

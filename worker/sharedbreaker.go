@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // BreakerShare is told of this instance's breaker transitions so that the
@@ -15,7 +17,7 @@ type BreakerShare interface {
 	// (open, half_open or closed). For open and half_open, until is when
 	// the others may try the endpoint again if they hear nothing more: the
 	// end of the open timeout, or of the probe.
-	Share(target, endpoint, state string, until time.Time)
+	Share(target, endpoint string, state schemas.BreakerState, until time.Time)
 }
 
 // WithBreakerShare sets who is told of this worker's breaker transitions
@@ -29,11 +31,11 @@ func WithBreakerShare(s BreakerShare) Option {
 
 // shareUntil is how long the fleet should keep away from an endpoint whose
 // breaker went to state here.
-func shareUntil(t Target, state string, now time.Time) time.Time {
+func shareUntil(t Target, state schemas.BreakerState, now time.Time) time.Time {
 	switch state {
-	case "open":
+	case schemas.BreakerOpen:
 		return now.Add(t.Breaker.OpenTimeout)
-	case "half_open":
+	case schemas.BreakerHalfOpen:
 		// One probe is out; the others wait for its outcome, at most as
 		// long as a call may take.
 		return now.Add(t.Timeouts.Total + time.Second)
@@ -45,19 +47,19 @@ func shareUntil(t Target, state string, now time.Time) time.Time {
 // open or half_open, this instance sends nothing there until until (or until
 // a closed state arrives); with closed, calls go there again at once. The
 // local breaker keeps its own counts. Unknown endpoints are ignored.
-func (w *Worker) AdoptBreaker(endpoint, state string, until time.Time) {
+func (w *Worker) AdoptBreaker(endpoint string, state schemas.BreakerState, until time.Time) {
 	for _, b := range w.breakers {
 		if b.endpoint != endpoint {
 			continue
 		}
 		var u int64
-		if state != "closed" && until.After(w.o.now()) {
+		if state != schemas.BreakerClosed && until.After(w.o.now()) {
 			u = until.UnixNano()
 		}
 		if prev := b.fleetUntil.Swap(u); (prev == 0) != (u == 0) {
 			if u != 0 {
 				w.o.log.Warn("breaker open on another instance: endpoint avoided here too",
-					zap.String("endpoint", b.host), zap.String("state", state), zap.Time("until", until))
+					zap.String("endpoint", b.host), zap.Stringer("state", state), zap.Time("until", until))
 			} else {
 				w.o.log.Info("breaker closed on another instance: endpoint in use again", zap.String("endpoint", b.host))
 			}
@@ -74,9 +76,9 @@ func (b *endpointBreaker) fleetOpen(now int64) (bool, int64) {
 
 // stateName is the breaker's state as this instance acts on it: open while
 // another instance's open breaker is adopted, else the local breaker's.
-func (b *endpointBreaker) stateName(now time.Time) string {
+func (b *endpointBreaker) stateName(now time.Time) schemas.BreakerState {
 	if open, _ := b.fleetOpen(now.UnixNano()); open {
-		return "open"
+		return schemas.BreakerOpen
 	}
 	return breakerStateName(b.cb.State())
 }

@@ -7,6 +7,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // shareRecorder records what a worker's breakers tell the fleet.
@@ -15,10 +17,10 @@ type shareRecorder struct {
 	got []string
 }
 
-func (r *shareRecorder) Share(target, endpoint, state string, until time.Time) {
+func (r *shareRecorder) Share(target, endpoint string, state schemas.BreakerState, until time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.got = append(r.got, target+" "+endpoint+" "+state)
+	r.got = append(r.got, target+" "+endpoint+" "+state.String())
 }
 
 func TestAdoptedBreakerIsSkippedUntilClosed(t *testing.T) {

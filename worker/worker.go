@@ -90,7 +90,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
 		client:   newClient(t, sec),
 		secret:   secretSet(t, sec),
-		jobsSubj: o.prefix + ".jobs." + t.Name,
+		jobsSubj: o.topo.JobsSubject(t.Name),
 		closed:   make(chan struct{}),
 	}
 	if t.Signing != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // connFlags are the connection flags every operator command shares.
@@ -94,7 +95,7 @@ func (f *connFlags) resolve() (*connSettings, error) {
 }
 
 // topology is the stream and subject naming of the resolved prefix.
-func (s *connSettings) topology() dispatcher.Topology { return dispatcher.Topology{Prefix: s.prefix} }
+func (s *connSettings) topology() schemas.Topology { return schemas.Topology{Prefix: s.prefix} }
 
 // knownTargets are the config's targets; nil without --config.
 func (s *connSettings) knownTargets() []string {

@@ -177,7 +177,7 @@ func runDemo(cmd *cobra.Command, logLevel string, keep bool) error {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	topo := dispatcher.Topology{Prefix: cfg.NATS.SubjectPrefix}
+	topo := schemas.Topology{Prefix: cfg.NATS.SubjectPrefix}
 	dlq := deadletter.NewStore(js, topo.Prefix, topo.DLQStream())
 	results := make(chan schemas.Result, 64)
 	sub, err := nc.Subscribe("demo.results", func(m *nats.Msg) {

@@ -305,7 +305,7 @@ func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
 		fmt.Fprintln(w, "\nBREAKERS OPEN FOR THE FLEET")
 		t := &table{head: []string{"TARGET", "ENDPOINT", "STATE", "FOR", "BY"}}
 		for _, b := range fl.OpenBreakers {
-			t.add(b.Target, b.Endpoint, b.State, age(b.Until.Sub(lag.At)), b.By)
+			t.add(b.Target, b.Endpoint, b.State.String(), age(b.Until.Sub(lag.At)), b.By)
 		}
 		_ = t.write(w, width)
 	}
