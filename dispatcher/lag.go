@@ -76,7 +76,7 @@ type Lag struct {
 	Orphans []Orphan `json:"orphans"`
 	// Fleet is the fleet view (live instances, breakers open fleet-wide)
 	// when the reader asked for it (ReadFleet); nil otherwise.
-	Fleet *Fleet `json:"fleet,omitempty"`
+	Fleet *FleetView `json:"fleet,omitempty"`
 }
 
 // LagSettings tune ReadLag. The zero value reports every target that has a

@@ -61,7 +61,7 @@ type Service struct {
 	metrics  *metrics.Metrics // observability.go
 	// userAgent is the User-Agent of the workers' calls.
 	userAgent string
-	fleet     *fleet // fleet.go
+	fleet     *fleetMember // fleet_member.go
 }
 
 // NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
@@ -241,7 +241,7 @@ func (s *Service) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.fleet = newFleet(s, inst, brk)
+		s.fleet = newFleetMember(s, inst, brk)
 		return s.fleet.start()
 	})
 	if err != nil {

@@ -126,7 +126,7 @@ func New(bi BuildInfo) *Metrics {
 		"1 while some instance of the fleet holds the endpoint's breaker open (or probing), else 0.",
 		"target", "endpoint")
 	m.limitConc = m.gaugeVec("limit_concurrency",
-		"Calls this instance lets be in flight for the target: its concurrency, or its share of the fleet's.", "target")
+		"Calls this instance lets be in flight for the target: its concurrency, or its quota of the fleet's.", "target")
 	m.limitRate = m.gaugeVec("limit_rate_per_second",
 		"Calls per second this instance allows the target (its share of the fleet's with limit_scope fleet); 0: no rate limit.",
 		"target")
