@@ -293,7 +293,7 @@ func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
 					l += fmt.Sprintf(" %.4g/s", tl.PerSecond)
 				}
 				if tl.Scope == "fleet" {
-					l += " (fleet share)"
+					l += " (fleet quota)"
 				}
 				lim = append(lim, l)
 			}

@@ -67,7 +67,7 @@ func TestWriteFleet(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"FLEET: 2 instance(s) live",
-		"host-a/41", "3m0s", "orders 16 50/s (fleet share), mail 32",
+		"host-a/41", "3m0s", "orders 16 50/s (fleet quota), mail 32",
 		"host-b/7", "42s",
 		"BREAKERS OPEN FOR THE FLEET", "https://orders.example.com", "open", "25s",
 	} {

@@ -128,7 +128,7 @@ func New(bi BuildInfo) *Metrics {
 	m.limitConc = m.gaugeVec("limit_concurrency",
 		"Calls this instance lets be in flight for the target: its concurrency, or its quota of the fleet's.", "target")
 	m.limitRate = m.gaugeVec("limit_rate_per_second",
-		"Calls per second this instance allows the target (its share of the fleet's with limit_scope fleet); 0: no rate limit.",
+		"Calls per second this instance allows the target (its quota of the fleet's with limit_scope fleet); 0: no rate limit.",
 		"target")
 	m.gaugeVec("build_info", "Always 1; labels say the version, commit and Go version of the binary.",
 		"version", "commit", "goversion").
