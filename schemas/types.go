@@ -12,7 +12,7 @@ const (
 	OutcomeFallback     = "fallback"
 )
 
-// Dead-letter reasons (CONTRACT.md section 3).
+// Dead-letter reasons (docs/contract.md section 3.2).
 const (
 	ReasonExhausted     = "exhausted"
 	ReasonNonRetryable  = "non_retryable"

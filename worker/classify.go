@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// Error classes of the contract (CONTRACT.md section 3).
+// Error classes of the contract (docs/contract.md section 3.3).
 const (
 	ClassHTTP5xx               = "http_5xx"
 	ClassHTTP429               = "http_429"
