@@ -15,7 +15,7 @@ const (
 // Outcomes lists every outcome, in the order of the contract.
 var Outcomes = []string{OutcomeDelivered, OutcomeDeadLettered, OutcomeFallback}
 
-// Dead-letter reasons (docs/contract.md section 3).
+// Dead-letter reasons (docs/contract.md section 3.2).
 const (
 	ReasonExhausted     = "exhausted"
 	ReasonNonRetryable  = "non_retryable"
@@ -30,7 +30,7 @@ const (
 // record's, not a dead letter's).
 var Reasons = []string{ReasonExhausted, ReasonNonRetryable, ReasonInvalid, ReasonExpired, ReasonUnknownTarget}
 
-// Error classes (docs/contract.md section 3): what went wrong with an
+// Error classes (docs/contract.md section 3.3): what went wrong with an
 // attempt, or why a job never had one.
 const (
 	ClassHTTP5xx               = "http_5xx"
@@ -81,7 +81,7 @@ var BreakerStates = []BreakerState{BreakerClosed, BreakerHalfOpen, BreakerOpen}
 func (s BreakerState) String() string { return string(s) }
 
 // Message headers the service writes and reads (docs/contract.md
-// section 2). The retry state travels on a job's scheduled copy; the
+// section 3.9). The retry state travels on a job's scheduled copy; the
 // record headers on dead letters and fallback records.
 const (
 	// HeaderAttempts, HeaderFirstAttemptAt, HeaderHistory and HeaderTraceID

@@ -17,7 +17,7 @@ import (
 // command writes the scripts; this file teaches them the values of flags.
 
 // reasons and errorClasses are the values of Dispatch-Reason and
-// Dispatch-Error-Class (CONTRACT.md section 3).
+// Dispatch-Error-Class (docs/contract.md sections 3.3 and 3.9).
 var (
 	reasons      = schemas.Reasons
 	errorClasses = schemas.ErrorClasses
