@@ -43,13 +43,7 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 			MaxRequests: uint32(p.HalfOpenRequests),
 			Interval:    p.Window,
 			Timeout:     p.OpenTimeout,
-			ReadyToTrip: func(c gobreaker.Counts) bool {
-				if c.ConsecutiveFailures >= uint32(p.ConsecutiveFailures) {
-					return true
-				}
-				return c.Requests >= uint32(p.MinRequests) &&
-					float64(c.TotalFailures)/float64(c.Requests) >= p.FailureRatio
-			},
+			ReadyToTrip: func(c gobreaker.Counts) bool { return tripped(p, c) },
 			IsSuccessful: func(err error) bool { return err == nil },
 			IsExcluded:   func(err error) bool { return errors.Is(err, errBreakerExcluded) },
 		}
@@ -73,6 +67,19 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 		out = append(out, &endpointBreaker{endpoint: endpoint, host: host, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st), openFor: p.OpenTimeout})
 	}
 	return out
+}
+
+// tripped is the trip rule of policy p: ConsecutiveFailures failures in a
+// row, or a failure ratio of at least FailureRatio once MinRequests calls
+// completed within the window. Only completed calls that count are counted:
+// gobreaker's Requests also holds calls still in flight and excluded answers
+// (a 4xx, an SSRF refusal), which would dilute the ratio.
+func tripped(p BreakerPolicy, c gobreaker.Counts) bool {
+	if c.ConsecutiveFailures >= uint32(p.ConsecutiveFailures) {
+		return true
+	}
+	done := c.TotalSuccesses + c.TotalFailures
+	return done >= uint32(p.MinRequests) && float64(c.TotalFailures)/float64(done) >= p.FailureRatio
 }
 
 // breakerStateName is the contract's spelling of a breaker state.
