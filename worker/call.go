@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetdispatch/dispatcher/schemas"
@@ -54,12 +56,19 @@ func newClient(t Target, sec Security) *http.Client {
 type callResult struct {
 	status     int
 	body       []byte
-	err        error  // transport error or unreadable 2xx body; nil otherwise
+	err        error  // transport error; nil when a response came
 	class      string // "" on 2xx
 	errText    string
 	retryAfter time.Duration // from a Retry-After header, 0 when absent
 	duration   time.Duration
 	canceled   bool // cut by shutdown: not an attempt
+	// sent reports that the request may have reached the target: its
+	// headers were written (a response, a reset or a timeout after that),
+	// as opposed to a failure to resolve, connect or handshake.
+	sent bool
+	// bodyCut reports a response body longer than max_response_bytes or
+	// not readable to its end: body holds what was read.
+	bodyCut bool
 }
 
 // ok reports a 2xx answer.
@@ -133,19 +142,20 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 		res.err, res.class, res.errText = err, schemas.ClassInvalidJob, err.Error()
 		return res
 	}
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+	}))
 	resp, err := w.client.Do(req)
+	res.sent = wrote.Load() || err == nil
 	if err == nil {
 		res.status = resp.StatusCode
-		res.body, err = io.ReadAll(io.LimitReader(resp.Body, int64(w.sec.MaxResponseBytes)))
+		res.body, res.bodyCut = readBody(resp.Body, w.sec.MaxResponseBytes)
 		resp.Body.Close()
-		if err != nil && !(res.status >= 200 && res.status < 300) {
-			// The status is what counts for a failed call; a cut body changes nothing.
-			err = nil
-		}
 	}
 	res.duration = w.o.now().Sub(start)
 	if err != nil {
-		// No response, or a 2xx whose body could not be read.
+		// No response.
 		res.canceled = hardCtx.Err() != nil
 		res.err = err
 		res.class = classifyError(ctx, err)
@@ -161,6 +171,17 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), w.o.now())
 	}
 	return res
+}
+
+// readBody reads at most max bytes of a response body. cut reports that the
+// body was longer, or could not be read to its end (the status is what
+// counts: a 2xx with an unreadable body is still a success, its body cut).
+func readBody(body io.Reader, max int) (b []byte, cut bool) {
+	b, err := io.ReadAll(io.LimitReader(body, int64(max)+1))
+	if len(b) > max {
+		return b[:max], true
+	}
+	return b, err != nil
 }
 
 // errorText is a short, secret-free description of a transport error: the
