@@ -32,6 +32,10 @@ type Attempt struct {
 	ErrorClass string    `json:"error_class"`
 	Error      string    `json:"error"`
 	DurationMS float64   `json:"duration_ms"`
+	// Sent reports that the request may have reached the target (its
+	// headers were written); false for failures to resolve, connect or
+	// handshake.
+	Sent bool `json:"sent"`
 }
 
 // DeadLetter is a record on <p>.dlq.<target> (schemas/deadletter.v1.schema.json).

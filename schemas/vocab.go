@@ -80,6 +80,23 @@ var BreakerStates = []BreakerState{BreakerClosed, BreakerHalfOpen, BreakerOpen}
 // String returns the state's spelling.
 func (s BreakerState) String() string { return string(s) }
 
+// Values of retry.after_send: what happens to a failure without a response
+// (a reset, a timeout) that came after the request may have reached the
+// target. Failures before it (DNS, connect, TLS) and statuses in
+// retry_on_status are retried whatever it says.
+const (
+	// AfterSendRetry retries them (relying on the Idempotency-Key).
+	AfterSendRetry = "retry"
+	// AfterSendIdempotent retries them for GET, HEAD, PUT, DELETE and
+	// OPTIONS only.
+	AfterSendIdempotent = "idempotent_methods"
+	// AfterSendNever never retries them.
+	AfterSendNever = "never"
+)
+
+// AfterSendPolicies lists the values of retry.after_send.
+var AfterSendPolicies = []string{AfterSendRetry, AfterSendIdempotent, AfterSendNever}
+
 // Message headers the service writes and reads (docs/contract.md
 // section 3.9). The retry state travels on a job's scheduled copy; the
 // record headers on dead letters and fallback records.

@@ -35,13 +35,32 @@ type settlement struct {
 	retry       RetryPolicy
 	maxAttempts int        // the target's, lowered by the job's own
 	notAfter    *time.Time // the job's not_after, nil for none
+	method      string     // the job's HTTP method (retry.after_send)
 }
+
+// retrySent reports whether a failure that came after the request may have
+// reached the target is retried, for the job's method under policy.
+func retrySent(policy, method string) bool {
+	switch policy {
+	case schemas.AfterSendNever:
+		return false
+	case schemas.AfterSendIdempotent:
+		return slices.Contains(idempotentMethods, method)
+	default:
+		return true
+	}
+}
+
+// idempotentMethods are the methods retry.after_send: idempotent_methods
+// retries (RFC 9110 section 9.2.2, less TRACE, which jobs cannot use).
+var idempotentMethods = []string{"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 
 // decide is the settle stage's rule, a pure function of the job's retry
 // state (the attempt just made already recorded in it), the attempt's
 // result, the settings and the time: deliver a success; dead-letter a
 // failure that is not retryable (its class, or a status outside
-// retry_on_status), one that used its last attempt, and one whose next
+// retry_on_status, or a failure after the request may have reached the
+// target that retry.after_send does not retry), one that used its last attempt, and one whose next
 // attempt would come after max_elapsed or not_after; otherwise retry after
 // the backoff delay (or the target's Retry-After, capped).
 func decide(st retryState, res *callResult, s settlement, now time.Time) action {
@@ -57,6 +76,11 @@ func decide(st retryState, res *callResult, s settlement, now time.Time) action 
 	}
 	if !retryable {
 		a.reason = schemas.ReasonNonRetryable
+		return a
+	}
+	if res.err != nil && res.sent && !retrySent(s.retry.AfterSend, s.method) {
+		a.reason = schemas.ReasonNonRetryable
+		a.errText = res.errText + " (the request may have reached the target; retry.after_send: " + s.retry.AfterSend + ")"
 		return a
 	}
 	if st.attempts >= s.maxAttempts {

@@ -13,10 +13,11 @@ import (
 // go in; the action comes out. No clock runs and nothing sleeps.
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	policy := RetryPolicy{
+	policy0 := RetryPolicy{
 		MaxAttempts: 5, InitialInterval: time.Second, Multiplier: 2, MaxInterval: time.Minute,
 		Randomization: 0, MaxElapsed: time.Hour, MaxRetryAfter: 5 * time.Minute,
 	}.withDefaults()
+	policy := policy0
 	st := func(attempts int, first time.Time) retryState { return retryState{attempts: attempts, first: first} }
 	status := func(code int) *callResult {
 		r := &callResult{status: code}
@@ -29,6 +30,12 @@ func TestDecide(t *testing.T) {
 		return &callResult{err: errors.New(class), class: class, errText: class}
 	}
 	withRetryAfter := func(r *callResult, d time.Duration) *callResult { r.retryAfter = d; return r }
+	sent := func(r *callResult) *callResult { r.sent = true; return r }
+	afterSend := func(policy, method string) settlement {
+		p := policy0
+		p.AfterSend = policy
+		return settlement{retry: p, maxAttempts: 5, method: method}
+	}
 	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
 
 	cases := []struct {
@@ -61,6 +68,15 @@ func TestDecide(t *testing.T) {
 		{"not_after after the next attempt retries", st(1, t0), status(503), settlement{retry: policy, maxAttempts: 5, notAfter: at(2 * time.Second)}, actRetry, "", time.Second},
 		{"Retry-After wins over the backoff", st(1, t0), withRetryAfter(status(429), 7*time.Second), settlement{retry: policy, maxAttempts: 5}, actRetry, "", 7 * time.Second},
 		{"Retry-After is capped by max_retry_after", st(1, t0), withRetryAfter(status(503), time.Hour), settlement{retry: policy, maxAttempts: 5}, actRetry, "", 5 * time.Minute},
+		{"after_send retry: a reset after sending is retried", st(1, t0), sent(transport(schemas.ClassConnectionReset)), afterSend(schemas.AfterSendRetry, "POST"), actRetry, "", time.Second},
+		{"after_send never: a reset after sending is final", st(1, t0), sent(transport(schemas.ClassConnectionReset)), afterSend(schemas.AfterSendNever, "GET"), actDeadLetter, schemas.ReasonNonRetryable, 0},
+		{"after_send never: a response-header timeout is final", st(1, t0), sent(transport(schemas.ClassTimeoutResponseHeader)), afterSend(schemas.AfterSendNever, "PUT"), actDeadLetter, schemas.ReasonNonRetryable, 0},
+		{"after_send never: refused before sending is retried", st(1, t0), transport(schemas.ClassConnectionRefused), afterSend(schemas.AfterSendNever, "POST"), actRetry, "", time.Second},
+		{"after_send never: a connect timeout is retried", st(1, t0), transport(schemas.ClassTimeoutConnect), afterSend(schemas.AfterSendNever, "POST"), actRetry, "", time.Second},
+		{"after_send never: a 503 is retried (the target answered)", st(1, t0), sent(status(503)), afterSend(schemas.AfterSendNever, "POST"), actRetry, "", time.Second},
+		{"after_send idempotent_methods: a POST timed out after sending is final", st(1, t0), sent(transport(schemas.ClassTimeoutTotal)), afterSend(schemas.AfterSendIdempotent, "POST"), actDeadLetter, schemas.ReasonNonRetryable, 0},
+		{"after_send idempotent_methods: a PUT timed out after sending is retried", st(1, t0), sent(transport(schemas.ClassTimeoutTotal)), afterSend(schemas.AfterSendIdempotent, "PUT"), actRetry, "", time.Second},
+		{"after_send idempotent_methods: a PATCH reset after sending is final", st(1, t0), sent(transport(schemas.ClassConnectionReset)), afterSend(schemas.AfterSendIdempotent, "PATCH"), actDeadLetter, schemas.ReasonNonRetryable, 0},
 		{"Retry-After on a final status changes nothing", st(1, t0), withRetryAfter(status(400), time.Second), settlement{retry: policy, maxAttempts: 5}, actDeadLetter, schemas.ReasonNonRetryable, 0},
 	}
 	for _, c := range cases {

@@ -51,7 +51,7 @@ func (w *Worker) settle(j *job, res *callResult) {
 
 // settlement is what decide needs to know of the target and the job.
 func (w *Worker) settlement(jb *schemas.Job) settlement {
-	s := settlement{retry: w.t.Retry, maxAttempts: w.t.Retry.MaxAttempts, notAfter: jb.NotAfter}
+	s := settlement{retry: w.t.Retry, maxAttempts: w.t.Retry.MaxAttempts, notAfter: jb.NotAfter, method: jb.EffectiveMethod()}
 	if jb.MaxAttempts > 0 {
 		s.maxAttempts = min(s.maxAttempts, jb.MaxAttempts)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // When-open policies of a breaker.
@@ -51,6 +53,10 @@ type RetryPolicy struct {
 	BudgetRatio float64
 	// NoBudget turns the retry budget off (the file's retry.budget_ratio: 0).
 	NoBudget bool
+	// AfterSend says what happens to a failure without a response that
+	// came after the request may have reached the target (one of
+	// schemas.AfterSendPolicies; zero means schemas.AfterSendRetry).
+	AfterSend string
 }
 
 // RateLimit caps the calls a target receives: PerSecond on average, Burst
@@ -174,6 +180,7 @@ func DefaultTarget() Target {
 			RetryOnStatus:   slices.Clone(DefaultRetryOnStatus),
 			MaxRetryAfter:   5 * time.Minute,
 			BudgetRatio:     DefaultRetryBudgetRatio,
+			AfterSend:       schemas.AfterSendRetry,
 		},
 		Breaker: BreakerPolicy{
 			ConsecutiveFailures: 5,
@@ -213,6 +220,9 @@ func (r RetryPolicy) withDefaults() RetryPolicy {
 	r.MaxRetryAfter = orDuration(r.MaxRetryAfter, d.MaxRetryAfter)
 	if r.BudgetRatio <= 0 {
 		r.BudgetRatio = d.BudgetRatio
+	}
+	if r.AfterSend == "" {
+		r.AfterSend = d.AfterSend
 	}
 	return r
 }

@@ -298,6 +298,9 @@ func (v *validator) settings(path string, t worker.Target, own func(keys ...stri
 	if own("breaker.half_open_requests") && b.HalfOpenRequests < 1 {
 		v.fail(at("breaker.half_open_requests"), "must be at least 1")
 	}
+	if own("retry.after_send") && !slices.Contains(schemas.AfterSendPolicies, t.Retry.AfterSend) {
+		v.fail(at("retry.after_send"), "must be one of %s, got %q", strings.Join(schemas.AfterSendPolicies, ", "), t.Retry.AfterSend)
+	}
 	if own("breaker.when_open") && b.WhenOpen != worker.WhenOpenFallback && b.WhenOpen != worker.WhenOpenHold {
 		v.fail(at("breaker.when_open"), "must be %q or %q, got %q", worker.WhenOpenFallback, worker.WhenOpenHold, b.WhenOpen)
 	}
