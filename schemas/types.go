@@ -34,8 +34,8 @@ type Attempt struct {
 	DurationMS float64   `json:"duration_ms"`
 	// Sent reports that the request may have reached the target (its
 	// headers were written); false for failures to resolve, connect or
-	// handshake.
-	Sent bool `json:"sent"`
+	// handshake. Always set by this version; nil in older records.
+	Sent *bool `json:"sent,omitempty"`
 }
 
 // DeadLetter is a record on <p>.dlq.<target> (schemas/deadletter.v1.schema.json).

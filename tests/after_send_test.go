@@ -76,7 +76,7 @@ func TestRetryAfterSend(t *testing.T) {
 				t.Errorf("dead letter after %d attempts, reason %s; want %d, %s (error %q)", rec.Attempts, rec.Reason, c.attempts, c.reason, rec.Error)
 			}
 			for _, a := range rec.History {
-				if a.Sent != c.sent {
+				if a.Sent == nil || *a.Sent != c.sent {
 					t.Errorf("attempt %d (%s) sent=%v, want %v", a.Attempt, a.ErrorClass, a.Sent, c.sent)
 				}
 			}

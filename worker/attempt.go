@@ -40,7 +40,7 @@ func (w *Worker) attempt(j *job) (*callResult, bool) {
 	done(breakerOutcome(res))
 	j.state.record(schemas.Attempt{
 		Attempt: n, At: at.UTC(), Endpoint: b.endpoint, Status: res.status,
-		ErrorClass: res.class, Error: res.errText, DurationMS: ms(res.duration), Sent: res.sent,
+		ErrorClass: res.class, Error: res.errText, DurationMS: ms(res.duration), Sent: &res.sent,
 	})
 	j.host = b.host
 	w.logAttempt(j, n, res)
