@@ -10,6 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/jetdispatch/dispatcher/schemas"
 )
@@ -29,8 +30,9 @@ func NewWriter(js jetstream.JetStream, prefix string) *Writer {
 	return &Writer{js: js, topo: schemas.Topology{Prefix: prefix}, timeout: 30 * time.Second}
 }
 
-// DeadLetter stores rec on <p>.dlq.<target>.
-func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string) error {
+// DeadLetter stores rec on <p>.dlq.<target>, with the settle marker mark
+// when not nil (both in one atomic batch, see worker.PublishSettled).
+func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string, mark *nats.Msg) error {
 	data, cut, err := fitDeadLetter(rec, int(w.js.Conn().MaxPayload()))
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
@@ -39,16 +41,23 @@ func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID 
 	if cut != "" {
 		m.Header.Set(schemas.HeaderTruncated, cut)
 	}
-	return w.publish(ctx, m)
+	return w.publish(ctx, m, mark)
 }
 
-// Fallback stores rec on <p>.fallback.<target>.
-func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID string) error {
+// Schedule stores m, a scheduled copy of a job, with the settle marker mark
+// when not nil; retried like a record.
+func (w *Writer) Schedule(ctx context.Context, m, mark *nats.Msg) error {
+	return w.publish(ctx, m, mark)
+}
+
+// Fallback stores rec on <p>.fallback.<target>, with the settle marker
+// mark when not nil.
+func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID string, mark *nats.Msg) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode fallback record: %w", err)
 	}
-	return w.publish(ctx, recordMsg(w.topo.FallbackSubject(rec.Target), data, rec.Reason, schemas.ClassCircuitOpen, rec.Job, msgID))
+	return w.publish(ctx, recordMsg(w.topo.FallbackSubject(rec.Target), data, rec.Reason, schemas.ClassCircuitOpen, rec.Job, msgID), mark)
 }
 
 // recordMsg is the message of a record: its JSON data with the headers
@@ -69,7 +78,7 @@ func recordMsg(subject string, data []byte, reason, class string, job json.RawMe
 // publish retries transient failures (no responders while a stream leader is
 // elected, a reconnect, a timeout) with exponential backoff until the
 // writer's timeout; the caller keeps the job un-acked when this fails.
-func (w *Writer) publish(ctx context.Context, m *nats.Msg) error {
+func (w *Writer) publish(ctx context.Context, m, mark *nats.Msg) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	b := backoff.NewExponentialBackOff()
@@ -79,7 +88,12 @@ func (w *Writer) publish(ctx context.Context, m *nats.Msg) error {
 	op := func() error {
 		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 		defer acancel()
-		_, err := w.js.PublishMsg(actx, m)
+		var err error
+		if mark != nil {
+			err = publishSettled(actx, w.js, mark, m)
+		} else {
+			_, err = w.js.PublishMsg(actx, m)
+		}
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408 {
 			return backoff.Permanent(err) // a refusal, not a hiccup
@@ -91,6 +105,25 @@ func (w *Writer) publish(ctx context.Context, m *nats.Msg) error {
 	}
 	return nil
 }
+
+// publishSettled stores msgs (the outcome and its settle marker) in one
+// atomic batch on js: both or neither. A batch refused because a message
+// id in it is already stored (a retry of a publish whose ack was lost)
+// counts as stored.
+func publishSettled(ctx context.Context, js jetstream.JetStream, msgs ...*nats.Msg) error {
+	_, err := jetstreamext.PublishMsgBatch(ctx, js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeBatchDuplicate {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("atomic publish of %s: %w", msgs[len(msgs)-1].Subject, err)
+	}
+	return nil
+}
+
+// errCodeBatchDuplicate is the server's JSAtomicPublishContainsDuplicateMessageErr.
+const errCodeBatchDuplicate = 10201
 
 func jobID(job json.RawMessage) string {
 	if len(job) == 0 {

@@ -56,7 +56,7 @@ func TestWriterDeadLetterIsStoredOnceWithHeaders(t *testing.T) {
 	rec := &schemas.DeadLetter{Job: json.RawMessage(`{"id":"ord-1","path":"/x"}`), Target: "pay", Reason: "exhausted",
 		ErrorClass: "http_5xx", Error: "503 Service Unavailable", LastStatus: 503, Attempts: 3, DeadAt: time.Now().UTC()}
 	for range 2 {
-		if err := w.DeadLetter(ctx, rec, "dlq:pay:42"); err != nil {
+		if err := w.DeadLetter(ctx, rec, "dlq:pay:42", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,7 +92,7 @@ func TestWriterReportsWhenNotStored(t *testing.T) {
 	w := deadletter.NewWriter(js, "dispatch")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	err := w.Fallback(ctx, &schemas.Fallback{Target: "pay", Reason: "circuit_open"}, "fb:pay:1")
+	err := w.Fallback(ctx, &schemas.Fallback{Target: "pay", Reason: "circuit_open"}, "fb:pay:1", nil)
 	if err == nil {
 		t.Fatal("Fallback with no stream succeeded")
 	}
@@ -116,7 +116,7 @@ func TestWriterCutsOversizeRecord(t *testing.T) {
 		raw[i] = byte('a' + i%26)
 	}
 	rec := &schemas.DeadLetter{Raw: raw, Target: "pay", Reason: "invalid", ErrorClass: "invalid_job", Error: "not JSON", DeadAt: time.Now().UTC()}
-	if err := deadletter.NewWriter(js, "dispatch").DeadLetter(ctx, rec, "dlq:pay:7"); err != nil {
+	if err := deadletter.NewWriter(js, "dispatch").DeadLetter(ctx, rec, "dlq:pay:7", nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := st.GetMsg(ctx, 1)

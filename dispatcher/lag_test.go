@@ -117,11 +117,11 @@ func TestReadLag(t *testing.T) {
 	w := deadletter.NewWriter(js, "dispatch")
 	for i, tg := range []string{"alpha", "alpha", "zzz"} {
 		rec := &schemas.DeadLetter{Target: tg, Reason: schemas.ReasonExhausted, ErrorClass: "http_5xx", DeadAt: time.Now()}
-		if err := w.DeadLetter(ctx, rec, fmt.Sprintf("dlq-%d", i)); err != nil {
+		if err := w.DeadLetter(ctx, rec, fmt.Sprintf("dlq-%d", i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Fallback(ctx, &schemas.Fallback{Target: "bravo", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1"); err != nil {
+	if err := w.Fallback(ctx, &schemas.Fallback{Target: "bravo", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1", nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -30,7 +30,26 @@ type orphanSweeper struct {
 	redact   *worker.Redactor
 	obs      worker.Observer // nil: none
 
-	st jetstream.Stream // the jobs stream, looked up by the first sweep
+	st  jetstream.Stream // the jobs stream, looked up by the first sweep
+	dlq jetstream.Stream // the dead-letter stream, looked up once (settle markers)
+}
+
+// orphanMarkerTTL keeps an orphan's settle marker long past any sweep that
+// could find the orphan again.
+const orphanMarkerTTL = time.Hour
+
+// settled reports whether the orphan with jobs-stream sequence seq was
+// dead-lettered already (its settle marker is stored).
+func (o *orphanSweeper) settled(ctx context.Context, seq string) bool {
+	if o.dlq == nil {
+		st, err := o.js.Stream(ctx, o.topo.DLQStream())
+		if err != nil {
+			return false
+		}
+		o.dlq = st
+	}
+	_, err := o.dlq.GetLastMsgForSubject(ctx, o.topo.SettledSubject(schemas.SettledDLQ, o.topo.JobsStream(), seq))
+	return err == nil
 }
 
 // unknownTargetLabel is the target label of every orphan in the metrics: the
@@ -109,8 +128,18 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		} else {
 			rec.Raw = o.redact.Raw(m.Data)
 		}
-		msgID := "dlq:orphan:" + strconv.FormatUint(m.Sequence, 10)
-		if err := o.rec.DeadLetter(ctx, rec, msgID); err != nil {
+		seqText := strconv.FormatUint(m.Sequence, 10)
+		if o.settled(ctx, seqText) {
+			// Dead-lettered by an earlier sweep that died before deleting.
+			if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+				return err
+			}
+			seq = m.Sequence + 1
+			continue
+		}
+		msgID := "dlq:orphan:" + seqText
+		mark := worker.SettleMarker(o.topo, schemas.SettledDLQ, o.topo.JobsStream(), seqText, msgID, o.instance, orphanMarkerTTL, time.Now())
+		if err := o.rec.DeadLetter(ctx, rec, msgID, mark); err != nil {
 			return err
 		}
 		if job != nil && job.ReplyTo != "" {

@@ -27,7 +27,7 @@ func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfi
 		{
 			Name:        t.JobsStream(),
 			Description: "dispatcher jobs (and their scheduled retries)",
-			Subjects:    []string{t.JobsWildcard(), t.RetryWildcard()},
+			Subjects:    []string{t.JobsWildcard(), t.RetryWildcard(), t.SettledWildcard(schemas.SettledRetry)},
 			Retention:   jetstream.WorkQueuePolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
@@ -37,28 +37,38 @@ func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfi
 			AllowMsgSchedules: true,
 			AllowRollup:       true,
 			AllowDirect:       true,
+			// Settle markers: stored atomically with a scheduled copy,
+			// expiring on their own.
+			AllowAtomicPublish: true,
+			AllowMsgTTL:        true,
 		},
 		{
 			Name:        t.DLQStream(),
 			Description: "dispatcher dead letters",
-			Subjects:    []string{t.DLQWildcard()},
+			Subjects:    []string{t.DLQWildcard(), t.SettledWildcard(schemas.SettledDLQ)},
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
 			MaxAge:      s.DeadLetterMaxAge,
 			Duplicates:  2 * time.Minute,
 			AllowDirect: true,
+			// Settle markers (see the jobs stream).
+			AllowAtomicPublish: true,
+			AllowMsgTTL:        true,
 		},
 		{
 			Name:        t.FallbackStream(),
 			Description: "dispatcher fallback records (circuit open)",
-			Subjects:    []string{t.FallbackWildcard()},
+			Subjects:    []string{t.FallbackWildcard(), t.SettledWildcard(schemas.SettledFallback)},
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
 			MaxAge:      s.FallbackMaxAge,
 			Duplicates:  2 * time.Minute,
 			AllowDirect: true,
+			// Settle markers (see the jobs stream).
+			AllowAtomicPublish: true,
+			AllowMsgTTL:        true,
 		},
 	}
 }

@@ -75,6 +75,40 @@ func (t Topology) FallbackTarget(subject string) (target string, ok bool) {
 	return cutPrefix(subject, t.Prefix+".fallback.")
 }
 
+// Kinds of settle markers: which stream holds a delivery's stored outcome.
+const (
+	SettledRetry    = "retry"    // a scheduled copy (retry, postponement, hold) in the jobs stream
+	SettledDLQ      = "dlq"      // a dead letter in the dead-letter stream
+	SettledFallback = "fallback" // a fallback record in the fallback stream
+)
+
+// SettledKinds lists the settle marker kinds.
+var SettledKinds = []string{SettledRetry, SettledDLQ, SettledFallback}
+
+// SettledSubject is the settle marker of the delivery with sequence seq of
+// stream: <p>.settled.<kind>.<stream>.<seq>. It is stored atomically with
+// the outcome it marks (a scheduled copy, a dead letter, a fallback record)
+// in that outcome's stream, so a redelivered copy of a delivery whose
+// outcome is already stored is recognised before any call.
+func (t Topology) SettledSubject(kind, stream, seq string) string {
+	return t.Prefix + ".settled." + kind + "." + stream + "." + seq
+}
+
+// SettledWildcard matches the settle markers of kind: <p>.settled.<kind>.>.
+func (t Topology) SettledWildcard(kind string) string { return t.Prefix + ".settled." + kind + ".>" }
+
+// SettledStream is the stream that holds the settle markers of kind.
+func (t Topology) SettledStream(kind string) string {
+	switch kind {
+	case SettledDLQ:
+		return t.DLQStream()
+	case SettledFallback:
+		return t.FallbackStream()
+	default:
+		return t.JobsStream()
+	}
+}
+
 // ConsumerName is the durable consumer of a target: dispatch_<target>.
 func (t Topology) ConsumerName(target string) string { return "dispatch_" + target }
 

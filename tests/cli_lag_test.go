@@ -57,7 +57,7 @@ func TestCLILag(t *testing.T) {
 	}
 	testenv.PutDeadLetters(t, b.JS, "alpha", []string{"d1", "d2", "d3", "d4"})
 	w := deadletter.NewWriter(b.JS, testenv.Prefix)
-	if err := w.Fallback(ctx, &schemas.Fallback{Target: "alpha", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1"); err != nil {
+	if err := w.Fallback(ctx, &schemas.Fallback{Target: "alpha", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1", nil); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testenv.WriteConfig(t, b.Config(testenv.Targets(testenv.M{"alpha": testenv.Target("http://127.0.0.1:1"), "charlie": testenv.Target("http://127.0.0.1:1")})))

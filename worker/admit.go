@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -57,13 +56,15 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
 	}
-	if meta.NumDelivered > 1 && w.retryPending(j) {
-		// An earlier delivery stored this job's retry and died before its
-		// ack: the scheduled copy carries the job on; calling again now
-		// would make a duplicate call.
-		w.o.log.Info("retry already scheduled; redelivered copy acked", zap.String("job_id", jb.ID), zap.Uint64("stream_seq", meta.Sequence.Stream))
-		w.ack(m, jb.ID)
-		return nil, false
+	if meta.NumDelivered > 1 {
+		if kind, ok := w.settledBefore(j); ok {
+			// An earlier delivery stored this job's outcome and died before
+			// its ack: calling again would fork the job.
+			w.o.log.Info("outcome already stored; redelivered copy acked", zap.String("job_id", jb.ID),
+				zap.Uint64("stream_seq", meta.Sequence.Stream), zap.String("settled", kind))
+			w.ack(m, jb.ID)
+			return nil, false
+		}
 	}
 	if meta.NumDelivered > maxDeliveries {
 		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
@@ -80,19 +81,6 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 		return nil, false
 	}
 	return j, true
-}
-
-// retryPending reports whether a retry of this delivery is already stored.
-// Errors count as "no": the worst case is one duplicate call.
-func (w *Worker) retryPending(j *job) bool {
-	ctx, cancel := context.WithTimeout(w.hardCtx, 5*time.Second)
-	defer cancel()
-	st, err := w.js.Stream(ctx, j.meta.Stream)
-	if err != nil {
-		return false
-	}
-	_, err = st.GetLastMsgForSubject(ctx, w.retrySubject(j.seq))
-	return err == nil
 }
 
 func lastStatus(s retryState) int {

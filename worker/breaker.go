@@ -39,11 +39,11 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 	out := make([]*endpointBreaker, 0, len(t.Endpoints))
 	for _, ep := range t.Endpoints {
 		st := gobreaker.Settings{
-			Name:        t.Name + " " + ep,
-			MaxRequests: uint32(p.HalfOpenRequests),
-			Interval:    p.Window,
-			Timeout:     p.OpenTimeout,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return tripped(p, c) },
+			Name:         t.Name + " " + ep,
+			MaxRequests:  uint32(p.HalfOpenRequests),
+			Interval:     p.Window,
+			Timeout:      p.OpenTimeout,
+			ReadyToTrip:  func(c gobreaker.Counts) bool { return tripped(p, c) },
 			IsSuccessful: func(err error) bool { return err == nil },
 			IsExcluded:   func(err error) bool { return errors.Is(err, errBreakerExcluded) },
 		}

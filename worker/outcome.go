@@ -87,12 +87,16 @@ func (w *Worker) schedule(j *job, next time.Time) error {
 	j.state.write(m.Header)
 	m.Header.Set("Nats-Schedule", "@at "+next.UTC().Format(time.RFC3339Nano))
 	m.Header.Set("Nats-Schedule-Target", w.jobsSubj)
-	m.Header.Set(jetstream.MsgIDHeader, "retry:"+w.t.Name+":"+j.seq)
+	msgID := "retry:" + w.t.Name + ":" + j.seq
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	m.Data = j.m.Data()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := w.js.PublishMsg(ctx, m)
-	return err
+	if err := w.rec.Schedule(ctx, m, w.marker(j, schemas.SettledRetry, msgID)); err != nil {
+		return err
+	}
+	crashAfterStore(schemas.SettledRetry)
+	return nil
 }
 
 // retrySubject is where the retry of the delivery with stream sequence seq is
@@ -106,16 +110,26 @@ func (w *Worker) retrySubject(seq string) string {
 // job to JetStream's redelivery instead of racing a second copy of it.
 func (w *Worker) recordTimeout() time.Duration { return max(w.ackWait/2, 5*time.Second) }
 
-func (w *Worker) storeDeadLetter(rec *schemas.DeadLetter, msgID string) error {
+func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()
-	return w.rec.DeadLetter(ctx, rec, msgID)
+	msgID := "dlq:" + w.t.Name + ":" + j.seq
+	if err := w.rec.DeadLetter(ctx, rec, msgID, w.marker(j, schemas.SettledDLQ, msgID)); err != nil {
+		return err
+	}
+	crashAfterStore(schemas.SettledDLQ)
+	return nil
 }
 
-func (w *Worker) storeFallback(rec *schemas.Fallback, msgID string) error {
+func (w *Worker) storeFallback(j *job, rec *schemas.Fallback) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()
-	return w.rec.Fallback(ctx, rec, msgID)
+	msgID := "fb:" + w.t.Name + ":" + j.seq
+	if err := w.rec.Fallback(ctx, rec, msgID, w.marker(j, schemas.SettledFallback, msgID)); err != nil {
+		return err
+	}
+	crashAfterStore(schemas.SettledFallback)
+	return nil
 }
 
 // invalid dead-letters a payload that is not a valid job for this target.
@@ -144,7 +158,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		rec.Raw = w.rawRedact.redact(data)
 	}
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
-	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+	if err := w.storeDeadLetter(j, rec); err != nil {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
 		return
 	}
@@ -177,7 +191,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		f := j.state.first.UTC()
 		rec.FirstAttemptAt = &f
 	}
-	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+	if err := w.storeDeadLetter(j, rec); err != nil {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
@@ -209,7 +223,7 @@ func (w *Worker) circuitOpen(j *job) {
 		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
 		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
 	}
-	if err := w.storeFallback(rec, "fb:"+w.t.Name+":"+j.seq); err != nil {
+	if err := w.storeFallback(j, rec); err != nil {
 		w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}

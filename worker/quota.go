@@ -16,11 +16,7 @@ func (w *Worker) SetFleetSize(n, rank int) {
 	}
 	rank = min(max(rank, 0), n-1)
 	c := fleetQuota(w.t.Concurrency, n, rank)
-	if int(w.active.Swap(int32(c))) != c {
-		ch := make(chan struct{})
-		close(*w.limitChanged.Swap(&ch))
-		w.repull(pullBatch(c))
-	}
+	w.lane.setLimit(c)
 	if w.limiter != nil {
 		rl := w.t.RateLimit
 		w.limiter.SetLimit(rateLimit(rl.PerSecond / float64(n)))
@@ -33,7 +29,9 @@ func (w *Worker) SetFleetSize(n, rank int) {
 // Limits returns the concurrency and calls per second (0: unlimited) this
 // instance applies now: the configured figures, or its fleet quota.
 func (w *Worker) Limits() (concurrency int, perSecond float64) {
-	return int(w.active.Load()), w.rateQuota()
+	w.lane.mu.Lock()
+	defer w.lane.mu.Unlock()
+	return w.lane.limit, w.rateQuota()
 }
 
 func (w *Worker) rateQuota() float64 {

@@ -8,6 +8,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
@@ -127,24 +129,16 @@ func TestSetFleetSizeSplitsLimits(t *testing.T) {
 		tg := Target{Name: "a", Endpoints: []string{"http://x"}, Concurrency: 10, LimitScope: scope,
 			RateLimit: &RateLimit{PerSecond: 90, Burst: 9}}.withDefaults()
 		w := &Worker{t: tg, o: options{log: zap.NewNop()}, limiter: rate.NewLimiter(rateLimit(90), 9)}
-		w.active.Store(10)
-		ch := make(chan struct{})
-		w.limitChanged.Store(&ch)
+		w.lane = newLane(10, time.Minute, time.Now, func(jetstream.Msg) {})
 		return w
 	}
 	w := mk(LimitScopeFleet)
-	old := w.limitChanged.Load()
 	w.SetFleetSize(3, 0)
 	if c, r := w.Limits(); c != 4 || r != 30 {
 		t.Errorf("rank 0 of 3: concurrency %d rate %v, want 4 and 30", c, r)
 	}
 	if b := w.limiter.Burst(); b != 3 {
 		t.Errorf("burst %d, want 3", b)
-	}
-	select {
-	case <-*old:
-	default:
-		t.Error("parked goroutines were not woken")
 	}
 	w.SetFleetSize(3, 2)
 	if c, _ := w.Limits(); c != 3 {

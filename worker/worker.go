@@ -38,11 +38,9 @@ type Worker struct {
 	budget      *retryBudget  // nil: no retry budget
 	limiter     *rate.Limiter // nil: no rate limit
 
-	// active is how many goroutines of the pool take jobs: Concurrency, or
-	// this instance's fleet quota of it (SetFleetSize); limitChanged is
-	// closed and replaced when it changes, waking the parked goroutines.
-	active       atomic.Int32
-	limitChanged atomic.Pointer[chan struct{}]
+	// lane holds the deliveries and runs the pipeline in at most
+	// Concurrency slots (or this instance's fleet quota of it).
+	lane *lane
 
 	// lastEndpoint is the index of the endpoint the last call went to.
 	lastEndpoint atomic.Int32
@@ -50,21 +48,20 @@ type Worker struct {
 	heldUntil atomic.Int64
 	// stream and consumer name the consumer Start was given (for a pause).
 	stream, consumer string
+	// streams are handles on the streams settle markers are looked up in.
+	streamsMu sync.Mutex
+	streams   map[string]jetstream.Stream
 
 	// lifecycle (pool.go)
-	mu       sync.Mutex
-	started  bool
-	cons     jetstream.Consumer
-	cc       jetstream.ConsumeContext
-	batch    int           // PullMaxMessages of cc
-	msgs     chan delivery // never closed: dispatch may still run after Stop gave up waiting for it
-	stopping chan struct{}
-	drained  chan struct{} // closed once no more messages will come: pool goroutines end
-	hardCtx  context.Context
-	hardStop context.CancelFunc
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	closed   chan struct{}
+	mu         sync.Mutex
+	started    bool
+	cc         jetstream.ConsumeContext
+	stopping   chan struct{}
+	keeperDone chan struct{}
+	hardCtx    context.Context
+	hardStop   context.CancelFunc
+	stopOnce   sync.Once
+	closed     chan struct{}
 }
 
 // New builds the worker of target t. It does not start consuming.
@@ -105,9 +102,8 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
 		w.limiter = rate.NewLimiter(rateLimit(rl.PerSecond), burstOf(rl))
 	}
-	w.active.Store(int32(t.Concurrency))
-	ch := make(chan struct{})
-	w.limitChanged.Store(&ch)
+	w.lane = newLane(t.Concurrency, w.ackWait, o.now, w.handle)
+	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now)
 	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
