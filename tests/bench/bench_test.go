@@ -73,7 +73,7 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
 		}
 	}
-	for _, key := range []string{"drain.jobs_per_s", "rate.p99_ms", "isolation.ratio", "flaky.seconds", "scaleout.ratio"} {
+	for _, key := range []string{"drain.jobs_per_s", "rate.p99_ms", "isolation.ratio", "flaky.seconds", "flaky_random.seconds", "scaleout.ratio"} {
 		found := false
 		for _, row := range rep.Summary {
 			if row.Key == key && (len(row.SUTs) == len(allSUTs) || !runs(strings.Split(key, ".")[0], sutNaive) && row.SUTs[sutDispatcher] != nil) {
@@ -83,5 +83,8 @@ func TestQuickRun(t *testing.T) {
 		if !found {
 			t.Errorf("summary lacks %s for every system", key)
 		}
+	}
+	if row := rep.row("flaky_random.seconds"); row == nil || len(row.Repeats) != 1 || row.Repeats[0].Ratio == nil {
+		t.Errorf("flaky_random.seconds lacks its figures repeat by repeat: %+v", row)
 	}
 }

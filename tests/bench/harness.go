@@ -192,7 +192,8 @@ func (r *run) do(ctx context.Context) error {
 	if r.b, err = r.h.startBroker(ctx, r.dir); err != nil {
 		return err
 	}
-	if r.sink, err = r.h.startSink(ctx, r.dir); err != nil {
+	seed := r.h.opt.flakySeed + uint64(r.repeat-1)
+	if r.sink, err = r.h.startSink(ctx, r.dir, seed); err != nil {
 		return err
 	}
 	switch r.sc {
@@ -206,6 +207,8 @@ func (r *run) do(ctx context.Context) error {
 		return r.isolation(ctx, 0)
 	case scFlaky:
 		return r.flaky(ctx)
+	case scFlakyRandom:
+		return r.flakyRandom(ctx)
 	case scScaleout:
 		return r.scaleout(ctx)
 	}
@@ -370,9 +373,10 @@ type sinkClient struct {
 	hc   *http.Client
 }
 
-func (h *harness) startSink(ctx context.Context, dir string) (*sinkClient, error) {
+// startSink starts the sink; seed seeds its /flaky-random draws.
+func (h *harness) startSink(ctx context.Context, dir string, seed uint64) (*sinkClient, error) {
 	p, err := h.procs.start("sink", filepath.Join(dir, "sink.log"),
-		h.selfBin, "sink", "-listen", "127.0.0.1:0", "-flaky-p", fmt.Sprint(h.opt.flakyP))
+		h.selfBin, "sink", "-listen", "127.0.0.1:0", "-flaky-p", fmt.Sprint(h.opt.flakyP), "-seed", fmt.Sprint(seed))
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@
 //	go run ./tests/bench -quick          # a smoke run with tiny sizes
 //	go run ./tests/bench -scenarios drain,rate -repeats 5 -v
 //	go run ./tests/bench -scenarios scaleout -suts dispatcher   # one instance vs two
+//	go run ./tests/bench -scenarios flaky-random -repeats 5     # the retry budget's tail
 //
 // The same binary is the sink ("bench sink") and the naive consumer
 // ("bench naive"); the harness re-executes itself for both.
@@ -44,16 +45,17 @@ const (
 
 // Names of the scenarios, in the order they run within a repeat.
 const (
-	scDrain     = "drain"
-	scRate      = "rate"
-	scIsolation = "isolation"
-	scAlone     = "alone" // the isolation scenario's healthy jobs without the hole: its baseline
-	scFlaky     = "flaky"
-	scScaleout  = "scaleout" // dispatcher only: one instance, then two on the same consumer
+	scDrain       = "drain"
+	scRate        = "rate"
+	scIsolation   = "isolation"
+	scAlone       = "alone" // the isolation scenario's healthy jobs without the hole: its baseline
+	scFlaky       = "flaky"
+	scFlakyRandom = "flaky-random" // 503s at random per call, fast retries, the default retry budget
+	scScaleout    = "scaleout"     // dispatcher only: one instance, then two on the same consumer
 )
 
 var (
-	allScenarios = []string{scDrain, scRate, scAlone, scIsolation, scFlaky, scScaleout}
+	allScenarios = []string{scDrain, scRate, scAlone, scIsolation, scFlaky, scFlakyRandom, scScaleout}
 	allSUTs      = []string{sutNaive, sutDispatcher}
 )
 
@@ -81,6 +83,7 @@ type options struct {
 	nIsoHole     int
 	nFlaky       int
 	flakyP       float64
+	flakySeed    uint64 // flaky-random: the sink's seed in repeat 1
 	isoTimeout   time.Duration
 	flakyTimeout time.Duration
 	nScaleout    int
@@ -115,9 +118,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.nIsoFast, "n-isolation-fast", 5000, "isolation: jobs for the healthy target")
 	fs.IntVar(&o.nIsoHole, "n-isolation-hole", 1000, "isolation: jobs for the black-holed target")
 	fs.DurationVar(&o.isoTimeout, "isolation-timeout", 60*time.Second, "isolation: give up on the healthy target's jobs after this long")
-	fs.IntVar(&o.nFlaky, "n-flaky", 20000, "flaky: jobs published before the system starts")
-	fs.Float64Var(&o.flakyP, "flaky-p", 0.2, "flaky: share of calls answered 503")
-	fs.DurationVar(&o.flakyTimeout, "flaky-timeout", 3*time.Minute, "flaky: give up after this long")
+	fs.IntVar(&o.nFlaky, "n-flaky", 20000, "flaky and flaky-random: jobs published before the system starts")
+	fs.Float64Var(&o.flakyP, "flaky-p", 0.2, "flaky and flaky-random: share of calls answered 503")
+	fs.Uint64Var(&o.flakySeed, "flaky-seed", 1, "flaky-random: seed of the sink's draws in repeat 1 (repeat k: seed+k-1, the same for both systems)")
+	fs.DurationVar(&o.flakyTimeout, "flaky-timeout", 3*time.Minute, "flaky and flaky-random: give up after this long")
 	fs.IntVar(&o.nScaleout, "n-scaleout", 6000, "scaleout: jobs drained by one instance, then as many by two")
 	fs.DurationVar(&o.scaleoutDelay, "scaleout-delay", 50*time.Millisecond, "scaleout: the target's time per call")
 	fs.IntVar(&o.scaleoutConcurrency, "scaleout-concurrency", 16, "scaleout: concurrency of each instance")

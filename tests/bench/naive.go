@@ -19,9 +19,10 @@ import (
 
 // naiveMain is the pipeline a user would write without dispatcher: one
 // durable pull consumer on every jobs subject, Consume feeding a fixed pool
-// of workers, a keep-alive HTTP client, ack on 2xx and NakWithDelay
-// otherwise. No breaker, no classification, no logs. It prints "ready" once
-// it consumes, and stops on SIGTERM.
+// of workers, a keep-alive HTTP client, ack on 2xx and NakWithDelay(1s)
+// otherwise, as often as it takes (no MaxDeliver). No breaker, no
+// classification, no retry budget, no logs. It prints "ready" once it
+// consumes, and stops on SIGTERM.
 func naiveMain(args []string) int {
 	fs := flag.NewFlagSet("naive", flag.ContinueOnError)
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server")
@@ -52,6 +53,7 @@ func naiveMain(args []string) int {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		MaxAckPending: 1000,
+		MaxDeliver:    -1, // unlimited: a job is retried until it is delivered
 	})
 	cancel()
 	if err != nil {

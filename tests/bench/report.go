@@ -32,6 +32,11 @@ type metricDef struct {
 	Label string
 }
 
+// everyRepeatKeys are the rows also printed (and written) repeat by repeat,
+// with dispatcher ÷ naive of each repeat: their median hides a bimodal
+// spread.
+var everyRepeatKeys = []string{"flaky_random.seconds", "flaky_random.delivered"}
+
 var metricDefs = []metricDef{
 	{"drain.jobs_per_s", "drain jobs/s (first→last receipt)"},
 	{"drain.jobs_per_s_total", "drain jobs/s (SUT start→last receipt)"},
@@ -54,6 +59,13 @@ var metricDefs = []metricDef{
 	{"flaky.fallback", "flaky fallback (breaker open)"},
 	{"flaky.missing", "flaky missing (neither)"},
 	{"flaky.calls", "flaky HTTP calls"},
+	{"flaky_random.seconds", "flaky-random s until every job delivered (see missing)"},
+	{"flaky_random.seconds_p99", "flaky-random s until 99% delivered"},
+	{"flaky_random.delivered", "flaky-random delivered"},
+	{"flaky_random.dead_lettered", "flaky-random dead-lettered"},
+	{"flaky_random.fallback", "flaky-random fallback (breaker open)"},
+	{"flaky_random.missing", "flaky-random missing (neither)"},
+	{"flaky_random.calls", "flaky-random HTTP calls"},
 	{"scaleout.jobs_per_s_1", "scaleout jobs/s, one instance"},
 	{"scaleout.jobs_per_s_2", "scaleout jobs/s, two instances"},
 	{"scaleout.ratio", "scaleout two instances ÷ one"},
@@ -76,9 +88,20 @@ type summaryRow struct {
 	SUTs  map[string]*spread `json:"suts"`
 	// Ratio is dispatcher's median over naive's, when both ran.
 	Ratio *float64 `json:"ratio_dispatcher_over_naive,omitempty"`
+	// Repeats are the figures of every repeat, for the rows of
+	// everyRepeatKeys.
+	Repeats []repeatFigures `json:"repeats,omitempty"`
 }
 
-// targetCheck is one target of issue 3.
+// repeatFigures is one repeat's figure of one metric for every system.
+type repeatFigures struct {
+	Repeat int                `json:"repeat"`
+	SUTs   map[string]float64 `json:"suts"`
+	// Ratio is dispatcher's figure over naive's in this repeat.
+	Ratio *float64 `json:"ratio_dispatcher_over_naive,omitempty"`
+}
+
+// targetCheck is one target: issue 3's unless its label says otherwise.
 type targetCheck struct {
 	Target string `json:"target"`
 	Value  string `json:"value"`
@@ -119,7 +142,7 @@ func newReport(o options) *report {
 			"repeats": o.repeats, "scenarios": o.scenarios, "suts": o.suts,
 			"n_drain": o.nDrain, "rate": o.rate, "rate_duration": o.rateDuration.String(),
 			"n_isolation_fast": o.nIsoFast, "n_isolation_hole": o.nIsoHole,
-			"isolation_timeout": o.isoTimeout.String(), "n_flaky": o.nFlaky, "flaky_p": o.flakyP,
+			"isolation_timeout": o.isoTimeout.String(), "n_flaky": o.nFlaky, "flaky_p": o.flakyP, "flaky_seed": o.flakySeed,
 			"flaky_timeout": o.flakyTimeout.String(), "n_scaleout": o.nScaleout,
 			"scaleout_delay": o.scaleoutDelay.String(), "scaleout_concurrency": o.scaleoutConcurrency, "quick": o.quick,
 		},
@@ -170,9 +193,37 @@ func (rep *report) finish() {
 			ratio := d.Median / n.Median
 			row.Ratio = &ratio
 		}
+		if slices.Contains(everyRepeatKeys, d.Key) {
+			row.Repeats = rep.everyRepeat(d.Key)
+		}
 		rep.Summary = append(rep.Summary, row)
 	}
 	rep.Targets = rep.checkTargets()
+}
+
+// everyRepeat returns key's figure of every repeat that has one, repeat by
+// repeat.
+func (rep *report) everyRepeat(key string) []repeatFigures {
+	var out []repeatFigures
+	for i := 1; i <= rep.repeats(); i++ {
+		f := repeatFigures{Repeat: i, SUTs: map[string]float64{}}
+		for _, r := range rep.Runs {
+			if v, ok := r.Metrics[key]; ok && r.Repeat == i && r.Error == "" {
+				f.SUTs[r.SUT] = v
+			}
+		}
+		if len(f.SUTs) == 0 {
+			continue
+		}
+		n, okN := f.SUTs[sutNaive]
+		d, okD := f.SUTs[sutDispatcher]
+		if okN && okD && n != 0 {
+			ratio := d / n
+			f.Ratio = &ratio
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func newSpread(vals []float64) *spread {
@@ -241,6 +292,9 @@ func (rep *report) checkTargets() []targetCheck {
 		}
 		out = append(out, t)
 	}
+	if d := get("flaky_random.missing", sutDispatcher); d != nil {
+		out = append(out, targetCheck{"flaky-random: every job delivered (issue 12)", fmt.Sprintf("max %.0f missing", d.Max), d.Max == 0})
+	}
 	if d := get("scaleout.ratio", sutDispatcher); d != nil {
 		out = append(out, targetCheck{"scaleout: two instances ≥ 1.8 × one (not issue 3's)", fmt.Sprintf("%.2f× (min %.2f×)", d.Median, d.Min), d.Median >= 1.8})
 	}
@@ -276,9 +330,10 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
+	rep.printRepeats(w, showRatio)
 
 	if len(rep.Targets) > 0 {
-		fmt.Fprintln(w, "\nissue 3 targets (dispatcher):")
+		fmt.Fprintln(w, "\ntargets (dispatcher; issue 3's unless marked):")
 		for _, t := range rep.Targets {
 			mark := "met   "
 			if !t.Met {
@@ -314,6 +369,45 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\nload average at start: %s; at end: %s\n", rep.Host.LoadAvgStart, rep.Host.LoadAvgEnd)
 	}
 	fmt.Fprintf(w, "\ntotal %s\n", rep.Finished.Sub(rep.Started).Round(time.Second))
+}
+
+// printRepeats writes the rows of everyRepeatKeys repeat by repeat (the
+// systems ran A B in odd repeats, B A in even ones).
+func (rep *report) printRepeats(w io.Writer, showRatio bool) {
+	for _, row := range rep.Summary {
+		if len(row.Repeats) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s, every repeat:\n", row.Label)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprint(tw, "  repeat")
+		for _, sut := range rep.suts {
+			fmt.Fprintf(tw, "\t%s", sut)
+		}
+		if showRatio {
+			fmt.Fprint(tw, "\tdispatcher/naive")
+		}
+		fmt.Fprintln(tw)
+		for _, f := range row.Repeats {
+			fmt.Fprintf(tw, "  #%d", f.Repeat)
+			for _, sut := range rep.suts {
+				if v, ok := f.SUTs[sut]; ok {
+					fmt.Fprintf(tw, "\t%s", fmtNum(v))
+				} else {
+					fmt.Fprint(tw, "\t-")
+				}
+			}
+			if showRatio {
+				if f.Ratio != nil {
+					fmt.Fprintf(tw, "\t%.2f×", *f.Ratio)
+				} else {
+					fmt.Fprint(tw, "\t-")
+				}
+			}
+			fmt.Fprintln(tw)
+		}
+		_ = tw.Flush()
+	}
 }
 
 func (rep *report) repeats() int {
@@ -364,6 +458,10 @@ func (rep *report) writeJSON(path string) error {
 	return nil
 }
 
+// msgBudgetPostponed is the message dispatcher logs (at info) for each
+// retry the retry budget postpones (worker/budget.go).
+const msgBudgetPostponed = "retry postponed: over the retry budget"
+
 // logSummary counts dispatcher's log lines by level, and warnings and
 // errors by message.
 type logSummary struct {
@@ -371,7 +469,9 @@ type logSummary struct {
 	ByLevel      map[string]int `json:"by_level"`
 	Messages     map[string]int `json:"warn_error_messages,omitempty"` // "level: msg" → count
 	BreakerOpens int            `json:"breaker_opens"`
-	Unparsed     int            `json:"unparsed,omitempty"`
+	// BudgetPostponed counts the retries the retry budget postponed.
+	BudgetPostponed int `json:"budget_postponed"`
+	Unparsed        int `json:"unparsed,omitempty"`
 }
 
 func summariseLog(path string) *logSummary {
@@ -398,8 +498,11 @@ func summariseLog(path string) *logSummary {
 		if e.Level != "info" && e.Level != "debug" {
 			s.Messages[e.Level+": "+e.Msg]++
 		}
-		if e.Msg == "breaker state change" && e.To == "open" {
+		switch {
+		case e.Msg == "breaker state change" && e.To == "open":
 			s.BreakerOpens++
+		case e.Msg == msgBudgetPostponed:
+			s.BudgetPostponed++
 		}
 	}
 	return s
@@ -428,6 +531,9 @@ func (s *logSummary) notes() []string {
 	}
 	if s.BreakerOpens > 0 {
 		out = append(out, fmt.Sprintf("dispatcher log: breaker opened %d×", s.BreakerOpens))
+	}
+	if s.BudgetPostponed > 0 {
+		out = append(out, fmt.Sprintf("dispatcher log: %d retries postponed by the retry budget", s.BudgetPostponed))
 	}
 	if s.Unparsed > 0 {
 		out = append(out, fmt.Sprintf("dispatcher log: %d lines not JSON", s.Unparsed))

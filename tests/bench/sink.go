@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -21,7 +22,10 @@ import (
 // The sink is the HTTP target of every run. It answers by path:
 //
 //	/ok     200
-//	/flaky  503 with probability p (the -flaky-p flag or a ?p= query), else 200
+//	/flaky         503 with probability p (the -flaky-p flag or a ?p= query), else 200,
+//	               decided by the job id and the call's number for that id
+//	/flaky-random  the same, decided by a random draw per call from a source
+//	               seeded with -seed
 //	/hole   nothing: holds the request until the client gives up
 //	/slow   200 after ?ms= milliseconds (default 50)
 //
@@ -35,6 +39,9 @@ import (
 //
 // Whether a call to /flaky fails is a hash of the job id and the call's
 // number for that id, so every system under test meets the same failures.
+// A call to /flaky-random fails on a draw of its own, whoever the job is
+// and however often it was called: two sinks with the same seed make the
+// same sequence of draws, in the order the calls arrive.
 
 // sinkStats is what /_stats and /_wait return.
 type sinkStats struct {
@@ -51,6 +58,7 @@ type sink struct {
 	done chan struct{} // closed at shutdown: held calls let go
 
 	mu      sync.Mutex
+	rng     *rand.Rand // /flaky-random's draws
 	stats   sinkStats
 	firstOK map[string]int64
 	calls   map[string]uint32
@@ -60,15 +68,12 @@ type sink struct {
 func sinkMain(args []string) int {
 	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "listen address")
-	p := fs.Float64("flaky-p", 0.2, "share of /flaky calls answered 503")
+	p := fs.Float64("flaky-p", 0.2, "share of /flaky and /flaky-random calls answered 503")
+	seed := fs.Uint64("seed", 1, "seed of /flaky-random's draws")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	s := &sink{
-		p: *p, done: make(chan struct{}),
-		firstOK: map[string]int64{}, calls: map[string]uint32{}, waiters: map[chan struct{}]int{},
-		stats: sinkStats{Status: map[string]int{}},
-	}
+	s := newSink(*p, *seed)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sink:", err)
@@ -80,6 +85,7 @@ func sinkMain(args []string) int {
 	mux.HandleFunc("GET /_wait", s.handleWait)
 	mux.HandleFunc("/ok", s.handleJob)
 	mux.HandleFunc("/flaky", s.handleJob)
+	mux.HandleFunc("/flaky-random", s.handleJob)
 	mux.HandleFunc("/hole", s.handleJob)
 	mux.HandleFunc("/slow", s.handleJob)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -105,6 +111,16 @@ func sinkMain(args []string) int {
 	return exitOK
 }
 
+// newSink returns a sink answering /flaky and /flaky-random 503 with
+// probability p, /flaky-random's draws seeded with seed.
+func newSink(p float64, seed uint64) *sink {
+	return &sink{
+		p: p, done: make(chan struct{}), rng: rand.New(rand.NewPCG(seed, 0)),
+		firstOK: map[string]int64{}, calls: map[string]uint32{}, waiters: map[chan struct{}]int{},
+		stats: sinkStats{Status: map[string]int{}},
+	}
+}
+
 func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UnixNano()
 	_, _ = io.Copy(io.Discard, r.Body)
@@ -114,6 +130,10 @@ func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 	s.calls[id]++
 	n := s.calls[id]
 	s.stats.Calls++
+	var draw float64 // /flaky-random's
+	if r.URL.Path == "/flaky-random" {
+		draw = s.rng.Float64()
+	}
 	s.mu.Unlock()
 
 	switch r.URL.Path {
@@ -142,14 +162,18 @@ func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 		case <-s.done:
 			return
 		}
-	case "/flaky":
+	case "/flaky", "/flaky-random":
 		p := s.p
 		if q := r.URL.Query().Get("p"); q != "" {
 			if v, err := strconv.ParseFloat(q, 64); err == nil {
 				p = v
 			}
 		}
-		if fails(id, n, p) {
+		failed := draw < p
+		if r.URL.Path == "/flaky" {
+			failed = fails(id, n, p)
+		}
+		if failed {
 			s.count("503")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
