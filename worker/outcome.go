@@ -92,7 +92,7 @@ func (w *Worker) schedule(j *job, next time.Time) error {
 	m.Data = j.m.Data()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := w.rec.Schedule(ctx, m, w.marker(j, schemas.SettledRetry, msgID)); err != nil {
+	if err := w.rec.Schedule(ctx, m, w.marker(j, schemas.SettledRetry, msgID, "", nil)); err != nil {
 		return err
 	}
 	crashAfterStore(schemas.SettledRetry)
@@ -110,25 +110,34 @@ func (w *Worker) retrySubject(seq string) string {
 // job to JetStream's redelivery instead of racing a second copy of it.
 func (w *Worker) recordTimeout() time.Duration { return max(w.ackWait/2, 5*time.Second) }
 
-func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter) error {
+// storeDeadLetter stores j's dead letter with its settle marker, which
+// carries the result r for replyTo (sent again by a redelivered copy when a
+// crash lost it), then sends r.
+func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter, replyTo string, r *schemas.Result) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()
 	msgID := "dlq:" + w.t.Name + ":" + j.seq
-	if err := w.rec.DeadLetter(ctx, rec, msgID, w.marker(j, schemas.SettledDLQ, msgID)); err != nil {
+	res := w.encodeResult(replyTo, r)
+	if err := w.rec.DeadLetter(ctx, rec, msgID, w.marker(j, schemas.SettledDLQ, msgID, replyTo, res)); err != nil {
 		return err
 	}
 	crashAfterStore(schemas.SettledDLQ)
+	w.sendResult(replyTo, r.JobID, res)
 	return nil
 }
 
-func (w *Worker) storeFallback(j *job, rec *schemas.Fallback) error {
+// storeFallback stores j's fallback record as storeDeadLetter stores a
+// dead letter.
+func (w *Worker) storeFallback(j *job, rec *schemas.Fallback, replyTo string, r *schemas.Result) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()
 	msgID := "fb:" + w.t.Name + ":" + j.seq
-	if err := w.rec.Fallback(ctx, rec, msgID, w.marker(j, schemas.SettledFallback, msgID)); err != nil {
+	res := w.encodeResult(replyTo, r)
+	if err := w.rec.Fallback(ctx, rec, msgID, w.marker(j, schemas.SettledFallback, msgID, replyTo, res)); err != nil {
 		return err
 	}
 	crashAfterStore(schemas.SettledFallback)
+	w.sendResult(replyTo, r.JobID, res)
 	return nil
 }
 
@@ -158,16 +167,16 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		rec.Raw = w.rawRedact.redact(data)
 	}
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
-	if err := w.storeDeadLetter(j, rec); err != nil {
+	// The publisher learns of its mistake when it left a usable reply_to.
+	res := &schemas.Result{
+		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
+		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
+	}
+	if err := w.storeDeadLetter(j, rec, replyTo, res); err != nil {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
 		return
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, schemas.ReasonInvalid)
-	// The publisher learns of its mistake when it left a usable reply_to.
-	w.publishResult(replyTo, &schemas.Result{
-		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
-		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
-	})
 	w.ack(j.m, jobID)
 }
 
@@ -191,19 +200,19 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		f := j.state.first.UTC()
 		rec.FirstAttemptAt = &f
 	}
-	if err := w.storeDeadLetter(j, rec); err != nil {
+	res := &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
+		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
+	}
+	if err := w.storeDeadLetter(j, rec, jb.ReplyTo, res); err != nil {
 		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, reason)
 	w.o.log.Warn("job dead-lettered",
-		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("reason", reason),
-		zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
-	w.publishResult(jb.ReplyTo, &schemas.Result{
-		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
-		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
-		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
-	})
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
+		zap.String("reason", reason), zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
 	w.ack(j.m, jb.ID)
 }
 
@@ -223,38 +232,51 @@ func (w *Worker) circuitOpen(j *job) {
 		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
 		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
 	}
-	if err := w.storeFallback(j, rec); err != nil {
+	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
+	if w.t.Fallback != nil {
+		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
+	}
+	res := &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
+		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
+		TraceID: j.state.traceID, Meta: jb.Meta,
+	}
+	if err := w.storeFallback(j, rec, jb.ReplyTo, res); err != nil {
 		w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		return
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
 	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID),
 		zap.String("error_class", schemas.ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
-	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
-	if w.t.Fallback != nil {
-		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
-	}
-	w.publishResult(jb.ReplyTo, &schemas.Result{
-		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
-		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
-		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
-		TraceID: j.state.traceID, Meta: jb.Meta,
-	})
 	w.ack(j.m, jb.ID)
 }
 
 // publishResult sends a result to replyTo (core NATS, best effort; nothing
 // when replyTo is empty).
 func (w *Worker) publishResult(replyTo string, r *schemas.Result) {
+	w.sendResult(replyTo, r.JobID, w.encodeResult(replyTo, r))
+}
+
+// encodeResult is r as sent to replyTo; nil when there is nowhere to send it.
+func (w *Worker) encodeResult(replyTo string, r *schemas.Result) []byte {
 	if replyTo == "" {
-		return
+		return nil
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		w.o.log.Error("encode result", zap.String("job_id", r.JobID), zap.Error(err))
+		return nil
+	}
+	return b
+}
+
+// sendResult publishes an encoded result (core NATS, best effort).
+func (w *Worker) sendResult(replyTo, jobID string, b []byte) {
+	if replyTo == "" || b == nil {
 		return
 	}
 	if err := w.nc.Publish(replyTo, b); err != nil {
-		w.o.log.Warn("publish result", zap.String("job_id", r.JobID), zap.Error(err))
+		w.o.log.Warn("publish result", zap.String("job_id", jobID), zap.Error(err))
 	}
 }

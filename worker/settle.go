@@ -23,18 +23,30 @@ import (
 // (Nats-TTL), long after any redelivery could come.
 
 // marker is the settle marker of delivery j for an outcome of kind whose
-// record has message id msgID.
-func (w *Worker) marker(j *job, kind, msgID string) *nats.Msg {
-	return SettleMarker(w.o.topo, kind, j.meta.Stream, j.seq, msgID, w.o.instance, markerTTL(w.ackWait), w.o.now())
+// record has message id msgID. A result for replyTo travels with it when
+// small enough, so that a redelivered copy can send it again.
+func (w *Worker) marker(j *job, kind, msgID, replyTo string, result []byte) *nats.Msg {
+	mark := settledMark{MsgID: msgID, At: w.o.now().UTC(), Instance: w.o.instance}
+	if replyTo != "" && len(result) <= maxMarkerResult {
+		mark.ReplyTo, mark.Result = replyTo, result
+	}
+	return settleMsg(w.o.topo, kind, j.meta.Stream, j.seq, mark, markerTTL(w.ackWait))
 }
+
+// maxMarkerResult is the largest result a settle marker carries.
+const maxMarkerResult = 16 << 10
 
 // SettleMarker is the settle marker of the delivery with sequence seq of
 // stream, for an outcome of kind stored with message id msgID by instance
 // at now, kept for ttl. Whoever stores an outcome before acking (the
 // workers, the orphan sweeper) writes one with it.
 func SettleMarker(topo schemas.Topology, kind, stream, seq, msgID, instance string, ttl time.Duration, now time.Time) *nats.Msg {
+	return settleMsg(topo, kind, stream, seq, settledMark{MsgID: msgID, At: now.UTC(), Instance: instance}, ttl)
+}
+
+func settleMsg(topo schemas.Topology, kind, stream, seq string, mark settledMark, ttl time.Duration) *nats.Msg {
 	m := nats.NewMsg(topo.SettledSubject(kind, stream, seq))
-	m.Data, _ = json.Marshal(settledMark{MsgID: msgID, At: now.UTC(), Instance: instance})
+	m.Data, _ = json.Marshal(mark)
 	m.Header.Set(jetstream.MsgTTLHeader, ttl.String())
 	return m
 }
@@ -44,6 +56,10 @@ type settledMark struct {
 	MsgID    string    `json:"msg_id"`
 	At       time.Time `json:"at"`
 	Instance string    `json:"instance"`
+	// ReplyTo and Result are the job's result, sent once the outcome was
+	// stored; a redelivered copy sends it again (a crash may have lost it).
+	ReplyTo string          `json:"reply_to,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
 }
 
 // markerTTL is how long a marker is kept: twice AckWait and ten minutes, far
@@ -53,9 +69,9 @@ func markerTTL(ackWait time.Duration) time.Duration {
 }
 
 // settledBefore reports whether an earlier delivery of j's message stored
-// its outcome, and which. Errors count as "no": the worst case is one call
-// more, and then a second outcome only if storing it again is not caught
-// as a duplicate.
+// its outcome, and which; the result that delivery meant to send is sent
+// again. Errors count as "no": the worst case is one call more, and then a
+// second outcome only if storing it again is not caught as a duplicate.
 func (w *Worker) settledBefore(j *job) (kind string, ok bool) {
 	ctx, cancel := context.WithTimeout(w.hardCtx, 5*time.Second)
 	defer cancel()
@@ -64,9 +80,15 @@ func (w *Worker) settledBefore(j *job) (kind string, ok bool) {
 		if err != nil {
 			continue
 		}
-		if _, err := st.GetLastMsgForSubject(ctx, w.o.topo.SettledSubject(kind, j.meta.Stream, j.seq)); err == nil {
-			return kind, true
+		m, err := st.GetLastMsgForSubject(ctx, w.o.topo.SettledSubject(kind, j.meta.Stream, j.seq))
+		if err != nil {
+			continue
 		}
+		var mark settledMark
+		if json.Unmarshal(m.Data, &mark) == nil && mark.ReplyTo != "" && len(mark.Result) > 0 {
+			w.sendResult(mark.ReplyTo, j.job.ID, mark.Result)
+		}
+		return kind, true
 	}
 	return "", false
 }

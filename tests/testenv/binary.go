@@ -17,6 +17,7 @@ type build struct {
 	once    sync.Once
 	name    string        // file name of the binary
 	pkg     string        // what `go build` builds, from the module root
+	tags    string        // build tags, if any
 	timeout time.Duration // bounds the build
 	path    string
 	err     error
@@ -25,6 +26,10 @@ type build struct {
 
 var (
 	dispatcherBuild = &build{name: "dispatcher", pkg: "./cmd/dispatcher", timeout: 4 * time.Minute}
+	// crashHookBuild is the dispatcher with the crashhook tag: it kills
+	// itself between storing an outcome and acking its delivery when
+	// DISPATCHER_TEST_CRASH_AFTER_STORE says so (worker/crashhook.go).
+	crashHookBuild = &build{name: "dispatcher-crashhook", pkg: "./cmd/dispatcher", tags: "crashhook", timeout: 4 * time.Minute}
 	// natsServerBuild is nats-server at the version in go.mod.
 	natsServerBuild = &build{name: "nats-server", pkg: "github.com/nats-io/nats-server/v2", timeout: 3 * time.Minute}
 
@@ -38,6 +43,13 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	return dispatcherBuild.get(t)
+}
+
+// CrashHookBinary returns the path of ./cmd/dispatcher built with the
+// crashhook tag (see crashHookBuild), built once per test binary.
+func CrashHookBinary(t testing.TB) string {
+	t.Helper()
+	return crashHookBuild.get(t)
 }
 
 // NATSServerBinary returns the path of nats-server (the version in go.mod),
@@ -57,7 +69,11 @@ func (b *build) get(t testing.TB) string {
 		b.path = filepath.Join(buildDir, b.name)
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.path, b.pkg)
+		args := []string{"build", "-o", b.path}
+		if b.tags != "" {
+			args = append(args, "-tags", b.tags)
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, b.pkg)...)
 		cmd.Dir = moduleRoot()
 		b.out, b.err = cmd.CombinedOutput()
 	})

@@ -26,6 +26,12 @@ type Process struct {
 // when the test failed the tail of its stderr is printed.
 func StartProcess(t testing.TB, bin string, args ...string) *Process {
 	t.Helper()
+	return StartProcessEnv(t, nil, bin, args...)
+}
+
+// StartProcessEnv is StartProcess with env added to the environment.
+func StartProcessEnv(t testing.TB, env []string, bin string, args ...string) *Process {
+	t.Helper()
 	dir := t.TempDir()
 	p := &Process{outPath: filepath.Join(dir, "stdout"), errPath: filepath.Join(dir, "stderr"), done: make(chan struct{})}
 	stdout, err := os.Create(p.outPath)
@@ -38,7 +44,7 @@ func StartProcess(t testing.TB, bin string, args ...string) *Process {
 	}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = stdout, stderr
-	p.cmd.Env = append(os.Environ(), "DISPATCHER_LOG_LEVEL=info")
+	p.cmd.Env = append(append(os.Environ(), "DISPATCHER_LOG_LEVEL=info"), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
