@@ -31,6 +31,7 @@ type Option func(*runOptions)
 type runOptions struct {
 	log     *zap.Logger
 	onReady func(*Service)
+	nats    config.NATSOverride
 	// hot reload: reload.go
 	onReload   func(ok bool)
 	configPath string
@@ -42,6 +43,13 @@ func WithLogger(l *zap.Logger) Option { return func(o *runOptions) { o.log = l }
 
 // OnReady is called once every worker is running (tests, demo).
 func OnReady(f func(*Service)) Option { return func(o *runOptions) { o.onReady = f } }
+
+// WithNATSOverride applies o (config.OverrideNATS) to every config the
+// service runs with: the one given to Run and each one reloaded from the
+// config file, so settings given on the command line outlast reloads. When
+// the result breaks a rule of the nats section, Run returns the config
+// error (wrapped in ErrStartup) and a reload is refused.
+func WithNATSOverride(o config.NATSOverride) Option { return func(ro *runOptions) { ro.nats = o } }
 
 // Service is a running dispatcher.
 type Service struct {
@@ -58,6 +66,8 @@ type Service struct {
 	instance string
 	metrics  *metrics.Metrics // observability.go
 	fleet    *fleet           // fleet.go
+	// natsOverride is applied to every config reloaded (WithNATSOverride).
+	natsOverride config.NATSOverride
 }
 
 // NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
@@ -67,16 +77,26 @@ func (s *Service) NATSURL() string { return s.nc.ConnectedUrl() }
 func (s *Service) HTTPAddr() string { return s.health.Addr() }
 
 // Run runs the service until ctx is canceled, then shuts down gracefully
-// within cfg.ShutdownTimeout. It returns nil after a clean shutdown.
+// within cfg.ShutdownTimeout. It returns nil after a clean shutdown, and
+// when ctx is canceled before the service is ready (e.g. while NATS is
+// unreachable). Every error it returns stopped the start and wraps
+// ErrStartup.
 func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	o := runOptions{log: zap.NewNop()}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.nats != (config.NATSOverride{}) {
+		c := *cfg
+		if err := c.OverrideNATS(o.nats); err != nil {
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+		cfg = &c
+	}
 	host, _ := os.Hostname()
 	s := &Service{
 		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: Topology{Prefix: cfg.NATS.SubjectPrefix},
-		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()),
+		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()), natsOverride: o.nats,
 	}
 	s.initObservability()
 	if err := s.health.Listen(cfg.HTTP.Listen); err != nil {
@@ -106,7 +126,10 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 
 	s.health.SetNotReady("connecting to NATS")
 	if err := s.connect(ctx, url); err != nil {
-		return err
+		if ctx.Err() != nil {
+			return nil // asked to stop while waiting for NATS
+		}
+		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	defer s.nc.Close()
 
@@ -165,6 +188,21 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	return nil
 }
 
+// parseConfig parses a config file's content the way Run got its config:
+// environment references expanded, the NATS override applied.
+func (s *Service) parseConfig(data []byte) (*config.Config, error) {
+	cfg, err := config.Parse(data, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if s.natsOverride != (config.NATSOverride{}) {
+		if err := cfg.OverrideNATS(s.natsOverride); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
 // connect connects to NATS, retrying until ctx is done; once connected the
 // client reconnects by itself forever.
 func (s *Service) connect(ctx context.Context, url string) error {
@@ -187,7 +225,7 @@ func (s *Service) connect(ctx context.Context, url string) error {
 	}
 	access, err := NATSAccessOptions(s.cfg.NATS)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStartup, err)
+		return err
 	}
 	opts = append(opts, access...)
 	return s.retry(ctx, "NATS not reachable; retrying", func(context.Context) error {

@@ -12,28 +12,42 @@ import (
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 )
 
-// connFlags are the connection flags every operator command shares.
+// connFlags are the connection flags every command shares, serve
+// included. Each reads its DISPATCHER_* variable when not given (env.go).
 type connFlags struct {
 	url, creds, cfgPath, prefix string
 	// access are the NATS credential and TLS flags.
 	user, password, token, nkey, tlsCA, tlsCert, tlsKey string
 }
 
+// connFlag is one flag of connFlags: its name, usage and the field it sets.
+type connFlag struct {
+	name, usage string
+	p           *string
+}
+
+// flags lists the connection flags, in the order --help shows them.
+func (f *connFlags) flags() []connFlag {
+	return []connFlag{
+		{"nats-url", "NATS URL (env DISPATCHER_NATS_URL; default: the config's, else nats://127.0.0.1:4222)", &f.url},
+		{"creds", "NATS credentials file (env DISPATCHER_CREDS; default: the config's)", &f.creds},
+		{"config", "read the NATS settings, subject prefix and targets from this service config (env DISPATCHER_CONFIG)", &f.cfgPath},
+		{"subject-prefix", "subject prefix (env DISPATCHER_SUBJECT_PREFIX; default: the config's, else dispatch)", &f.prefix},
+		{"user", "NATS user (env DISPATCHER_USER; default: the config's)", &f.user},
+		{"password", "NATS password (env DISPATCHER_PASSWORD; default: the config's)", &f.password},
+		{"token", "NATS token (env DISPATCHER_TOKEN; default: the config's)", &f.token},
+		{"nkey", "NATS NKey user seed file (env DISPATCHER_NKEY; default: the config's)", &f.nkey},
+		{"tls-ca", "CA file to verify the NATS server with (env DISPATCHER_TLS_CA; default: the config's)", &f.tlsCA},
+		{"tls-cert", "client certificate file for NATS (env DISPATCHER_TLS_CERT; default: the config's)", &f.tlsCert},
+		{"tls-key", "client key file for NATS (env DISPATCHER_TLS_KEY; default: the config's)", &f.tlsKey},
+	}
+}
+
 func (f *connFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "nats-url", "", "NATS URL (env DISPATCHER_NATS_URL; default: the config's, else nats://127.0.0.1:4222)")
-	fl.StringVar(&f.creds, "creds", "", "NATS credentials file (env DISPATCHER_CREDS; default: the config's)")
-	fl.StringVar(&f.cfgPath, "config", "", "read the NATS settings, subject prefix and targets from this service config (env DISPATCHER_CONFIG)")
-	fl.StringVar(&f.prefix, "subject-prefix", "", "subject prefix (env DISPATCHER_SUBJECT_PREFIX; default: the config's, else dispatch)")
-	fl.StringVar(&f.user, "user", "", "NATS user (env DISPATCHER_USER; default: the config's)")
-	fl.StringVar(&f.password, "password", "", "NATS password (env DISPATCHER_PASSWORD; default: the config's)")
-	fl.StringVar(&f.token, "token", "", "NATS token (env DISPATCHER_TOKEN; default: the config's)")
-	fl.StringVar(&f.nkey, "nkey", "", "NATS NKey user seed file (env DISPATCHER_NKEY; default: the config's)")
-	fl.StringVar(&f.tlsCA, "tls-ca", "", "CA file to verify the NATS server with (env DISPATCHER_TLS_CA; default: the config's)")
-	fl.StringVar(&f.tlsCert, "tls-cert", "", "client certificate file for NATS (env DISPATCHER_TLS_CERT; default: the config's)")
-	fl.StringVar(&f.tlsKey, "tls-key", "", "client key file for NATS (env DISPATCHER_TLS_KEY; default: the config's)")
-	for _, name := range []string{"nats-url", "creds", "config", "subject-prefix", "user", "password", "token", "nkey", "tls-ca", "tls-cert", "tls-key"} {
-		envFlag(fl.Lookup(name))
+	for _, c := range f.flags() {
+		fl.StringVar(c.p, c.name, "", c.usage)
+		envFlag(fl.Lookup(c.name))
 	}
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("creds", "creds")
@@ -42,54 +56,61 @@ func (f *connFlags) register(cmd *cobra.Command) {
 	}
 }
 
+// connFlagsOf reads the connection flags of cmd, each from its variable when
+// the command line left it out. For shell completion, which runs no
+// PersistentPreRunE.
+func connFlagsOf(cmd *cobra.Command) (*connFlags, error) {
+	if err := applyEnv(cmd); err != nil {
+		return nil, err
+	}
+	f := &connFlags{}
+	for _, c := range f.flags() {
+		*c.p, _ = cmd.Flags().GetString(c.name)
+	}
+	return f, nil
+}
+
+// override is what the flags set of the config's nats section: the
+// non-empty ones replace the config's keys.
+func (f *connFlags) override() config.NATSOverride {
+	return config.NATSOverride{
+		URL: f.url, Creds: f.creds, User: f.user, Password: f.password, Token: f.token, NKey: f.nkey,
+		TLS: config.NATSTLS{CA: f.tlsCA, Cert: f.tlsCert, Key: f.tlsKey}, SubjectPrefix: f.prefix,
+	}
+}
+
 // connSettings are the connection flags resolved against the config file
 // and the defaults.
 type connSettings struct {
-	url, creds, prefix string
+	url, prefix string
 	// nats holds the credentials and TLS files (and creds) to connect with.
 	nats config.NATS
 	// cfg is the loaded config; nil without --config.
 	cfg *config.Config
 }
 
-// resolve fills what the flags left open from the config file and defaults.
+// resolve fills what the flags left open from the config file and defaults:
+// a flag (or its variable) beats the config's key, which beats the default.
 func (f *connFlags) resolve() (*connSettings, error) {
-	s := &connSettings{url: f.url, creds: f.creds, prefix: f.prefix}
+	s := &connSettings{}
 	if f.cfgPath != "" {
 		cfg, err := config.Load(f.cfgPath)
 		if err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
 		}
-		s.cfg = cfg
-		if s.url == "" {
-			s.url = cfg.NATS.URL
-			if s.url == "" {
-				s.url = "nats://" + cfg.NATS.Embedded.Listen
-			}
-		}
-		if s.creds == "" {
-			s.creds = cfg.NATS.Creds
-		}
-		s.nats = cfg.NATS
-		if s.prefix == "" {
-			s.prefix = cfg.NATS.SubjectPrefix
+		s.cfg, s.nats = cfg, cfg.NATS
+		if s.nats.URL == "" {
+			s.nats.URL = "nats://" + cfg.NATS.Embedded.Listen
 		}
 	}
-	if s.url == "" {
-		s.url = nats.DefaultURL
+	s.nats = s.nats.Override(f.override())
+	if s.nats.URL == "" {
+		s.nats.URL = nats.DefaultURL
 	}
-	for _, o := range []struct{ flag, cfg *string }{
-		{&f.user, &s.nats.User}, {&f.password, &s.nats.Password}, {&f.token, &s.nats.Token}, {&f.nkey, &s.nats.NKey},
-		{&f.tlsCA, &s.nats.TLS.CA}, {&f.tlsCert, &s.nats.TLS.Cert}, {&f.tlsKey, &s.nats.TLS.Key},
-	} {
-		if *o.flag != "" {
-			*o.cfg = *o.flag
-		}
+	if s.nats.SubjectPrefix == "" {
+		s.nats.SubjectPrefix = config.DefaultSubjectPrefix
 	}
-	s.nats.Creds = s.creds
-	if s.prefix == "" {
-		s.prefix = "dispatch"
-	}
+	s.url, s.prefix = s.nats.URL, s.nats.SubjectPrefix
 	return s, nil
 }
 
