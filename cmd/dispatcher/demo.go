@@ -477,10 +477,27 @@ func (d *demoRun) healAndReplay(ctx context.Context, target *demoTarget, legacyA
 }
 
 // showLag prints the lag view, as 'dispatcher lag' does, and returns it.
+// It waits (up to 5s) for a settled view, with nothing pending, in flight or
+// retrying: a job whose outcome is stored may still be on its way out of the
+// jobs stream (an orphan's dead letter is stored before its job is deleted).
 func (d *demoRun) showLag(ctx context.Context) (*dispatcher.Lag, error) {
-	lag, err := readLag(ctx, d.js, d.topo, dispatcher.LagSettings{Known: d.cfg.TargetNames()})
-	if err != nil {
-		return nil, err
+	var lag *dispatcher.Lag
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var err error
+		if lag, err = readLag(ctx, d.js, d.topo, dispatcher.LagSettings{Known: d.cfg.TargetNames()}); err != nil {
+			return nil, err
+		}
+		settled := len(lag.Orphans) == 0 && !slices.ContainsFunc(lag.Targets, func(t dispatcher.TargetLag) bool {
+			return t.Pending > 0 || t.InFlight > 0 || t.Retrying > 0
+		})
+		if settled || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, runtimeErr(ctx.Err())
+		}
 	}
 	fmt.Fprintln(d.out, "\n$ dispatcher lag")
 	writeLag(d.out, lag, nil, termWidth(d.out))
