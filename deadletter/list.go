@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // List calls fn with every record f selects, oldest first, reading the
@@ -40,7 +41,7 @@ func (s *Store) List(ctx context.Context, f Filter, fn func(*Record) error) erro
 	return s.scan(ctx, &f, false, func(m *scanMsg) (bool, error) {
 		// The headers decide most filters; the JSON is decoded only for a
 		// record they let through.
-		if headersComplete(m.header) && !f.matchFields(m.header.Get(HeaderReason), m.header.Get(HeaderErrorClass), m.header.Get(HeaderJobID)) {
+		if headersComplete(m.header) && !f.matchFields(m.header.Get(schemas.HeaderReason), m.header.Get(schemas.HeaderErrorClass), m.header.Get(schemas.HeaderJobID)) {
 			return true, nil
 		}
 		return visit(newRecord(m.seq, m.time, m.subject, m.header, m.data))
@@ -61,7 +62,7 @@ const directGetWorkers = 8
 func (s *Store) listByHeaders(ctx context.Context, f *Filter, visit func(*Record) (bool, error)) (bool, error) {
 	var seqs []uint64
 	err := s.scan(ctx, f, true, func(m *scanMsg) (bool, error) {
-		if headersComplete(m.header) && !f.matchFields(m.header.Get(HeaderReason), m.header.Get(HeaderErrorClass), m.header.Get(HeaderJobID)) {
+		if headersComplete(m.header) && !f.matchFields(m.header.Get(schemas.HeaderReason), m.header.Get(schemas.HeaderErrorClass), m.header.Get(schemas.HeaderJobID)) {
 			return true, nil
 		}
 		seqs = append(seqs, m.seq)
@@ -178,7 +179,7 @@ func (s *Store) get(ctx context.Context, st jetstream.Stream, seq uint64) (*Reco
 	if err != nil {
 		return nil, fmt.Errorf("get %s sequence %d: %w", s.stream, seq, err)
 	}
-	if !strings.HasPrefix(m.Subject, s.prefix+".dlq.") {
+	if _, ok := s.topo.DLQTarget(m.Subject); !ok {
 		return nil, fmt.Errorf("%w: sequence %d of %s is on %s", ErrNotFound, seq, s.stream, m.Subject)
 	}
 	return newRecord(m.Sequence, m.Time, m.Subject, m.Header, m.Data), nil

@@ -41,8 +41,8 @@ func newRecord(seq uint64, t time.Time, subject string, h nats.Header, data []by
 	if i := strings.LastIndexByte(subject, '.'); i >= 0 {
 		r.Target = subject[i+1:]
 	}
-	r.Reason, r.ErrorClass, r.JobID = h.Get(HeaderReason), h.Get(HeaderErrorClass), h.Get(HeaderJobID)
-	r.Truncated = h.Get(HeaderTruncated)
+	r.Reason, r.ErrorClass, r.JobID = h.Get(schemas.HeaderReason), h.Get(schemas.HeaderErrorClass), h.Get(schemas.HeaderJobID)
+	r.Truncated = h.Get(schemas.HeaderTruncated)
 	if data != nil && !headersComplete(h) {
 		if dl, err := r.DeadLetter(); err == nil {
 			r.Reason, r.ErrorClass, r.JobID = dl.Reason, dl.ErrorClass, jobID(dl.Job)
@@ -104,5 +104,5 @@ func (r *Record) Summary() Summary {
 // headersComplete reports whether the headers say the reason and the error
 // class (the writer always sets them; the job id only when there is a job).
 func headersComplete(h nats.Header) bool {
-	return h.Get(HeaderReason) != "" && h.Get(HeaderErrorClass) != ""
+	return h.Get(schemas.HeaderReason) != "" && h.Get(schemas.HeaderErrorClass) != ""
 }

@@ -18,13 +18,6 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// HeaderReplayOf marks a job re-published from a dead letter; its value is
-// the dead letter's sequence. It is the worker's header of the same name.
-const HeaderReplayOf = "Dispatch-Replay-Of"
-
-// redacted is the value the worker stores for a secret header.
-const redacted = "[REDACTED]"
-
 // bodyDroppedMark is what fitDeadLetter appends to the error of a record
 // whose job lost its body.
 const bodyDroppedMark = "dropped to fit the NATS max payload]"
@@ -289,7 +282,7 @@ func (s *Store) ReplayMessage(rec *Record) (*nats.Msg, []string, error) {
 	data := []byte(dl.Job)
 	var dropped []string
 	for k, v := range job.Headers {
-		if v == redacted {
+		if v == schemas.Redacted {
 			dropped = append(dropped, k)
 			delete(job.Headers, k)
 		}
@@ -300,10 +293,10 @@ func (s *Store) ReplayMessage(rec *Record) (*nats.Msg, []string, error) {
 			return nil, nil, notReplayable("re-encode the job: %v", err)
 		}
 	}
-	m := nats.NewMsg(s.prefix + ".jobs." + rec.Target)
+	m := nats.NewMsg(s.topo.JobsSubject(rec.Target))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, ReplayMsgID(rec.Seq))
-	m.Header.Set(HeaderReplayOf, strconv.FormatUint(rec.Seq, 10))
+	m.Header.Set(schemas.HeaderReplayOf, strconv.FormatUint(rec.Seq, 10))
 	if job.TraceID == "" && traceIDRe.MatchString(dl.TraceID) {
 		m.Header.Set("Traceparent", fmt.Sprintf("00-%s-%016x-01", dl.TraceID, rec.Seq))
 	}

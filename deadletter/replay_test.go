@@ -14,18 +14,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/schemas"
-	"github.com/jetdispatch/dispatcher/worker"
 )
-
-// The package keeps its own copies of the worker's names; they must agree.
-func TestWorkerNamesAgree(t *testing.T) {
-	if deadletter.HeaderReplayOf != worker.HeaderReplayOf {
-		t.Errorf("HeaderReplayOf %q, worker's %q", deadletter.HeaderReplayOf, worker.HeaderReplayOf)
-	}
-	if worker.Redacted != "[REDACTED]" {
-		t.Errorf("worker.Redacted is %q; update deadletter's copy", worker.Redacted)
-	}
-}
 
 // jobsOn returns the messages stored on subject of the jobs stream.
 func (s *streams) jobsOn(t testing.TB, subject string) []*jetstream.RawStreamMsg {
@@ -83,12 +72,12 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("replayed job: %v", err)
 		}
 		ids = append(ids, job.ID)
-		of := m.Header.Get(deadletter.HeaderReplayOf)
+		of := m.Header.Get(schemas.HeaderReplayOf)
 		seq, _ := strconv.ParseUint(of, 10, 64)
 		if seq == 0 || m.Header.Get(jetstream.MsgIDHeader) != deadletter.ReplayMsgID(seq) {
 			t.Errorf("job %s: Dispatch-Replay-Of %q, Nats-Msg-Id %q", job.ID, of, m.Header.Get(jetstream.MsgIDHeader))
 		}
-		for _, h := range []string{worker.HeaderAttempts, worker.HeaderFirstAttemptAt, worker.HeaderHistory} {
+		for _, h := range []string{schemas.HeaderAttempts, schemas.HeaderFirstAttemptAt, schemas.HeaderHistory} {
 			if m.Header.Get(h) != "" {
 				t.Errorf("job %s carries retry state %s", job.ID, h)
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // Selection is the records a Filter selected at one moment, by sequence.
@@ -64,7 +66,7 @@ func (s *Store) Select(ctx context.Context, f Filter) (*Selection, error) {
 			}
 			return add(r.Seq), nil
 		}
-		if !f.matchFields(m.header.Get(HeaderReason), m.header.Get(HeaderErrorClass), m.header.Get(HeaderJobID)) {
+		if !f.matchFields(m.header.Get(schemas.HeaderReason), m.header.Get(schemas.HeaderErrorClass), m.header.Get(schemas.HeaderJobID)) {
 			return true, nil
 		}
 		return add(m.seq), nil

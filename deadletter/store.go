@@ -7,20 +7,22 @@ import (
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // Store reads, replays and deletes the dead letters of one subject prefix.
 // It is safe for concurrent use.
 type Store struct {
 	js     jetstream.JetStream
-	prefix string
+	topo   schemas.Topology
 	stream string
 }
 
 // NewStore returns a Store for the dead-letter stream named stream (e.g.
 // DISPATCH_DLQ) holding the subjects <prefix>.dlq.<target>.
 func NewStore(js jetstream.JetStream, prefix, stream string) *Store {
-	return &Store{js: js, prefix: prefix, stream: stream}
+	return &Store{js: js, topo: schemas.Topology{Prefix: prefix}, stream: stream}
 }
 
 // Stream is the name of the dead-letter stream.
@@ -41,11 +43,11 @@ func (s *Store) handle(ctx context.Context) (jetstream.Stream, error) {
 // subjects returns the subjects a filter reads: one per target, or all.
 func (s *Store) subjects(f *Filter) []string {
 	if len(f.Targets) == 0 {
-		return []string{s.prefix + ".dlq.>"}
+		return []string{s.topo.DLQWildcard()}
 	}
 	out := make([]string, 0, len(f.Targets))
 	for _, t := range f.Targets {
-		out = append(out, DLQSubject(s.prefix, t))
+		out = append(out, s.topo.DLQSubject(t))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -66,13 +66,13 @@ func (s *streams) putAsync(t testing.TB, recs ...*schemas.DeadLetter) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := nats.NewMsg(deadletter.DLQSubject("dispatch", rec.Target))
+		m := nats.NewMsg(schemas.Topology{Prefix: "dispatch"}.DLQSubject(rec.Target))
 		m.Data = data
-		m.Header.Set(deadletter.HeaderReason, rec.Reason)
-		m.Header.Set(deadletter.HeaderErrorClass, rec.ErrorClass)
+		m.Header.Set(schemas.HeaderReason, rec.Reason)
+		m.Header.Set(schemas.HeaderErrorClass, rec.ErrorClass)
 		var j struct{ ID string }
 		if json.Unmarshal(rec.Job, &j) == nil && j.ID != "" {
-			m.Header.Set(deadletter.HeaderJobID, j.ID)
+			m.Header.Set(schemas.HeaderJobID, j.ID)
 		}
 		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq:test:%d:%d", time.Now().UnixNano(), i))
 		if _, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(10*time.Second)); err != nil {

@@ -14,37 +14,20 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// Message headers of dead-letter and fallback records.
-const (
-	HeaderReason     = "Dispatch-Reason"
-	HeaderErrorClass = "Dispatch-Error-Class"
-	HeaderJobID      = "Dispatch-Job-Id"
-	// HeaderTruncated says what a record lost to fit the max payload
-	// (TruncatedHistory, TruncatedRaw or TruncatedJobBody); absent when
-	// nothing was cut.
-	HeaderTruncated = "Dispatch-Truncated"
-)
-
 // ErrNotStored is wrapped when JetStream did not accept a record in time.
 var ErrNotStored = errors.New("record not stored")
 
 // Writer publishes records to JetStream and waits for each ack.
 type Writer struct {
 	js      jetstream.JetStream
-	prefix  string
+	topo    schemas.Topology
 	timeout time.Duration
 }
 
 // NewWriter returns a Writer for subject prefix p (e.g. "dispatch").
 func NewWriter(js jetstream.JetStream, prefix string) *Writer {
-	return &Writer{js: js, prefix: prefix, timeout: 30 * time.Second}
+	return &Writer{js: js, topo: schemas.Topology{Prefix: prefix}, timeout: 30 * time.Second}
 }
-
-// DLQSubject is <p>.dlq.<target>.
-func DLQSubject(prefix, target string) string { return prefix + ".dlq." + target }
-
-// FallbackSubject is <p>.fallback.<target>.
-func FallbackSubject(prefix, target string) string { return prefix + ".fallback." + target }
 
 // DeadLetter stores rec on <p>.dlq.<target>.
 func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string) error {
@@ -52,9 +35,9 @@ func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID 
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
-	m := recordMsg(DLQSubject(w.prefix, rec.Target), data, rec.Reason, rec.ErrorClass, rec.Job, msgID)
+	m := recordMsg(w.topo.DLQSubject(rec.Target), data, rec.Reason, rec.ErrorClass, rec.Job, msgID)
 	if cut != "" {
-		m.Header.Set(HeaderTruncated, cut)
+		m.Header.Set(schemas.HeaderTruncated, cut)
 	}
 	return w.publish(ctx, m)
 }
@@ -65,7 +48,7 @@ func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID stri
 	if err != nil {
 		return fmt.Errorf("encode fallback record: %w", err)
 	}
-	return w.publish(ctx, recordMsg(FallbackSubject(w.prefix, rec.Target), data, rec.Reason, "circuit_open", rec.Job, msgID))
+	return w.publish(ctx, recordMsg(w.topo.FallbackSubject(rec.Target), data, rec.Reason, schemas.ClassCircuitOpen, rec.Job, msgID))
 }
 
 // recordMsg is the message of a record: its JSON data with the headers
@@ -74,10 +57,10 @@ func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID stri
 func recordMsg(subject string, data []byte, reason, class string, job json.RawMessage, msgID string) *nats.Msg {
 	m := nats.NewMsg(subject)
 	m.Data = data
-	m.Header.Set(HeaderReason, reason)
-	m.Header.Set(HeaderErrorClass, class)
+	m.Header.Set(schemas.HeaderReason, reason)
+	m.Header.Set(schemas.HeaderErrorClass, class)
 	if id := jobID(job); id != "" {
-		m.Header.Set(HeaderJobID, id)
+		m.Header.Set(schemas.HeaderJobID, id)
 	}
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	return m

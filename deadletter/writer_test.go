@@ -123,7 +123,7 @@ func TestWriterCutsOversizeRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Header.Get(deadletter.HeaderTruncated); got != deadletter.TruncatedRaw {
+	if got := m.Header.Get(schemas.HeaderTruncated); got != deadletter.TruncatedRaw {
 		t.Errorf("Dispatch-Truncated %q, want %q", got, deadletter.TruncatedRaw)
 	}
 	var got schemas.DeadLetter

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // ErrNoJobsStream is wrapped by ReadLag when the jobs stream does not exist.
@@ -74,7 +76,7 @@ type Lag struct {
 	Orphans []Orphan `json:"orphans"`
 	// Fleet is the fleet view (live instances, breakers open fleet-wide)
 	// when the reader asked for it (ReadFleet); nil otherwise.
-	Fleet *Fleet `json:"fleet,omitempty"`
+	Fleet *FleetView `json:"fleet,omitempty"`
 }
 
 // LagSettings tune ReadLag. The zero value reports every target that has a
@@ -97,7 +99,7 @@ type LagSettings struct {
 // per-subject counts of the jobs, dead-letter and fallback streams, and the
 // oldest pending job of each target. It reads only; whether the service
 // runs or not makes no difference.
-func ReadLag(ctx context.Context, js jetstream.JetStream, topo Topology, set LagSettings) (*Lag, error) {
+func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, set LagSettings) (*Lag, error) {
 	now := time.Now
 	if set.Now != nil {
 		now = set.Now
@@ -110,19 +112,19 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo Topology, set Lag
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", topo.JobsStream(), err)
 	}
-	jobs, err := subjectCounts(ctx, st, topo.Prefix+".jobs.>")
+	jobs, err := subjectCounts(ctx, st, topo.JobsWildcard())
 	if err != nil {
 		return nil, err
 	}
 	var retries, dead, fallback map[string]uint64 // nil: not read
 	if !set.backlogOnly {
-		if retries, err = subjectCounts(ctx, st, topo.Prefix+".retry.>"); err != nil {
+		if retries, err = subjectCounts(ctx, st, topo.RetryWildcard()); err != nil {
 			return nil, err
 		}
-		if dead, err = streamCounts(ctx, js, topo.DLQStream(), topo.Prefix+".dlq.>"); err != nil {
+		if dead, err = streamCounts(ctx, js, topo.DLQStream(), topo.DLQWildcard()); err != nil {
 			return nil, err
 		}
-		if fallback, err = streamCounts(ctx, js, topo.FallbackStream(), topo.Prefix+".fallback.>"); err != nil {
+		if fallback, err = streamCounts(ctx, js, topo.FallbackStream(), topo.FallbackWildcard()); err != nil {
 			return nil, err
 		}
 	}
@@ -147,10 +149,8 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo Topology, set Lag
 	}
 	retrying := map[string]uint64{}
 	for subj, n := range retries {
-		// <p>.retry.<target>.<seq>
-		rest := strings.TrimPrefix(subj, topo.Prefix+".retry.")
-		if i := strings.IndexByte(rest, '.'); i > 0 {
-			retrying[rest[:i]] += n
+		if t, ok := topo.RetryTarget(subj); ok {
+			retrying[t] += n
 		}
 	}
 	for subj, n := range dead {
@@ -239,12 +239,12 @@ func streamCounts(ctx context.Context, js jetstream.JetStream, name, filter stri
 
 // targetConsumers returns the consumers of st that are a target's durable
 // consumer (named dispatch_<target>, filtering <p>.jobs.<target>), by target.
-func targetConsumers(ctx context.Context, st jetstream.Stream, topo Topology) (map[string]*jetstream.ConsumerInfo, error) {
+func targetConsumers(ctx context.Context, st jetstream.Stream, topo schemas.Topology) (map[string]*jetstream.ConsumerInfo, error) {
 	out := map[string]*jetstream.ConsumerInfo{}
 	l := st.ListConsumers(ctx)
 	for ci := range l.Info() {
-		t := strings.TrimPrefix(ci.Config.FilterSubject, topo.Prefix+".jobs.")
-		if t != ci.Config.FilterSubject && ci.Name == ConsumerName(t) && !strings.ContainsAny(t, ".*>") {
+		t, ok := topo.JobsTarget(ci.Config.FilterSubject)
+		if ok && ci.Name == topo.ConsumerName(t) && schemas.ValidTarget(t) {
 			out[t] = ci
 		}
 	}

@@ -34,7 +34,7 @@ func natsServer(t testing.TB) *server.Server {
 }
 
 // lagServer starts a JetStream server with the dispatcher's streams.
-func lagServer(t *testing.T) (jetstream.JetStream, dispatcher.Topology) {
+func lagServer(t *testing.T) (jetstream.JetStream, schemas.Topology) {
 	t.Helper()
 	srv := natsServer(t)
 	nc, err := nats.Connect(srv.ClientURL())
@@ -46,10 +46,10 @@ func lagServer(t *testing.T) (jetstream.JetStream, dispatcher.Topology) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo := dispatcher.Topology{Prefix: "dispatch"}
+	topo := schemas.Topology{Prefix: "dispatch"}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := topo.EnsureStreams(ctx, js, dispatcher.StreamSettings{}); err != nil {
+	if err := dispatcher.EnsureStreams(ctx, js, topo, dispatcher.StreamSettings{}); err != nil {
 		t.Fatal(err)
 	}
 	return js, topo
@@ -59,7 +59,7 @@ func TestReadLag(t *testing.T) {
 	js, topo := lagServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	alpha, err := topo.EnsureConsumer(ctx, js, worker.Target{Name: "alpha"})
+	alpha, err := dispatcher.EnsureConsumer(ctx, js, topo, worker.Target{Name: "alpha"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestReadLag(t *testing.T) {
 	if alpha, err = js.CreateOrUpdateConsumer(ctx, topo.JobsStream(), cc); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := topo.EnsureConsumer(ctx, js, worker.Target{Name: "bravo"}); err != nil {
+	if _, err := dispatcher.EnsureConsumer(ctx, js, topo, worker.Target{Name: "bravo"}); err != nil {
 		t.Fatal(err)
 	}
 	publish := func(subject string, n int) {
@@ -187,7 +187,7 @@ func TestReadLag(t *testing.T) {
 
 func TestReadLagNoStream(t *testing.T) {
 	js, _ := lagServer(t)
-	_, err := dispatcher.ReadLag(context.Background(), js, dispatcher.Topology{Prefix: "other"}, dispatcher.LagSettings{})
+	_, err := dispatcher.ReadLag(context.Background(), js, schemas.Topology{Prefix: "other"}, dispatcher.LagSettings{})
 	if err == nil || !errors.Is(err, dispatcher.ErrNoJobsStream) {
 		t.Errorf("ReadLag without streams: %v, want ErrNoJobsStream", err)
 	}

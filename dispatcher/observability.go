@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"sync"
 
 	"go.uber.org/zap"
 
@@ -10,26 +9,16 @@ import (
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
-// buildInfo labels dispatcher_build_info; SetBuildInfo sets it.
-var buildInfo struct {
-	sync.Mutex
-	metrics.BuildInfo
-}
-
-// SetBuildInfo sets the version and commit that dispatcher_build_info
-// reports for services started afterwards.
-func SetBuildInfo(version, commit string) {
-	buildInfo.Lock()
-	buildInfo.Version, buildInfo.Commit = version, commit
-	buildInfo.Unlock()
+// WithBuildInfo sets the version and commit the service reports: in
+// dispatcher_build_info and in the User-Agent of its calls
+// ("dispatcher/<version>"). Default: "dev", no commit.
+func WithBuildInfo(version, commit string) Option {
+	return func(o *runOptions) { o.build = metrics.BuildInfo{Version: version, Commit: commit} }
 }
 
 // initObservability creates the service's Metrics and serves them at
 // GET /metrics on the health listener.
-func (s *Service) initObservability() {
-	buildInfo.Lock()
-	bi := buildInfo.BuildInfo
-	buildInfo.Unlock()
+func (s *Service) initObservability(bi metrics.BuildInfo) {
 	s.metrics = metrics.New(bi)
 	s.health.Handle("GET /metrics", s.metrics.Handler())
 }

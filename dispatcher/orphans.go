@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +19,7 @@ import (
 // them by sequence (no consumer: a consumer on the whole jobs subject space
 // would overlap the targets' consumers, which a WorkQueue stream forbids).
 type orphanSweeper struct {
-	topo     Topology
+	topo     schemas.Topology
 	js       jetstream.JetStream
 	rec      worker.Recorder
 	known    func(target string) bool
@@ -66,13 +65,12 @@ func (o *orphanSweeper) sweep(ctx context.Context) error {
 		}
 		o.st = st
 	}
-	info, err := o.st.Info(ctx, jetstream.WithSubjectFilter(o.topo.Prefix+".jobs.>"))
+	info, err := o.st.Info(ctx, jetstream.WithSubjectFilter(o.topo.JobsWildcard()))
 	if err != nil {
 		return err
 	}
-	jobsPrefix := o.topo.Prefix + ".jobs."
 	for subj := range info.State.Subjects {
-		target := strings.TrimPrefix(subj, jobsPrefix)
+		target, _ := o.topo.JobsTarget(subj)
 		if o.known(target) {
 			continue
 		}
@@ -97,7 +95,7 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 			return nil // later ones are younger still
 		}
 		rec := &schemas.DeadLetter{
-			Target: target, Reason: schemas.ReasonUnknownTarget, ErrorClass: worker.ClassUnknownTarget,
+			Target: target, Reason: schemas.ReasonUnknownTarget, ErrorClass: schemas.ClassUnknownTarget,
 			Error:  "no target " + strconv.Quote(target) + " is configured",
 			DeadAt: time.Now().UTC(), ServiceName: o.service, Instance: o.instance,
 		}
@@ -118,7 +116,7 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		if job != nil && job.ReplyTo != "" {
 			res, _ := json.Marshal(&schemas.Result{
 				JobID: job.ID, Target: target, Outcome: schemas.OutcomeDeadLettered,
-				ErrorClass: worker.ClassUnknownTarget, Error: rec.Error, TraceID: rec.TraceID, Meta: job.Meta,
+				ErrorClass: schemas.ClassUnknownTarget, Error: rec.Error, TraceID: rec.TraceID, Meta: job.Meta,
 			})
 			if err := o.js.Conn().Publish(job.ReplyTo, res); err != nil {
 				o.log.Warn("publish result", zap.String("job_id", job.ID), zap.Error(err))

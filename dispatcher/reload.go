@@ -171,7 +171,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("%w: shutting down", ErrReload)
 	}
 	old := s.reload.cfg
-	for _, key := range restartKeys(old, cfg) {
+	for _, key := range config.RestartKeys(old, cfg) {
 		s.log.Warn("config change needs a restart; ignored until then", zap.String("key", key))
 	}
 	// The config in effect: the new targets and security, the old rest.
@@ -191,7 +191,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		cons, err := s.topo.EnsureConsumer(actx, s.js, tg)
+		cons, err := EnsureConsumer(actx, s.js, s.topo, tg)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: target %s: %w", ErrReload, name, err)
@@ -276,7 +276,7 @@ func (s *Service) retire(ws []*worker.Worker) {
 func (s *Service) newWorker(tg worker.Target, sec worker.Security) (*worker.Worker, error) {
 	opts := []worker.Option{
 		worker.WithLogger(s.baseLog), worker.WithSubjectPrefix(s.cfg.NATS.SubjectPrefix),
-		worker.WithIdentity(s.cfg.ServiceName, s.instance), s.observer(),
+		worker.WithIdentity(s.cfg.ServiceName, s.instance), worker.WithUserAgent(s.userAgent), s.observer(),
 	}
 	if s.fleet != nil {
 		opts = append(opts, worker.WithBreakerShare(s.fleet))
@@ -290,36 +290,6 @@ func (s *Service) hasWorker(target string) bool {
 	defer s.wmu.Unlock()
 	_, ok := s.workers[target]
 	return ok
-}
-
-// restartKeys lists the service-level keys that differ between old and new:
-// they take effect only at the next start.
-func restartKeys(old, cfg *config.Config) []string {
-	var keys []string
-	for _, k := range []struct {
-		key     string
-		changed bool
-	}{
-		{"service_name", old.ServiceName != cfg.ServiceName},
-		{"nats.url", old.NATS.URL != cfg.NATS.URL},
-		{"nats.creds", old.NATS.Creds != cfg.NATS.Creds},
-		{"nats.user", old.NATS.User != cfg.NATS.User || old.NATS.Password != cfg.NATS.Password},
-		{"nats.token", old.NATS.Token != cfg.NATS.Token},
-		{"nats.nkey", old.NATS.NKey != cfg.NATS.NKey},
-		{"nats.tls", old.NATS.TLS != cfg.NATS.TLS},
-		{"nats.embedded", old.NATS.Embedded != cfg.NATS.Embedded},
-		{"nats.replicas", old.NATS.Replicas != cfg.NATS.Replicas},
-		{"nats.subject_prefix", old.NATS.SubjectPrefix != cfg.NATS.SubjectPrefix},
-		{"streams", old.Streams != cfg.Streams},
-		{"http.listen", old.HTTP.Listen != cfg.HTTP.Listen},
-		{"shutdown_timeout", old.ShutdownTimeout != cfg.ShutdownTimeout},
-		{"orphan_grace", old.OrphanGrace != cfg.OrphanGrace},
-	} {
-		if k.changed {
-			keys = append(keys, k.key)
-		}
-	}
-	return keys
 }
 
 // newConfigWatcher watches the config file's directory; nil when it cannot.

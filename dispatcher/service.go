@@ -17,6 +17,7 @@ import (
 	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -30,6 +31,7 @@ type Option func(*runOptions)
 
 type runOptions struct {
 	log     *zap.Logger
+	build   metrics.BuildInfo // observability.go
 	onReady func(*Service)
 	nats    config.NATSOverride
 	// hot reload: reload.go
@@ -59,13 +61,15 @@ type Service struct {
 	health   *Health
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	topo     Topology
+	topo     schemas.Topology
 	workers  map[string]*worker.Worker
 	wmu      sync.Mutex // guards workers once running (reload.go)
 	reload   reloadState
 	instance string
 	metrics  *metrics.Metrics // observability.go
-	fleet    *fleet           // fleet.go
+	// userAgent is the User-Agent of the workers' calls.
+	userAgent string
+	fleet     *fleetMember // fleet_member.go
 	// natsOverride is applied to every config reloaded (WithNATSOverride).
 	natsOverride config.NATSOverride
 }
@@ -77,12 +81,12 @@ func (s *Service) NATSURL() string { return s.nc.ConnectedUrl() }
 func (s *Service) HTTPAddr() string { return s.health.Addr() }
 
 // Run runs the service until ctx is canceled, then shuts down gracefully
-// within cfg.ShutdownTimeout. It returns nil after a clean shutdown, and
-// when ctx is canceled before the service is ready (e.g. while NATS is
-// unreachable). Every error it returns stopped the start and wraps
-// ErrStartup.
+// within cfg.ShutdownTimeout. It returns nil after a clean shutdown, also
+// when ctx is canceled after NATS was reached but before the service is
+// ready. Every error it returns stopped the start and wraps ErrStartup,
+// among them a stop requested before NATS was ever reachable.
 func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
-	o := runOptions{log: zap.NewNop()}
+	o := runOptions{log: zap.NewNop(), build: metrics.BuildInfo{Version: "dev"}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -95,10 +99,11 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	}
 	host, _ := os.Hostname()
 	s := &Service{
-		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: Topology{Prefix: cfg.NATS.SubjectPrefix},
-		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()), natsOverride: o.nats,
+		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: schemas.Topology{Prefix: cfg.NATS.SubjectPrefix},
+		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()),
+		userAgent: "dispatcher/" + o.build.Version, natsOverride: o.nats,
 	}
-	s.initObservability()
+	s.initObservability(o.build)
 	if err := s.health.Listen(cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
@@ -127,7 +132,9 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	s.health.SetNotReady("connecting to NATS")
 	if err := s.connect(ctx, url); err != nil {
 		if ctx.Err() != nil {
-			return nil // asked to stop while waiting for NATS
+			// Asked to stop before NATS was ever reachable: the start
+			// failed (exit 1, docs/cli.md), but not with ctx's error.
+			return fmt.Errorf("%w: stopped before NATS at %s was reachable", ErrStartup, RedactNATSURL(url))
 		}
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
@@ -262,7 +269,7 @@ func (s *Service) retry(ctx context.Context, msg string, fn func(ctx context.Con
 // transient JetStream failures until ctx is done.
 func (s *Service) start(ctx context.Context) error {
 	err := s.retry(ctx, "streams not ready; retrying", func(ctx context.Context) error {
-		return s.topo.EnsureStreams(ctx, s.js, StreamSettings{
+		return EnsureStreams(ctx, s.js, s.topo, StreamSettings{
 			Replicas: s.cfg.NATS.Replicas, DeadLetterMaxAge: s.cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: s.cfg.Streams.FallbackMaxAge,
 		})
 	})
@@ -274,7 +281,7 @@ func (s *Service) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.fleet = newFleet(s, inst, brk)
+		s.fleet = newFleetMember(s, inst, brk)
 		return s.fleet.start()
 	})
 	if err != nil {
@@ -285,7 +292,7 @@ func (s *Service) start(ctx context.Context) error {
 		var cons jetstream.Consumer
 		err := s.retry(ctx, "consumer not ready; retrying", func(ctx context.Context) error {
 			var err error
-			cons, err = s.topo.EnsureConsumer(ctx, s.js, tg)
+			cons, err = EnsureConsumer(ctx, s.js, s.topo, tg)
 			return err
 		}, zap.String("target", name))
 		if err != nil {

@@ -3,37 +3,13 @@ package dispatcher
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
-
-// Topology names the streams and subjects of one subject prefix.
-type Topology struct {
-	Prefix string
-}
-
-// JobsStream is e.g. DISPATCH_JOBS.
-func (t Topology) JobsStream() string { return t.streamBase() + "_JOBS" }
-
-// DLQStream is e.g. DISPATCH_DLQ.
-func (t Topology) DLQStream() string { return t.streamBase() + "_DLQ" }
-
-// FallbackStream is e.g. DISPATCH_FALLBACK.
-func (t Topology) FallbackStream() string { return t.streamBase() + "_FALLBACK" }
-
-// JobsSubject is <p>.jobs.<target>.
-func (t Topology) JobsSubject(target string) string { return t.Prefix + ".jobs." + target }
-
-// ConsumerName is the durable consumer of a target: dispatch_<target>.
-func ConsumerName(target string) string { return "dispatch_" + target }
-
-func (t Topology) streamBase() string {
-	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(t.Prefix))
-}
 
 // StreamSettings are the parts of the stream configs the service owns.
 type StreamSettings struct {
@@ -43,15 +19,15 @@ type StreamSettings struct {
 }
 
 // StreamConfigs returns the configs of the three streams (jobs, dead
-// letters, fallback) as EnsureStreams creates them; deploy/nats/streams holds
-// them as JSON for 'nats stream add --config'.
-func (t Topology) StreamConfigs(s StreamSettings) []jetstream.StreamConfig {
+// letters, fallback) of topology t as EnsureStreams creates them;
+// deploy/nats/streams holds them as JSON for 'nats stream add --config'.
+func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfig {
 	r := max(s.Replicas, 1)
 	return []jetstream.StreamConfig{
 		{
 			Name:        t.JobsStream(),
 			Description: "dispatcher jobs (and their scheduled retries)",
-			Subjects:    []string{t.Prefix + ".jobs.>", t.Prefix + ".retry.>"},
+			Subjects:    []string{t.JobsWildcard(), t.RetryWildcard()},
 			Retention:   jetstream.WorkQueuePolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
@@ -65,7 +41,7 @@ func (t Topology) StreamConfigs(s StreamSettings) []jetstream.StreamConfig {
 		{
 			Name:        t.DLQStream(),
 			Description: "dispatcher dead letters",
-			Subjects:    []string{t.Prefix + ".dlq.>"},
+			Subjects:    []string{t.DLQWildcard()},
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
@@ -76,7 +52,7 @@ func (t Topology) StreamConfigs(s StreamSettings) []jetstream.StreamConfig {
 		{
 			Name:        t.FallbackStream(),
 			Description: "dispatcher fallback records (circuit open)",
-			Subjects:    []string{t.Prefix + ".fallback.>"},
+			Subjects:    []string{t.FallbackWildcard()},
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
@@ -89,8 +65,8 @@ func (t Topology) StreamConfigs(s StreamSettings) []jetstream.StreamConfig {
 
 // EnsureStreams creates or updates the three streams. Doing so twice with the
 // same settings changes nothing.
-func (t Topology) EnsureStreams(ctx context.Context, js jetstream.JetStream, s StreamSettings) error {
-	for _, sc := range t.StreamConfigs(s) {
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, t schemas.Topology, s StreamSettings) error {
+	for _, sc := range StreamConfigs(t, s) {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
@@ -103,10 +79,10 @@ func (t Topology) EnsureStreams(ctx context.Context, js jetstream.JetStream, s S
 // timeout) plus its own call, with margin; retries do not hold a slot, so
 // MaxAckPending only needs room for the buffer, the calls in flight and
 // messages of a crashed instance awaiting redelivery.
-func (t Topology) consumerConfig(tg worker.Target) jetstream.ConsumerConfig {
+func consumerConfig(t schemas.Topology, tg worker.Target) jetstream.ConsumerConfig {
 	conc := max(tg.Concurrency, 1)
 	return jetstream.ConsumerConfig{
-		Durable:       ConsumerName(tg.Name),
+		Durable:       t.ConsumerName(tg.Name),
 		Description:   "dispatcher worker of target " + tg.Name,
 		FilterSubject: t.JobsSubject(tg.Name),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -119,10 +95,10 @@ func (t Topology) consumerConfig(tg worker.Target) jetstream.ConsumerConfig {
 }
 
 // EnsureConsumer creates or updates the durable consumer of a target.
-func (t Topology) EnsureConsumer(ctx context.Context, js jetstream.JetStream, tg worker.Target) (jetstream.Consumer, error) {
-	c, err := js.CreateOrUpdateConsumer(ctx, t.JobsStream(), t.consumerConfig(tg))
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, t schemas.Topology, tg worker.Target) (jetstream.Consumer, error) {
+	c, err := js.CreateOrUpdateConsumer(ctx, t.JobsStream(), consumerConfig(t, tg))
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", ConsumerName(tg.Name), err)
+		return nil, fmt.Errorf("consumer %s: %w", t.ConsumerName(tg.Name), err)
 	}
 	return c, nil
 }

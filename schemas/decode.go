@@ -11,7 +11,7 @@ import (
 )
 
 // ErrInvalidJob is the sentinel of every error DecodeJob returns: the
-// payload is not a valid job (CONTRACT.md section 2, job.v1.schema.json).
+// payload is not a valid job (docs/contract.md section 2, job.v1.schema.json).
 var ErrInvalidJob = errors.New("invalid job")
 
 // JobError says which rule of the job format a payload broke.

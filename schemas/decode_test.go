@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// contractJob is the job example of CONTRACT.md section 2.
+// contractJob is the job example of docs/contract.md section 2.
 const contractJob = `{
   "id": "ord-1001",
   "target": "payments",

@@ -5,24 +5,6 @@ import (
 	"time"
 )
 
-// Outcome values of a Result.
-const (
-	OutcomeDelivered    = "delivered"
-	OutcomeDeadLettered = "dead_lettered"
-	OutcomeFallback     = "fallback"
-)
-
-// Dead-letter reasons (CONTRACT.md section 3).
-const (
-	ReasonExhausted     = "exhausted"
-	ReasonNonRetryable  = "non_retryable"
-	ReasonInvalid       = "invalid"
-	ReasonExpired       = "expired"
-	ReasonUnknownTarget = "unknown_target"
-	// ReasonCircuitOpen is the reason of every fallback record.
-	ReasonCircuitOpen = "circuit_open"
-)
-
 // Job is what a publisher sends on <p>.jobs.<target> (schemas/job.v1.schema.json).
 // Decode one with DecodeJob, which enforces the schema's rules.
 type Job struct {
@@ -50,6 +32,10 @@ type Attempt struct {
 	ErrorClass string    `json:"error_class"`
 	Error      string    `json:"error"`
 	DurationMS float64   `json:"duration_ms"`
+	// Sent reports that the request may have reached the target (its
+	// headers were written); false for failures to resolve, connect or
+	// handshake. Always set by this version; nil in older records.
+	Sent *bool `json:"sent,omitempty"`
 }
 
 // DeadLetter is a record on <p>.dlq.<target> (schemas/deadletter.v1.schema.json).

@@ -25,8 +25,8 @@ func TestCLILag(t *testing.T) {
 	testenv.EnsureStreams(t, b.JS)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topo := dispatcher.Topology{Prefix: testenv.Prefix}
-	alpha, err := topo.EnsureConsumer(ctx, b.JS, worker.Target{Name: "alpha"})
+	topo := schemas.Topology{Prefix: testenv.Prefix}
+	alpha, err := dispatcher.EnsureConsumer(ctx, b.JS, topo, worker.Target{Name: "alpha"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestCLILagWatch(t *testing.T) {
 	testenv.EnsureStreams(t, b.JS)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := (dispatcher.Topology{Prefix: testenv.Prefix}).EnsureConsumer(ctx, b.JS, worker.Target{Name: "alpha"}); err != nil {
+	if _, err := dispatcher.EnsureConsumer(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, worker.Target{Name: "alpha"}); err != nil {
 		t.Fatal(err)
 	}
 	p := testenv.StartProcess(t, testenv.Binary(t), "lag", "--watch", "--interval", "200ms", "--nats-url", b.URL)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
 )
@@ -72,7 +71,7 @@ func TestCLIDLQReplayKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 		perID[job.ID]++
-		of := m.Header.Get(deadletter.HeaderReplayOf)
+		of := m.Header.Get(schemas.HeaderReplayOf)
 		if of == "" || replayOf[of] {
 			t.Errorf("job %s: Dispatch-Replay-Of %q missing or seen before", job.ID, of)
 		}

@@ -135,3 +135,32 @@ func TestDelivered(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveredWithUnreadableBody: a 2xx whose body breaks off is a
+// success the target completed: delivered with what was read, never called
+// again.
+func TestDeliveredWithUnreadableBody(t *testing.T) {
+	t.Parallel()
+	b := testenv.NewBroker(t)
+	sink := testenv.NewSink(t)
+	sink.SetBehaviour(testenv.CutBody())
+	results := testenv.Results(t, b.NC, "app.results.cutbody")
+	testenv.RunService(t, b.Config(testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+		"retry": testenv.M{"initial_interval": "100ms"},
+	})})))
+	b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: "cut-body", ReplyTo: "app.results.cutbody"}))
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		return results.Len() >= 1, "waiting for the result"
+	})
+	r := results.ByID("cut-body")[0]
+	if r.Outcome != schemas.OutcomeDelivered || r.Status != 200 || r.Attempts != 1 {
+		t.Errorf("result %+v, want delivered, status 200, attempts 1", r)
+	}
+	if r.Body != "0123456789" {
+		t.Errorf("result body %q, want the 10 bytes that came", r.Body)
+	}
+	// Delivered and acked: no call can follow the first.
+	if n := len(sink.ByKey()["cut-body"]); n != 1 {
+		t.Errorf("%d calls, want 1 (a completed 2xx is never repeated)", n)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 const deployDir = "../deploy"
@@ -86,7 +87,7 @@ func TestDeployDispatcherConfigsValid(t *testing.T) {
 // deploy/nats/streams/*.json are exactly the streams the service creates, so
 // 'nats stream add --config' gives the same result as 'dispatcher serve'.
 func TestDeployStreamDefinitionsMatchTopology(t *testing.T) {
-	want := (dispatcher.Topology{Prefix: "dispatch"}).StreamConfigs(dispatcher.StreamSettings{
+	want := dispatcher.StreamConfigs(schemas.Topology{Prefix: "dispatch"}, dispatcher.StreamSettings{
 		Replicas: 1, DeadLetterMaxAge: config.DefaultDeadLetterMaxAge, FallbackMaxAge: config.DefaultFallbackMaxAge,
 	})
 	for _, sc := range want {

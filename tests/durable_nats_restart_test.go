@@ -47,7 +47,7 @@ func TestRetrySurvivesNATSRestart(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		fl, err := dispatcher.ReadFleet(ctx, js2, dispatcher.Topology{Prefix: testenv.Prefix}, time.Now())
+		fl, err := dispatcher.ReadFleet(ctx, js2, schemas.Topology{Prefix: testenv.Prefix}, time.Now())
 		if err != nil {
 			return false, fmt.Sprintf("ReadFleet: %v", err)
 		}

@@ -18,7 +18,7 @@ func fleetBreakerRecord(t *testing.T, b *testenv.Broker, target, endpoint string
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	kv, err := b.JS.KeyValue(ctx, dispatcher.Topology{Prefix: testenv.Prefix}.BreakersBucket())
+	kv, err := b.JS.KeyValue(ctx, schemas.Topology{Prefix: testenv.Prefix}.BreakersBucket())
 	if err != nil {
 		t.Fatalf("breakers bucket: %v", err)
 	}
@@ -187,7 +187,7 @@ func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
 	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		fl, err := dispatcher.ReadFleet(ctx, b.JS, dispatcher.Topology{Prefix: testenv.Prefix}, time.Now())
+		fl, err := dispatcher.ReadFleet(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, time.Now())
 		if err != nil {
 			return false, fmt.Sprintf("ReadFleet: %v", err)
 		}

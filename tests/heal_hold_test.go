@@ -33,7 +33,7 @@ func TestHold(t *testing.T) {
 	// The breaker trips on the third failure; the consumer pauses.
 	var held *dispatcher.TargetLag
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		lag, err := dispatcher.ReadLag(context.Background(), b.JS, dispatcher.Topology{Prefix: testenv.Prefix}, dispatcher.LagSettings{})
+		lag, err := dispatcher.ReadLag(context.Background(), b.JS, schemas.Topology{Prefix: testenv.Prefix}, dispatcher.LagSettings{})
 		if err != nil {
 			return false, err.Error()
 		}

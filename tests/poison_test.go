@@ -86,7 +86,7 @@ func TestPoison(t *testing.T) {
 		})
 	}
 	// A job that decodes but names another target has a reply_to: being
-	// dead-lettered, it gets a result there (CONTRACT.md section 3).
+	// dead-lettered, it gets a result there (docs/contract.md section 3.8).
 	t.Run("target mismatch result", func(t *testing.T) {
 		testenv.Poll(2*time.Second, func() (bool, string) { return len(results.ByID("p-target")) > 0, "" })
 		rs := results.ByID("p-target")

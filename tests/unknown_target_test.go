@@ -49,7 +49,7 @@ func TestUnknownTarget(t *testing.T) {
 	if n := sink.Count(); n != 0 {
 		t.Errorf("%d calls", n)
 	}
-	// Dead-lettered jobs get a result on their reply_to (CONTRACT.md section 3).
+	// Dead-lettered jobs get a result on their reply_to (docs/contract.md section 3.8).
 	t.Run("result", func(t *testing.T) {
 		testenv.Poll(2*time.Second, func() (bool, string) { return results.Len() > 0, "" })
 		if rs := results.ByID("orphan-1"); len(rs) != 1 || rs[0].Outcome != schemas.OutcomeDeadLettered || rs[0].ErrorClass != "unknown_target" {

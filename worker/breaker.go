@@ -8,6 +8,8 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // Outcomes handed to a breaker's done callback.
@@ -41,13 +43,7 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 			MaxRequests: uint32(p.HalfOpenRequests),
 			Interval:    p.Window,
 			Timeout:     p.OpenTimeout,
-			ReadyToTrip: func(c gobreaker.Counts) bool {
-				if c.ConsecutiveFailures >= uint32(p.ConsecutiveFailures) {
-					return true
-				}
-				return c.Requests >= uint32(p.MinRequests) &&
-					float64(c.TotalFailures)/float64(c.Requests) >= p.FailureRatio
-			},
+			ReadyToTrip: func(c gobreaker.Counts) bool { return tripped(p, c) },
 			IsSuccessful: func(err error) bool { return err == nil },
 			IsExcluded:   func(err error) bool { return errors.Is(err, errBreakerExcluded) },
 		}
@@ -58,7 +54,7 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 		st.OnStateChange = func(_ string, from, to gobreaker.State) {
 			obs.BreakerChanged(t.Name, endpoint, breakerStateName(from), breakerStateName(to))
 			log.Warn("breaker state change", zap.String("endpoint", endpoint),
-				zap.String("from", from.String()), zap.String("to", to.String()))
+				zap.Stringer("from", breakerStateName(from)), zap.Stringer("to", breakerStateName(to)))
 			if share != nil {
 				name := breakerStateName(to)
 				share.Share(t.Name, endpoint, name, shareUntil(t, name, now()))
@@ -73,15 +69,28 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 	return out
 }
 
+// tripped is the trip rule of policy p: ConsecutiveFailures failures in a
+// row, or a failure ratio of at least FailureRatio once MinRequests calls
+// completed within the window. Only completed calls that count are counted:
+// gobreaker's Requests also holds calls still in flight and excluded answers
+// (a 4xx, an SSRF refusal), which would dilute the ratio.
+func tripped(p BreakerPolicy, c gobreaker.Counts) bool {
+	if c.ConsecutiveFailures >= uint32(p.ConsecutiveFailures) {
+		return true
+	}
+	done := c.TotalSuccesses + c.TotalFailures
+	return done >= uint32(p.MinRequests) && float64(c.TotalFailures)/float64(done) >= p.FailureRatio
+}
+
 // breakerStateName is the contract's spelling of a breaker state.
-func breakerStateName(s gobreaker.State) string {
+func breakerStateName(s gobreaker.State) schemas.BreakerState {
 	switch s {
 	case gobreaker.StateOpen:
-		return "open"
+		return schemas.BreakerOpen
 	case gobreaker.StateHalfOpen:
-		return "half_open"
+		return schemas.BreakerHalfOpen
 	default:
-		return "closed"
+		return schemas.BreakerClosed
 	}
 }
 
@@ -92,14 +101,10 @@ func breakerStateName(s gobreaker.State) string {
 // breaker). When none lets a call through it returns nil and -1.
 // An endpoint another instance's breaker keeps closed to the fleet is
 // skipped like an open one.
-func pickEndpoint(bs []*endpointBreaker) (*endpointBreaker, int, func(error)) {
-	var now int64
+func pickEndpoint(bs []*endpointBreaker, now time.Time) (*endpointBreaker, int, func(error)) {
 	for i, b := range bs {
 		if b.fleetUntil.Load() != 0 {
-			if now == 0 {
-				now = time.Now().UnixNano()
-			}
-			if open, _ := b.fleetOpen(now); open {
+			if open, _ := b.fleetOpen(now.UnixNano()); open {
 				continue
 			}
 		}

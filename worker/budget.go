@@ -33,13 +33,12 @@ type retryBudget struct {
 	epoch   [budgetBuckets]int64 // which bucket period each slot holds
 }
 
-// newRetryBudget returns the budget of ratio; nil (no budget) when ratio is
-// negative.
-func newRetryBudget(ratio float64) *retryBudget {
-	if ratio < 0 {
+// newRetryBudget returns the budget of p; nil (no budget) with NoBudget.
+func newRetryBudget(p RetryPolicy) *retryBudget {
+	if p.NoBudget {
 		return nil
 	}
-	return &retryBudget{ratio: ratio, floor: RetryBudgetFloor}
+	return &retryBudget{ratio: p.BudgetRatio, floor: RetryBudgetFloor}
 }
 
 // slot returns the slot of now's bucket, clearing it when it held an older

@@ -7,7 +7,7 @@ import (
 
 func TestRetryBudget(t *testing.T) {
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	b := newRetryBudget(0.2)
+	b := newRetryBudget(RetryPolicy{BudgetRatio: 0.2})
 	// The floor: a quiet target still gets RetryBudgetFloor retries.
 	for i := range RetryBudgetFloor {
 		if ok, _ := b.allowRetry(now); !ok {
@@ -46,7 +46,7 @@ func TestRetryBudget(t *testing.T) {
 }
 
 func TestRetryBudgetNone(t *testing.T) {
-	var b *retryBudget = newRetryBudget(-1)
+	var b *retryBudget = newRetryBudget(RetryPolicy{BudgetRatio: 0.2, NoBudget: true})
 	if b != nil {
 		t.Fatal("negative ratio built a budget")
 	}

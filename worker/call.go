@@ -8,19 +8,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetdispatch/dispatcher/schemas"
 )
-
-// userAgent is sent with every call unless the job sets its own.
-var userAgent = "dispatcher/dev"
-
-// SetUserAgentVersion sets the version in the User-Agent of outgoing calls.
-func SetUserAgentVersion(v string) { userAgent = "dispatcher/" + v }
 
 // dialResolver resolves the endpoints' names for every target's dialer; nil
 // means net.DefaultResolver. Only tests set it (ssrf_dns_test.go points it at
@@ -60,12 +56,19 @@ func newClient(t Target, sec Security) *http.Client {
 type callResult struct {
 	status     int
 	body       []byte
-	err        error  // transport error or unreadable 2xx body; nil otherwise
+	err        error  // transport error; nil when a response came
 	class      string // "" on 2xx
 	errText    string
 	retryAfter time.Duration // from a Retry-After header, 0 when absent
 	duration   time.Duration
 	canceled   bool // cut by shutdown: not an attempt
+	// sent reports that the request may have reached the target: its
+	// headers were written (a response, a reset or a timeout after that),
+	// as opposed to a failure to resolve, connect or handshake.
+	sent bool
+	// bodyCut reports a response body longer than max_response_bytes or
+	// not readable to its end: body holds what was read.
+	bodyCut bool
 }
 
 // ok reports a 2xx answer.
@@ -75,8 +78,9 @@ func (r *callResult) ok() bool { return r.err == nil && r.status >= 200 && r.sta
 func guarded(t Target, sec Security) bool { return !sec.AllowPrivateNetworks && !t.AllowPrivate }
 
 // buildRequest turns a job into the HTTP request for endpoint. A non-nil
-// signer signs the exact body bytes sent, with timestamp now.
-func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent string, signer *Signer, now time.Time) (*http.Request, error) {
+// signer signs the exact body bytes sent, with timestamp now. userAgent is
+// sent unless the job sets its own.
+func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.Job, traceparent, userAgent string, signer *Signer, now time.Time) (*http.Request, error) {
 	body, err := job.BodyBytes()
 	if err != nil {
 		return nil, err
@@ -121,7 +125,7 @@ func buildRequest(ctx context.Context, t *Target, endpoint string, job *schemas.
 // in-flight calls; total bounds the whole call, headers and body included.
 // The attempt's span (tracing.go) is the parent sent to the target.
 func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, attempt int, traceparent string, total time.Duration) *callResult {
-	start := time.Now()
+	start := w.o.now()
 	ctx, cancel := context.WithTimeout(hardCtx, total)
 	defer cancel()
 	ctx, span, traceparent := startAttemptSpan(ctx, &w.t, job, attempt, traceparent)
@@ -130,27 +134,28 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 	if err := w.hostBlocked[endpoint]; err != nil {
 		// The endpoint's host is a forbidden address in some spelling, or a
 		// localhost name: refused before any DNS lookup or dial.
-		res.err, res.class, res.errText = err, ClassSSRFBlocked, err.Error()
+		res.err, res.class, res.errText = err, schemas.ClassSSRFBlocked, err.Error()
 		return res
 	}
-	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.signer, w.o.now())
+	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.o.userAgent, w.signer, w.o.now())
 	if err != nil {
-		res.err, res.class, res.errText = err, ClassInvalidJob, err.Error()
+		res.err, res.class, res.errText = err, schemas.ClassInvalidJob, err.Error()
 		return res
 	}
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+	}))
 	resp, err := w.client.Do(req)
+	res.sent = wrote.Load() || err == nil
 	if err == nil {
 		res.status = resp.StatusCode
-		res.body, err = io.ReadAll(io.LimitReader(resp.Body, int64(w.sec.MaxResponseBytes)))
+		res.body, res.bodyCut = readBody(resp.Body, w.sec.MaxResponseBytes)
 		resp.Body.Close()
-		if err != nil && !(res.status >= 200 && res.status < 300) {
-			// The status is what counts for a failed call; a cut body changes nothing.
-			err = nil
-		}
 	}
-	res.duration = time.Since(start)
+	res.duration = w.o.now().Sub(start)
 	if err != nil {
-		// No response, or a 2xx whose body could not be read.
+		// No response.
 		res.canceled = hardCtx.Err() != nil
 		res.err = err
 		res.class = classifyError(ctx, err)
@@ -163,9 +168,20 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 		if res.status >= 300 && res.status < 400 {
 			res.errText += " (redirects are not followed)"
 		}
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), w.o.now())
 	}
 	return res
+}
+
+// readBody reads at most max bytes of a response body. cut reports that the
+// body was longer, or could not be read to its end (the status is what
+// counts: a 2xx with an unreadable body is still a success, its body cut).
+func readBody(body io.Reader, max int) (b []byte, cut bool) {
+	b, err := io.ReadAll(io.LimitReader(body, int64(max)+1))
+	if len(b) > max {
+		return b[:max], true
+	}
+	return b, err != nil
 }
 
 // errorText is a short, secret-free description of a transport error: the

@@ -9,27 +9,8 @@ import (
 	"net"
 	"strings"
 	"syscall"
-)
 
-// Error classes of the contract (CONTRACT.md section 3).
-const (
-	ClassHTTP5xx               = "http_5xx"
-	ClassHTTP429               = "http_429"
-	ClassHTTP4xx               = "http_4xx"
-	ClassTimeoutConnect        = "timeout_connect"
-	ClassTimeoutTLS            = "timeout_tls"
-	ClassTimeoutResponseHeader = "timeout_response_header"
-	ClassTimeoutTotal          = "timeout_total"
-	ClassDNS                   = "dns"
-	ClassConnectionRefused     = "connection_refused"
-	ClassConnectionReset       = "connection_reset"
-	ClassTLS                   = "tls"
-	ClassSSRFBlocked           = "ssrf_blocked"
-	ClassResponseTooLarge      = "response_too_large"
-	ClassInvalidJob            = "invalid_job"
-	ClassUnknownTarget         = "unknown_target"
-	ClassExpired               = "expired"
-	ClassCircuitOpen           = "circuit_open"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // classifyStatus returns the error class of a non-2xx status. Statuses the
@@ -38,11 +19,11 @@ const (
 func classifyStatus(status int) string {
 	switch {
 	case status == 429:
-		return ClassHTTP429
+		return schemas.ClassHTTP429
 	case status >= 500:
-		return ClassHTTP5xx
+		return schemas.ClassHTTP5xx
 	default:
-		return ClassHTTP4xx
+		return schemas.ClassHTTP4xx
 	}
 }
 
@@ -52,33 +33,33 @@ func classifyStatus(status int) string {
 func classifyError(ctx context.Context, err error) string {
 	var ssrf *SSRFError
 	if errors.As(err, &ssrf) {
-		return ClassSSRFBlocked
+		return schemas.ClassSSRFBlocked
 	}
 	msg := err.Error()
 	// net/http reports these two with unexported error types (which may
 	// also match context.DeadlineExceeded), so they are looked at first.
 	if strings.Contains(msg, "timeout awaiting response headers") {
-		return ClassTimeoutResponseHeader
+		return schemas.ClassTimeoutResponseHeader
 	}
 	if strings.Contains(msg, "TLS handshake timeout") {
-		return ClassTimeoutTLS
+		return schemas.ClassTimeoutTLS
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return ClassTimeoutTotal
+		return schemas.ClassTimeoutTotal
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		if dnsErr.IsTimeout {
-			return ClassTimeoutConnect
+			return schemas.ClassTimeoutConnect
 		}
-		return ClassDNS
+		return schemas.ClassDNS
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
-		return ClassTimeoutConnect
+		return schemas.ClassTimeoutConnect
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
-		return ClassConnectionRefused
+		return schemas.ClassConnectionRefused
 	}
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
@@ -89,26 +70,26 @@ func classifyError(ctx context.Context, err error) string {
 	if errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert) ||
 		errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) ||
 		strings.Contains(msg, "tls: ") {
-		return ClassTLS
+		return schemas.ClassTLS
 	}
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(msg, "connection reset") || strings.Contains(msg, "server closed") {
-		return ClassConnectionReset
+		return schemas.ClassConnectionReset
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return ClassTimeoutTotal
+		return schemas.ClassTimeoutTotal
 	}
-	return ClassConnectionReset
+	return schemas.ClassConnectionReset
 }
 
 // retryableClass reports whether a failure of this class may succeed later.
 // Status classes are decided by the target's retry_on_status instead.
 func retryableClass(class string) bool {
 	switch class {
-	case ClassTimeoutConnect, ClassTimeoutTLS, ClassTimeoutResponseHeader, ClassTimeoutTotal,
-		ClassDNS, ClassConnectionRefused, ClassConnectionReset:
+	case schemas.ClassTimeoutConnect, schemas.ClassTimeoutTLS, schemas.ClassTimeoutResponseHeader, schemas.ClassTimeoutTotal,
+		schemas.ClassDNS, schemas.ClassConnectionRefused, schemas.ClassConnectionReset:
 		return true
 	}
 	return false

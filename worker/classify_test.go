@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 func TestClassifyStatus(t *testing.T) {
@@ -18,9 +20,9 @@ func TestClassifyStatus(t *testing.T) {
 		status int
 		want   string
 	}{
-		{500, ClassHTTP5xx}, {503, ClassHTTP5xx}, {599, ClassHTTP5xx},
-		{429, ClassHTTP429}, {400, ClassHTTP4xx}, {404, ClassHTTP4xx}, {422, ClassHTTP4xx},
-		{302, ClassHTTP4xx}, {101, ClassHTTP4xx},
+		{500, schemas.ClassHTTP5xx}, {503, schemas.ClassHTTP5xx}, {599, schemas.ClassHTTP5xx},
+		{429, schemas.ClassHTTP429}, {400, schemas.ClassHTTP4xx}, {404, schemas.ClassHTTP4xx}, {422, schemas.ClassHTTP4xx},
+		{302, schemas.ClassHTTP4xx}, {101, schemas.ClassHTTP4xx},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.status), func(t *testing.T) {
@@ -78,36 +80,36 @@ func TestClassifyError(t *testing.T) {
 	}{
 		{"connection refused", func() (context.Context, error) {
 			return call(closed, &http.Transport{}, 5*time.Second)
-		}, ClassConnectionRefused},
+		}, schemas.ClassConnectionRefused},
 		{"response header timeout", func() (context.Context, error) {
 			return call(slow.URL, &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}, 5*time.Second)
-		}, ClassTimeoutResponseHeader},
+		}, schemas.ClassTimeoutResponseHeader},
 		{"total timeout", func() (context.Context, error) {
 			return call(slow.URL, &http.Transport{}, 50*time.Millisecond)
-		}, ClassTimeoutTotal},
+		}, schemas.ClassTimeoutTotal},
 		{"connection reset", func() (context.Context, error) {
 			return call(reset.URL, &http.Transport{}, 5*time.Second)
-		}, ClassConnectionReset},
+		}, schemas.ClassConnectionReset},
 		{"untrusted certificate", func() (context.Context, error) {
 			return call(tlsSrv.URL, &http.Transport{}, 5*time.Second)
-		}, ClassTLS},
+		}, schemas.ClassTLS},
 		{"ssrf block", func() (context.Context, error) {
 			d := &net.Dialer{Control: ssrfControl}
 			return call(slow.URL, &http.Transport{DialContext: d.DialContext}, 5*time.Second)
-		}, ClassSSRFBlocked},
+		}, schemas.ClassSSRFBlocked},
 		{"dns failure", func() (context.Context, error) {
 			return context.Background(), &url.Error{Op: "Get", URL: "http://x.invalid", Err: &net.OpError{Op: "dial", Net: "tcp",
 				Err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}}}
-		}, ClassDNS},
+		}, schemas.ClassDNS},
 		{"dial timeout", func() (context.Context, error) {
 			return context.Background(), &url.Error{Op: "Get", URL: "http://h", Err: &net.OpError{Op: "dial", Net: "tcp", Err: timeoutErr{}}}
-		}, ClassTimeoutConnect},
+		}, schemas.ClassTimeoutConnect},
 		{"tls handshake timeout", func() (context.Context, error) {
 			return context.Background(), &url.Error{Op: "Get", URL: "https://h", Err: errors.New("net/http: TLS handshake timeout")}
-		}, ClassTimeoutTLS},
+		}, schemas.ClassTimeoutTLS},
 		{"refused by syscall", func() (context.Context, error) {
 			return context.Background(), &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
-		}, ClassConnectionRefused},
+		}, schemas.ClassConnectionRefused},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -126,12 +128,12 @@ func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
 func TestRetryableClass(t *testing.T) {
-	for _, c := range []string{ClassTimeoutConnect, ClassTimeoutTLS, ClassTimeoutResponseHeader, ClassTimeoutTotal, ClassDNS, ClassConnectionRefused, ClassConnectionReset} {
+	for _, c := range []string{schemas.ClassTimeoutConnect, schemas.ClassTimeoutTLS, schemas.ClassTimeoutResponseHeader, schemas.ClassTimeoutTotal, schemas.ClassDNS, schemas.ClassConnectionRefused, schemas.ClassConnectionReset} {
 		if !retryableClass(c) {
 			t.Errorf("%s should be retryable", c)
 		}
 	}
-	for _, c := range []string{ClassTLS, ClassSSRFBlocked, ClassHTTP4xx, ClassInvalidJob, ClassResponseTooLarge} {
+	for _, c := range []string{schemas.ClassTLS, schemas.ClassSSRFBlocked, schemas.ClassHTTP4xx, schemas.ClassInvalidJob, schemas.ClassResponseTooLarge} {
 		if retryableClass(c) {
 			t.Errorf("%s should not be retryable", c)
 		}

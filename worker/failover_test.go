@@ -28,7 +28,7 @@ func TestFailoverPickAndReturn(t *testing.T) {
 	w := &Worker{t: tg, o: options{log: zap.NewNop(), obs: obs}}
 	w.breakers = newBreakers(tg, zap.NewNop(), obs, nil, time.Now)
 	call := func(fail bool) int {
-		b, i, done := pickEndpoint(w.breakers)
+		b, i, done := pickEndpoint(w.breakers, time.Now())
 		if b == nil {
 			t.Fatal("no endpoint let the call through")
 		}

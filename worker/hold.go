@@ -18,6 +18,24 @@ func anyHalfOpen(bs []*endpointBreaker) bool {
 	return false
 }
 
+// holdJob schedules a job that found every breaker open (when_open: hold)
+// back for when the breaker may probe again, pausing the consumer until
+// then so the jobs behind it wait in the stream. Not an attempt.
+func (w *Worker) holdJob(j *job) {
+	var until time.Time
+	if anyHalfOpen(w.breakers) {
+		// A probe is under way: not open, only busy; try again soon.
+		until = w.o.now().Add(250 * time.Millisecond)
+	} else {
+		until = w.hold(holdFor(w.breakers, w.o.now()))
+	}
+	if err := w.schedule(j, until); err != nil {
+		w.o.log.Error("hold failed; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
+		return
+	}
+	w.ack(j.m, j.job.ID)
+}
+
 // hold pauses the target's consumer for d (when_open: hold) unless it is
 // already paused, and returns when the pause ends. JetStream resumes the
 // consumer by itself at that time, when the breaker may probe again; jobs

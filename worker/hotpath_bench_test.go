@@ -28,7 +28,7 @@ func BenchmarkDecodeAndBuildRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := buildRequest(ctx, &t, t.Endpoints[0], job, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", nil, time.Time{}); err != nil {
+		if _, err := buildRequest(ctx, &t, t.Endpoints[0], job, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "dispatcher/dev", nil, time.Time{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -73,7 +73,7 @@ func BenchmarkRetryStateRoundTrip(b *testing.B) {
 	var s retryState
 	now := time.Now()
 	for i := range 10 {
-		s.record(schemas.Attempt{Attempt: i + 1, At: now, Endpoint: "http://h", Status: 503, ErrorClass: ClassHTTP5xx, Error: "503 Service Unavailable", DurationMS: 3})
+		s.record(schemas.Attempt{Attempt: i + 1, At: now, Endpoint: "http://h", Status: 503, ErrorClass: schemas.ClassHTTP5xx, Error: "503 Service Unavailable", DurationMS: 3})
 	}
 	s.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	b.ReportAllocs()

@@ -1,6 +1,10 @@
 package worker
 
-import "time"
+import (
+	"time"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
 
 // Observer receives a worker's events as they happen; metrics (and anything
 // else that counts) hang off it. Every method must be cheap and safe for
@@ -21,7 +25,7 @@ type Observer interface {
 	RetryScheduled(target, class string, delay time.Duration)
 	// BreakerChanged is called on every state change of an endpoint's
 	// breaker (states: closed, half_open, open).
-	BreakerChanged(target, endpoint, from, to string)
+	BreakerChanged(target, endpoint string, from, to schemas.BreakerState)
 	// EndpointSwitched is called when calls move from one endpoint of a
 	// target to another (failover, and back).
 	EndpointSwitched(target, from, to string)
@@ -30,11 +34,11 @@ type Observer interface {
 // nopObserver is the default Observer.
 type nopObserver struct{}
 
-func (nopObserver) AttemptStarted(string, string)                          {}
-func (nopObserver) AttemptDone(string, string, int, string, time.Duration) {}
-func (nopObserver) JobEnded(string, string, string)                        {}
-func (nopObserver) RetryScheduled(string, string, time.Duration)           {}
-func (nopObserver) BreakerChanged(string, string, string, string)          {}
-func (nopObserver) EndpointSwitched(string, string, string)                {}
+func (nopObserver) AttemptStarted(string, string)                                             {}
+func (nopObserver) AttemptDone(string, string, int, string, time.Duration)                    {}
+func (nopObserver) JobEnded(string, string, string)                                           {}
+func (nopObserver) RetryScheduled(string, string, time.Duration)                              {}
+func (nopObserver) BreakerChanged(string, string, schemas.BreakerState, schemas.BreakerState) {}
+func (nopObserver) EndpointSwitched(string, string, string)                                   {}
 
 var _ Observer = nopObserver{}

@@ -8,7 +8,7 @@ import (
 )
 
 // rateLimit converts calls per second to a rate.Limit (at least one call
-// an hour, so that a tiny fleet share never means "never").
+// an hour, so that a tiny fleet quota never means "never").
 func rateLimit(perSecond float64) rate.Limit {
 	return rate.Limit(math.Max(perSecond, 1.0/3600))
 }

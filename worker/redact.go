@@ -11,9 +11,6 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// Redacted is what a secret header's value becomes outside the call itself.
-const Redacted = "[REDACTED]"
-
 // alwaysSecret are redacted whatever the config says.
 var alwaysSecret = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key"}
 
@@ -39,7 +36,7 @@ func redactJob(job *schemas.Job, secret map[string]bool) json.RawMessage {
 		c.Headers = make(map[string]string, len(job.Headers))
 		for k, v := range job.Headers {
 			if secret[http.CanonicalHeaderKey(k)] {
-				v = Redacted
+				v = schemas.Redacted
 			}
 			c.Headers[k] = v
 		}
@@ -61,11 +58,11 @@ func redactObject(raw []byte, secret map[string]bool) json.RawMessage {
 	if hv, ok := obj["headers"]; ok {
 		var hs map[string]any
 		if err := json.Unmarshal(hv, &hs); err != nil {
-			obj["headers"] = json.RawMessage(`"` + Redacted + `"`)
+			obj["headers"] = json.RawMessage(`"` + schemas.Redacted + `"`)
 		} else {
 			for k := range hs {
 				if secret[http.CanonicalHeaderKey(k)] {
-					hs[k] = Redacted
+					hs[k] = schemas.Redacted
 				}
 			}
 			obj["headers"], _ = json.Marshal(hs)
@@ -107,9 +104,9 @@ func (r *rawRedactor) redact(raw []byte) []byte {
 	if len(raw) == 0 {
 		return raw
 	}
-	out := r.pairs.ReplaceAll(raw, []byte("${1}"+Redacted+"${3}"))
+	out := r.pairs.ReplaceAll(raw, []byte("${1}"+schemas.Redacted+"${3}"))
 	for _, v := range r.values {
-		out = bytes.ReplaceAll(out, v, []byte(Redacted))
+		out = bytes.ReplaceAll(out, v, []byte(schemas.Redacted))
 	}
 	return out
 }

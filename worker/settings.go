@@ -2,7 +2,10 @@ package worker
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // When-open policies of a breaker.
@@ -45,10 +48,15 @@ type RetryPolicy struct {
 	MaxRetryAfter   time.Duration
 	// BudgetRatio caps retries at this ratio of the target's recent calls
 	// (a one-minute sliding window, never below RetryBudgetFloor retries
-	// per window);
-	// a retry over budget is postponed, not attempted and not counted.
-	// Zero means the default 0.2; a negative value means no budget.
+	// per window); a retry over budget is postponed, not attempted and not
+	// counted. Zero means the default 0.2.
 	BudgetRatio float64
+	// NoBudget turns the retry budget off (the file's retry.budget_ratio: 0).
+	NoBudget bool
+	// AfterSend says what happens to a failure without a response that
+	// came after the request may have reached the target (one of
+	// schemas.AfterSendPolicies; zero means schemas.AfterSendRetry).
+	AfterSend string
 }
 
 // RateLimit caps the calls a target receives: PerSecond on average, Burst
@@ -147,51 +155,96 @@ const (
 // DefaultRetryOnStatus are the statuses retried when RetryOnStatus is empty.
 var DefaultRetryOnStatus = []int{408, 425, 429, 500, 502, 503, 504}
 
+// DefaultTarget returns every per-target setting at its documented
+// default: the one source of them. A zero field of a Target takes the value
+// it has here (withDefaults), and the config file's defaults section starts
+// from it. Randomization is the exception: the file's default is 0.2, a
+// zero in a Target built in Go means no jitter.
+func DefaultTarget() Target {
+	return Target{
+		Concurrency: DefaultConcurrency,
+		LimitScope:  LimitScopeInstance,
+		Timeouts: Timeouts{
+			Connect:        3 * time.Second,
+			TLS:            3 * time.Second,
+			ResponseHeader: 10 * time.Second,
+			Total:          30 * time.Second,
+		},
+		Retry: RetryPolicy{
+			MaxAttempts:     5,
+			InitialInterval: time.Second,
+			Multiplier:      2,
+			MaxInterval:     60 * time.Second,
+			Randomization:   0.2,
+			MaxElapsed:      time.Hour,
+			RetryOnStatus:   slices.Clone(DefaultRetryOnStatus),
+			MaxRetryAfter:   5 * time.Minute,
+			BudgetRatio:     DefaultRetryBudgetRatio,
+			AfterSend:       schemas.AfterSendRetry,
+		},
+		Breaker: BreakerPolicy{
+			ConsecutiveFailures: 5,
+			FailureRatio:        0.5,
+			MinRequests:         20,
+			Window:              60 * time.Second,
+			OpenTimeout:         30 * time.Second,
+			HalfOpenRequests:    1,
+			WhenOpen:            WhenOpenFallback,
+		},
+	}
+}
+
 func (t Timeouts) withDefaults() Timeouts {
-	t.Connect = orDuration(t.Connect, 3*time.Second)
-	t.TLS = orDuration(t.TLS, 3*time.Second)
-	t.ResponseHeader = orDuration(t.ResponseHeader, 10*time.Second)
-	t.Total = orDuration(t.Total, 30*time.Second)
+	d := DefaultTarget().Timeouts
+	t.Connect = orDuration(t.Connect, d.Connect)
+	t.TLS = orDuration(t.TLS, d.TLS)
+	t.ResponseHeader = orDuration(t.ResponseHeader, d.ResponseHeader)
+	t.Total = orDuration(t.Total, d.Total)
 	return t
 }
 
 func (r RetryPolicy) withDefaults() RetryPolicy {
+	d := DefaultTarget().Retry
 	if r.MaxAttempts <= 0 {
-		r.MaxAttempts = 5
+		r.MaxAttempts = d.MaxAttempts
 	}
-	r.InitialInterval = orDuration(r.InitialInterval, time.Second)
+	r.InitialInterval = orDuration(r.InitialInterval, d.InitialInterval)
 	if r.Multiplier < 1 {
-		r.Multiplier = 2
+		r.Multiplier = d.Multiplier
 	}
-	r.MaxInterval = orDuration(r.MaxInterval, 60*time.Second)
-	r.MaxElapsed = orDuration(r.MaxElapsed, time.Hour)
+	r.MaxInterval = orDuration(r.MaxInterval, d.MaxInterval)
+	r.MaxElapsed = orDuration(r.MaxElapsed, d.MaxElapsed)
 	if len(r.RetryOnStatus) == 0 {
-		r.RetryOnStatus = DefaultRetryOnStatus
+		r.RetryOnStatus = d.RetryOnStatus
 	}
-	r.MaxRetryAfter = orDuration(r.MaxRetryAfter, 5*time.Minute)
-	if r.BudgetRatio == 0 {
-		r.BudgetRatio = DefaultRetryBudgetRatio
+	r.MaxRetryAfter = orDuration(r.MaxRetryAfter, d.MaxRetryAfter)
+	if r.BudgetRatio <= 0 {
+		r.BudgetRatio = d.BudgetRatio
+	}
+	if r.AfterSend == "" {
+		r.AfterSend = d.AfterSend
 	}
 	return r
 }
 
 func (b BreakerPolicy) withDefaults() BreakerPolicy {
+	d := DefaultTarget().Breaker
 	if b.ConsecutiveFailures <= 0 {
-		b.ConsecutiveFailures = 5
+		b.ConsecutiveFailures = d.ConsecutiveFailures
 	}
 	if b.FailureRatio <= 0 {
-		b.FailureRatio = 0.5
+		b.FailureRatio = d.FailureRatio
 	}
 	if b.MinRequests <= 0 {
-		b.MinRequests = 20
+		b.MinRequests = d.MinRequests
 	}
-	b.Window = orDuration(b.Window, time.Minute)
-	b.OpenTimeout = orDuration(b.OpenTimeout, 30*time.Second)
+	b.Window = orDuration(b.Window, d.Window)
+	b.OpenTimeout = orDuration(b.OpenTimeout, d.OpenTimeout)
 	if b.HalfOpenRequests <= 0 {
-		b.HalfOpenRequests = 1
+		b.HalfOpenRequests = d.HalfOpenRequests
 	}
 	if b.WhenOpen == "" {
-		b.WhenOpen = WhenOpenFallback
+		b.WhenOpen = d.WhenOpen
 	}
 	return b
 }

@@ -181,7 +181,7 @@ func callOnce(t *testing.T, name, endpoint string, allowPrivate bool) *callResul
 func wantSSRFBlocked(t *testing.T, res *callResult) {
 	t.Helper()
 	var se *SSRFError
-	if res.class != ClassSSRFBlocked || !errors.As(res.err, &se) || se.Reason != "loopback" {
+	if res.class != schemas.ClassSSRFBlocked || !errors.As(res.err, &se) || se.Reason != "loopback" {
 		t.Fatalf("class %q err %v status %d, want ssrf_blocked for a loopback address", res.class, res.err, res.status)
 	}
 	if retryableClass(res.class) {

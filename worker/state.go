@@ -10,18 +10,6 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// Headers that carry a job's retry state from one delivery to the next. They
-// travel on the scheduled copy of the job, so they survive worker crashes and
-// NATS restarts.
-const (
-	HeaderAttempts       = "Dispatch-Attempts"
-	HeaderFirstAttemptAt = "Dispatch-First-Attempt-At"
-	HeaderHistory        = "Dispatch-History"
-	HeaderTraceID        = "Dispatch-Trace-Id"
-	// HeaderReplayOf marks a job re-published from a dead letter.
-	HeaderReplayOf = "Dispatch-Replay-Of"
-)
-
 // historyKeep is how many attempts a job's history keeps (the newest).
 const historyKeep = 10
 
@@ -38,20 +26,20 @@ func readState(h nats.Header) retryState {
 	if h == nil {
 		return s
 	}
-	if v := h.Get(HeaderAttempts); v != "" {
+	if v := h.Get(schemas.HeaderAttempts); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			s.attempts = n
 		}
 	}
-	if v := h.Get(HeaderFirstAttemptAt); v != "" {
+	if v := h.Get(schemas.HeaderFirstAttemptAt); v != "" {
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 			s.first = t
 		}
 	}
-	if v := h.Get(HeaderHistory); v != "" {
+	if v := h.Get(schemas.HeaderHistory); v != "" {
 		_ = json.Unmarshal([]byte(v), &s.history) // a damaged history is only a loss of detail
 	}
-	s.traceID = h.Get(HeaderTraceID)
+	s.traceID = h.Get(schemas.HeaderTraceID)
 	return s
 }
 
@@ -67,15 +55,15 @@ func (s *retryState) record(a schemas.Attempt) {
 }
 
 func (s *retryState) write(h nats.Header) {
-	h.Set(HeaderAttempts, strconv.Itoa(s.attempts))
+	h.Set(schemas.HeaderAttempts, strconv.Itoa(s.attempts))
 	if !s.first.IsZero() {
-		h.Set(HeaderFirstAttemptAt, s.first.UTC().Format(time.RFC3339Nano))
+		h.Set(schemas.HeaderFirstAttemptAt, s.first.UTC().Format(time.RFC3339Nano))
 	}
 	if len(s.history) > 0 {
 		b, _ := json.Marshal(s.history)
-		h.Set(HeaderHistory, string(b))
+		h.Set(schemas.HeaderHistory, string(b))
 	}
 	if s.traceID != "" {
-		h.Set(HeaderTraceID, s.traceID)
+		h.Set(schemas.HeaderTraceID, s.traceID)
 	}
 }

@@ -15,7 +15,7 @@ func TestRetryStateSurvivesHeaders(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 9, 0, 0, 123_000_000, time.UTC)
 	for i := range 12 {
 		s.record(schemas.Attempt{Attempt: i + 1, At: t0.Add(time.Duration(i) * time.Second), Endpoint: "http://h",
-			Status: 503, ErrorClass: ClassHTTP5xx, Error: fmt.Sprintf("try %d", i+1), DurationMS: 1.5})
+			Status: 503, ErrorClass: schemas.ClassHTTP5xx, Error: fmt.Sprintf("try %d", i+1), DurationMS: 1.5})
 	}
 	s.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	h := nats.Header{}
@@ -41,10 +41,10 @@ func TestReadStateToleratesDamage(t *testing.T) {
 		h    nats.Header
 	}{
 		{"no headers", nil},
-		{"garbage attempts", nats.Header{HeaderAttempts: {"many"}}},
-		{"negative attempts", nats.Header{HeaderAttempts: {"-3"}}},
-		{"bad time", nats.Header{HeaderFirstAttemptAt: {"yesterday"}}},
-		{"bad history", nats.Header{HeaderHistory: {"[{"}}},
+		{"garbage attempts", nats.Header{schemas.HeaderAttempts: {"many"}}},
+		{"negative attempts", nats.Header{schemas.HeaderAttempts: {"-3"}}},
+		{"bad time", nats.Header{schemas.HeaderFirstAttemptAt: {"yesterday"}}},
+		{"bad history", nats.Header{schemas.HeaderHistory: {"[{"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

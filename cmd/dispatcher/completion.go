@@ -16,13 +16,10 @@ import (
 // command writes the scripts; this file teaches them the values of flags.
 
 // reasons and errorClasses are the values of Dispatch-Reason and
-// Dispatch-Error-Class (CONTRACT.md section 3).
+// Dispatch-Error-Class (docs/contract.md sections 3.3 and 3.9).
 var (
-	reasons = []string{schemas.ReasonExhausted, schemas.ReasonNonRetryable, schemas.ReasonInvalid,
-		schemas.ReasonExpired, schemas.ReasonUnknownTarget}
-	errorClasses = []string{"http_5xx", "http_429", "http_4xx", "timeout_connect", "timeout_tls",
-		"timeout_response_header", "timeout_total", "dns", "connection_refused", "connection_reset", "tls",
-		"ssrf_blocked", "response_too_large", "invalid_job", "unknown_target", "expired", "circuit_open"}
+	reasons      = schemas.Reasons
+	errorClasses = schemas.ErrorClasses
 	statusValues = []string{"5xx", "4xx", "429", "500", "502", "503", "504", "none"}
 )
 
@@ -57,14 +54,16 @@ func knownTargets(cmd *cobra.Command, prefix string) []string {
 	defer cancel()
 	topo := conn.topology()
 	if st, err := js.Stream(ctx, topo.JobsStream()); err == nil {
-		if info, err := st.Info(ctx, jetstream.WithSubjectFilter(topo.Prefix+".jobs.>")); err == nil {
+		if info, err := st.Info(ctx, jetstream.WithSubjectFilter(topo.JobsWildcard())); err == nil {
 			for subj := range info.State.Subjects {
-				names = append(names, strings.TrimPrefix(subj, topo.Prefix+".jobs."))
+				if t, ok := topo.JobsTarget(subj); ok {
+					names = append(names, t)
+				}
 			}
 		}
 		l := st.ConsumerNames(ctx)
 		for n := range l.Name() {
-			if t, ok := strings.CutPrefix(n, "dispatch_"); ok {
+			if t, ok := strings.CutPrefix(n, topo.ConsumerName("")); ok {
 				names = append(names, t)
 			}
 		}

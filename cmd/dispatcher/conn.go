@@ -7,9 +7,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // connFlags are the connection flags every command shares, serve
@@ -20,35 +22,23 @@ type connFlags struct {
 	user, password, token, nkey, tlsCA, tlsCert, tlsKey string
 }
 
-// connFlag is one flag of connFlags: its name, usage and the field it sets.
-type connFlag struct {
-	name, usage string
-	p           *string
-}
-
-// flags lists the connection flags, in the order --help shows them.
-func (f *connFlags) flags() []connFlag {
-	return []connFlag{
-		{"nats-url", "NATS URL (env DISPATCHER_NATS_URL; default: the config's, else nats://127.0.0.1:4222)", &f.url},
-		{"creds", "NATS credentials file (env DISPATCHER_CREDS; default: the config's)", &f.creds},
-		{"config", "read the NATS settings, subject prefix and targets from this service config (env DISPATCHER_CONFIG)", &f.cfgPath},
-		{"subject-prefix", "subject prefix (env DISPATCHER_SUBJECT_PREFIX; default: the config's, else dispatch)", &f.prefix},
-		{"user", "NATS user (env DISPATCHER_USER; default: the config's)", &f.user},
-		{"password", "NATS password (env DISPATCHER_PASSWORD; default: the config's)", &f.password},
-		{"token", "NATS token (env DISPATCHER_TOKEN; default: the config's)", &f.token},
-		{"nkey", "NATS NKey user seed file (env DISPATCHER_NKEY; default: the config's)", &f.nkey},
-		{"tls-ca", "CA file to verify the NATS server with (env DISPATCHER_TLS_CA; default: the config's)", &f.tlsCA},
-		{"tls-cert", "client certificate file for NATS (env DISPATCHER_TLS_CERT; default: the config's)", &f.tlsCert},
-		{"tls-key", "client key file for NATS (env DISPATCHER_TLS_KEY; default: the config's)", &f.tlsKey},
-	}
-}
-
+// register adds the connection flags to cmd, each reading its DISPATCHER_*
+// variable.
 func (f *connFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	for _, c := range f.flags() {
-		fl.StringVar(c.p, c.name, "", c.usage)
-		envFlag(fl.Lookup(c.name))
-	}
+	fl := pflag.NewFlagSet("connection", pflag.ContinueOnError)
+	fl.StringVar(&f.url, "nats-url", "", "NATS URL (env DISPATCHER_NATS_URL; default: the config's, else nats://127.0.0.1:4222)")
+	fl.StringVar(&f.creds, "creds", "", "NATS credentials file (env DISPATCHER_CREDS; default: the config's)")
+	fl.StringVar(&f.cfgPath, "config", "", "read the NATS settings, subject prefix and targets from this service config (env DISPATCHER_CONFIG)")
+	fl.StringVar(&f.prefix, "subject-prefix", "", "subject prefix (env DISPATCHER_SUBJECT_PREFIX; default: the config's, else dispatch)")
+	fl.StringVar(&f.user, "user", "", "NATS user (env DISPATCHER_USER; default: the config's)")
+	fl.StringVar(&f.password, "password", "", "NATS password (env DISPATCHER_PASSWORD; default: the config's)")
+	fl.StringVar(&f.token, "token", "", "NATS token (env DISPATCHER_TOKEN; default: the config's)")
+	fl.StringVar(&f.nkey, "nkey", "", "NATS NKey user seed file (env DISPATCHER_NKEY; default: the config's)")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "CA file to verify the NATS server with (env DISPATCHER_TLS_CA; default: the config's)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "client certificate file for NATS (env DISPATCHER_TLS_CERT; default: the config's)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "client key file for NATS (env DISPATCHER_TLS_KEY; default: the config's)")
+	fl.VisitAll(envFlag)
+	cmd.Flags().AddFlagSet(fl)
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("creds", "creds")
 	for _, name := range []string{"nkey", "tls-ca", "tls-cert", "tls-key"} {
@@ -58,16 +48,21 @@ func (f *connFlags) register(cmd *cobra.Command) {
 
 // connFlagsOf reads the connection flags of cmd, each from its variable when
 // the command line left it out. For shell completion, which runs no
-// PersistentPreRunE.
+// PersistentPreRunE and has only the command at hand.
 func connFlagsOf(cmd *cobra.Command) (*connFlags, error) {
 	if err := applyEnv(cmd); err != nil {
 		return nil, err
 	}
 	f := &connFlags{}
-	for _, c := range f.flags() {
-		*c.p, _ = cmd.Flags().GetString(c.name)
-	}
-	return f, nil
+	probe := &cobra.Command{}
+	f.register(probe)
+	var err error
+	probe.Flags().VisitAll(func(pf *pflag.Flag) {
+		if src := cmd.Flags().Lookup(pf.Name); src != nil && err == nil {
+			err = pf.Value.Set(src.Value.String())
+		}
+	})
+	return f, err
 }
 
 // override is what the flags set of the config's nats section: the
@@ -115,7 +110,7 @@ func (f *connFlags) resolve() (*connSettings, error) {
 }
 
 // topology is the stream and subject naming of the resolved prefix.
-func (s *connSettings) topology() dispatcher.Topology { return dispatcher.Topology{Prefix: s.prefix} }
+func (s *connSettings) topology() schemas.Topology { return schemas.Topology{Prefix: s.prefix} }
 
 // knownTargets are the config's targets; nil without --config.
 func (s *connSettings) knownTargets() []string {

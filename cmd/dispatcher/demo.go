@@ -193,7 +193,7 @@ type demoRun struct {
 	out     io.Writer
 	cfg     *config.Config
 	js      jetstream.JetStream
-	topo    dispatcher.Topology
+	topo    schemas.Topology
 	dlq     *deadletter.Store
 	results chan schemas.Result
 	// deadOnly are the jobs whose outcome is only a dead letter, no
@@ -255,7 +255,7 @@ func runDemo(cmd *cobra.Command, logLevel string, keep bool) error {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	topo := dispatcher.Topology{Prefix: cfg.NATS.SubjectPrefix}
+	topo := schemas.Topology{Prefix: cfg.NATS.SubjectPrefix}
 	d := &demoRun{out: out, cfg: cfg, js: js, topo: topo, dlq: deadletter.NewStore(js, topo.Prefix, topo.DLQStream()),
 		results: make(chan schemas.Result, 64), deadOnly: map[string]bool{}}
 	sub, err := nc.Subscribe("demo.results", func(m *nats.Msg) {

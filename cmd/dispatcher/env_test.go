@@ -102,3 +102,24 @@ func walkFlags(cmd *cobra.Command, fn func(key string, f *pflag.Flag)) {
 		walkFlags(c, fn)
 	}
 }
+
+// TestConnFlagsOf checks that shell completion reads the connection flags
+// the way the command does: the command line first, then the variable.
+func TestConnFlagsOf(t *testing.T) {
+	t.Setenv("DISPATCHER_NATS_URL", "nats://from-env:4222")
+	t.Setenv("DISPATCHER_SUBJECT_PREFIX", "fromenv")
+	lag, _, err := newRoot().Find([]string{"lag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lag.ParseFlags([]string{"--subject-prefix", "fromflag", "--token", "tk"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := connFlagsOf(lag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.url != "nats://from-env:4222" || f.prefix != "fromflag" || f.token != "tk" || f.user != "" {
+		t.Errorf("url %q prefix %q token %q user %q, want the variable's url, the flags' prefix and token, no user", f.url, f.prefix, f.token, f.user)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 type lagFlags struct {
@@ -121,7 +122,7 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 
 // readLag reads what 'dispatcher lag' shows: every target's backlog and
 // the fleet view, within 10s.
-func readLag(ctx context.Context, js jetstream.JetStream, topo dispatcher.Topology, set dispatcher.LagSettings) (*dispatcher.Lag, error) {
+func readLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, set dispatcher.LagSettings) (*dispatcher.Lag, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	lag, err := dispatcher.ReadLag(ctx, js, topo, set)
@@ -298,7 +299,7 @@ func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
 					l += fmt.Sprintf(" %.4g/s", tl.PerSecond)
 				}
 				if tl.Scope == "fleet" {
-					l += " (fleet share)"
+					l += " (fleet quota)"
 				}
 				lim = append(lim, l)
 			}
@@ -310,7 +311,7 @@ func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
 		fmt.Fprintln(w, "\nBREAKERS OPEN FOR THE FLEET")
 		t := &table{head: []string{"TARGET", "ENDPOINT", "STATE", "FOR", "BY"}}
 		for _, b := range fl.OpenBreakers {
-			t.add(b.Target, b.Endpoint, b.State, age(b.Until.Sub(lag.At)), b.By)
+			t.add(b.Target, b.Endpoint, b.State.String(), age(b.Until.Sub(lag.At)), b.By)
 		}
 		_ = t.write(w, width)
 	}

@@ -54,7 +54,7 @@ func TestCheckPending(t *testing.T) {
 func TestWriteFleet(t *testing.T) {
 	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	until := at.Add(25 * time.Second)
-	lag := &dispatcher.Lag{At: at, Fleet: &dispatcher.Fleet{
+	lag := &dispatcher.Lag{At: at, Fleet: &dispatcher.FleetView{
 		Instances: []dispatcher.FleetInstance{
 			{ID: "x1", Instance: "host-a/41", ServiceName: "orders", StartedAt: at.Add(-3 * time.Minute),
 				Targets: []dispatcher.FleetLimits{{Target: "orders", Scope: "fleet", Concurrency: 16, PerSecond: 50}, {Target: "mail", Scope: "instance", Concurrency: 32}}},
@@ -67,7 +67,7 @@ func TestWriteFleet(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"FLEET: 2 instance(s) live",
-		"host-a/41", "3m0s", "orders 16 50/s (fleet share), mail 32",
+		"host-a/41", "3m0s", "orders 16 50/s (fleet quota), mail 32",
 		"host-b/7", "42s",
 		"BREAKERS OPEN FOR THE FLEET", "https://orders.example.com", "open", "25s",
 	} {

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Exit statuses (CONTRACT.md section 5).
+// Exit statuses (docs/contract.md section 5).
 const (
 	exitOK      = 0
 	exitRuntime = 1

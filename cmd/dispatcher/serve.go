@@ -16,7 +16,6 @@ import (
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
-	"github.com/jetdispatch/dispatcher/worker"
 )
 
 func newServeCmd() *cobra.Command {
@@ -77,8 +76,6 @@ func runServe(conn *connFlags, logLevel, cpuProfile string) error {
 	}
 	defer func() { _ = log.Sync() }()
 	v, c := buildInfo()
-	worker.SetUserAgentVersion(v)
-	dispatcher.SetBuildInfo(v, c)
 	log.Info("starting", zap.String("service_name", cfg.ServiceName), zap.String("version", v), zap.String("commit", c), zap.String("config", cfgPath))
 
 	if cpuProfile != "" {
@@ -109,7 +106,7 @@ func runServe(conn *connFlags, logLevel, cpuProfile string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	err = dispatcher.Run(ctx, cfg, dispatcher.WithLogger(log), dispatcher.WithNATSOverride(conn.override()),
+	err = dispatcher.Run(ctx, cfg, dispatcher.WithLogger(log), dispatcher.WithBuildInfo(v, c), dispatcher.WithNATSOverride(conn.override()),
 		dispatcher.WithConfigFile(cfgPath), dispatcher.ReloadOn(hup))
 	if err == nil {
 		return nil

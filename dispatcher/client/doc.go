@@ -2,7 +2,7 @@
 //
 // A job goes to the subject <prefix>.jobs.<target> of the jobs stream with
 // Nats-Msg-Id set to the job id, so JetStream stores a job published twice
-// inside its duplicate window once (CONTRACT.md sections 1 and 2). Every job
+// inside its duplicate window once (docs/contract.md sections 1 and 2). Every job
 // is checked against the job schema before it is sent, so a job the service
 // would dead-letter as invalid is refused here, with the reason.
 //

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,16 +23,14 @@ const (
 // headerRoom is kept under the server's max payload for the headers.
 const headerRoom = 512
 
-var (
-	prefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-)
+var ()
 
 // Publisher publishes jobs to the jobs stream. It is safe for concurrent use.
 type Publisher struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	prefix string
-	ackTO  time.Duration
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	topo  schemas.Topology
+	ackTO time.Duration
 }
 
 type options struct {
@@ -49,7 +46,7 @@ type Option func(*options) error
 // service's config (default "dispatch").
 func WithSubjectPrefix(p string) Option {
 	return func(o *options) error {
-		if !prefixRe.MatchString(p) {
+		if !schemas.ValidPrefix(p) {
 			return fmt.Errorf("%w: subject prefix %q: want dot-separated tokens of letters, digits, _ and -", ErrInvalidOption, p)
 		}
 		o.prefix = p
@@ -97,7 +94,7 @@ func New(nc *nats.Conn, opts ...Option) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &Publisher{nc: nc, js: js, prefix: o.prefix, ackTO: o.ackTO}, nil
+	return &Publisher{nc: nc, js: js, topo: schemas.Topology{Prefix: o.prefix}, ackTO: o.ackTO}, nil
 }
 
 // Ack is JetStream's acknowledgement of a published job.
@@ -115,14 +112,14 @@ type Ack struct {
 }
 
 // Subject returns the subject the jobs of target are published to.
-func (p *Publisher) Subject(target string) string { return p.prefix + ".jobs." + target }
+func (p *Publisher) Subject(target string) string { return p.topo.JobsSubject(target) }
 
 // Ready checks that a stream stores the jobs subjects, so that publishing
 // can succeed; it wraps ErrNoStream when none does.
 func (p *Publisher) Ready(ctx context.Context) error {
-	_, err := p.js.StreamNameBySubject(ctx, p.prefix+".jobs.>")
+	_, err := p.js.StreamNameBySubject(ctx, p.topo.JobsWildcard())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("%w: no stream stores %s.jobs.> (run 'dispatcher serve' once to create the streams)", ErrNoStream, p.prefix)
+		return fmt.Errorf("%w: no stream stores %s (run 'dispatcher serve' once to create the streams)", ErrNoStream, p.topo.JobsWildcard())
 	}
 	if err != nil {
 		return fmt.Errorf("look up the jobs stream: %w", err)

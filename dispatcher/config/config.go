@@ -10,29 +10,30 @@ import (
 )
 
 // Config is a resolved config file: every field holds its final value, the
-// defaults already applied.
+// defaults already applied. Each field's `key` tag is its key in the file
+// (reload uses them to name what changed).
 type Config struct {
 	// ServiceName names this service in records and logs (default
 	// "dispatcher").
-	ServiceName string
+	ServiceName string `key:"service_name"`
 	// NATS says how to reach NATS and which subjects to use.
-	NATS NATS
+	NATS NATS `key:"nats"`
 	// Streams holds the limits of the dead-letter and fallback streams.
-	Streams Streams
+	Streams Streams `key:"streams"`
 	// HTTP configures the health endpoints' server.
-	HTTP HTTP
+	HTTP HTTP `key:"http"`
 	// ShutdownTimeout bounds a graceful shutdown (default 30s).
-	ShutdownTimeout time.Duration
+	ShutdownTimeout time.Duration `key:"shutdown_timeout"`
 	// OrphanGrace is how long a job for an unconfigured target waits before
 	// it is dead-lettered with reason unknown_target (default 60s).
-	OrphanGrace time.Duration
+	OrphanGrace time.Duration `key:"orphan_grace"`
 	// Security holds the service-wide guards.
-	Security worker.Security
+	Security worker.Security `key:"security"`
 	// Fleet configures what the instances sharing a NATS account share.
-	Fleet Fleet
+	Fleet Fleet `key:"fleet"`
 	// Targets are the configured targets by name, each with the defaults
 	// merged in and its Name set. There is at least one.
-	Targets map[string]worker.Target
+	Targets map[string]worker.Target `key:"targets"`
 }
 
 // Fleet is the fleet section: what instances of the same subject prefix
@@ -40,46 +41,48 @@ type Config struct {
 type Fleet struct {
 	// ShareBreakers makes an endpoint's breaker opening on one instance
 	// open it on every instance (default true).
-	ShareBreakers bool
+	ShareBreakers bool `key:"share_breakers"`
 	// Heartbeat is how often an instance announces itself; an instance
 	// silent for 3 heartbeats no longer counts (default 2s).
-	Heartbeat time.Duration
+	Heartbeat time.Duration `key:"heartbeat"`
 }
 
 // NATS is the nats section of the config.
 type NATS struct {
 	// URL is the server to connect to; empty means an embedded JetStream
 	// server is started. It may list several servers, separated by commas.
-	URL string
+	URL string `key:"url"`
 	// Creds is the path of a .creds file; empty for none.
-	Creds string
+	Creds string `key:"creds"`
 	// User and Password authenticate with a user name and password (both
 	// or neither). Password is a secret: never logged.
-	User, Password string
+	User     string `key:"user"`
+	Password string `key:"password"`
 	// Token authenticates with a token (a secret: never logged).
-	Token string
+	Token string `key:"token"`
 	// NKey is the path of an NKey user seed file; empty for none.
-	NKey string
+	NKey string `key:"nkey"`
 	// TLS configures TLS towards NATS: a custom CA and a client
 	// certificate.
-	TLS NATSTLS
+	TLS NATSTLS `key:"tls"`
 	// Embedded configures the embedded server used when URL is empty.
-	Embedded EmbeddedNATS
+	Embedded EmbeddedNATS `key:"embedded"`
 	// Replicas is the replica count of the streams (default 1).
-	Replicas int
+	Replicas int `key:"replicas"`
 	// SubjectPrefix is the first token(s) of every subject (default
 	// "dispatch").
-	SubjectPrefix string
+	SubjectPrefix string `key:"subject_prefix"`
 }
 
 // NATSTLS holds the TLS files of the NATS connection, all PEM; empty fields
 // are not used.
 type NATSTLS struct {
 	// CA is the file of the CA certificates the server is verified with.
-	CA string
+	CA string `key:"ca"`
 	// Cert and Key are the client certificate and its key (both or
 	// neither).
-	Cert, Key string
+	Cert string `key:"cert"`
+	Key  string `key:"key"`
 }
 
 // String keeps the password and token out of logs and error messages.
@@ -101,24 +104,24 @@ func (n NATS) GoString() string { return n.String() }
 // EmbeddedNATS configures the embedded NATS server.
 type EmbeddedNATS struct {
 	// Listen is the client address, host:port (default "127.0.0.1:4222").
-	Listen string
+	Listen string `key:"listen"`
 	// StoreDir is the JetStream storage directory (default "./data/nats").
-	StoreDir string
+	StoreDir string `key:"store_dir"`
 }
 
 // Streams holds the limits of the streams the service creates.
 type Streams struct {
 	// DeadLetterMaxAge is the max age of dead letters (default 720h).
-	DeadLetterMaxAge time.Duration
+	DeadLetterMaxAge time.Duration `key:"dead_letter_max_age"`
 	// FallbackMaxAge is the max age of fallback records (default 168h).
-	FallbackMaxAge time.Duration
+	FallbackMaxAge time.Duration `key:"fallback_max_age"`
 }
 
 // HTTP configures the HTTP server of the health endpoints.
 type HTTP struct {
 	// Listen is the address, host:port (default "127.0.0.1:9090"); port 0
 	// picks a free port.
-	Listen string
+	Listen string `key:"listen"`
 }
 
 // TargetNames returns the names of the configured targets, sorted.

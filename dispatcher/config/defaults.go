@@ -48,39 +48,8 @@ func defaultConfig() Config {
 }
 
 // builtinTarget returns the built-in per-target settings, the bottom layer
-// under the file's defaults section.
-func builtinTarget() worker.Target {
-	return worker.Target{
-		Concurrency: worker.DefaultConcurrency,
-		LimitScope:  worker.LimitScopeInstance,
-		Timeouts: worker.Timeouts{
-			Connect:        3 * time.Second,
-			TLS:            3 * time.Second,
-			ResponseHeader: 10 * time.Second,
-			Total:          30 * time.Second,
-		},
-		Retry: worker.RetryPolicy{
-			MaxAttempts:     5,
-			InitialInterval: time.Second,
-			Multiplier:      2,
-			MaxInterval:     60 * time.Second,
-			Randomization:   0.2,
-			MaxElapsed:      time.Hour,
-			RetryOnStatus:   slices.Clone(worker.DefaultRetryOnStatus),
-			MaxRetryAfter:   5 * time.Minute,
-			BudgetRatio:     worker.DefaultRetryBudgetRatio,
-		},
-		Breaker: worker.BreakerPolicy{
-			ConsecutiveFailures: 5,
-			FailureRatio:        0.5,
-			MinRequests:         20,
-			Window:              60 * time.Second,
-			OpenTimeout:         30 * time.Second,
-			HalfOpenRequests:    1,
-			WhenOpen:            worker.WhenOpenFallback,
-		},
-	}
-}
+// under the file's defaults section: the worker's documented defaults.
+func builtinTarget() worker.Target { return worker.DefaultTarget() }
 
 // inherit returns the target named name with the settings of defaults,
 // sharing no memory with it, ready for the target's own keys.
@@ -96,11 +65,11 @@ func inherit(defaults worker.Target, name string) worker.Target {
 }
 
 // resolve turns the file's spellings into the worker's: retry.budget_ratio
-// 0 (no budget) becomes a negative ratio, as worker.RetryPolicy wants it.
+// 0 means no budget (worker.RetryPolicy.NoBudget).
 func resolve(cfg *Config) {
 	for name, t := range cfg.Targets {
 		if t.Retry.BudgetRatio == 0 {
-			t.Retry.BudgetRatio = -1
+			t.Retry.NoBudget = true
 			cfg.Targets[name] = t
 		}
 	}

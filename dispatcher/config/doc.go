@@ -2,9 +2,9 @@
 // expanding environment references, decoding it strictly, merging the
 // per-target settings over the defaults and validating the result.
 //
-// The file format is section 4 of the dispatcher contract. Load and Parse
-// return a [Config] whose every field holds its resolved value: nothing in it
-// needs a further default. Each target in [Config.Targets] is the merge, key by
+// The file format is documented in docs/config.md (section 4 of
+// docs/contract.md). Load and Parse return a [Config] whose every field holds
+// its resolved value: nothing in it needs a further default. Each target in [Config.Targets] is the merge, key by
 // key, of the built-in defaults, the file's defaults section and the target's
 // own keys, so a target that sets only retry.max_attempts keeps every other
 // retry key from the defaults. A key that is absent (or null) takes the value

@@ -31,8 +31,8 @@ func TestHealKeysSet(t *testing.T) {
 	if a.RateLimit == b.RateLimit {
 		t.Error("targets share the inherited rate_limit")
 	}
-	if a.Retry.BudgetRatio >= 0 {
-		t.Errorf("a.retry.budget_ratio 0 resolved to %v, want negative (no budget)", a.Retry.BudgetRatio)
+	if !a.Retry.NoBudget {
+		t.Errorf("a.retry.budget_ratio 0 resolved to %+v, want NoBudget", a.Retry)
 	}
 	if b.Retry.BudgetRatio != 0.5 {
 		t.Errorf("b.retry.budget_ratio %v, want 0.5", b.Retry.BudgetRatio)

@@ -145,6 +145,7 @@ func (d *decoder) settingsFields(t *worker.Target) map[string]field {
 				"retry_on_status":  func(p string, v *yaml.Node) { d.intList(p, v, &r.RetryOnStatus) },
 				"max_retry_after":  d.durationField(&r.MaxRetryAfter),
 				"budget_ratio":     d.numberField(&r.BudgetRatio),
+				"after_send":       d.strField(&r.AfterSend),
 			})
 		},
 		"breaker": func(p string, v *yaml.Node) {

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// contractExample is the config file of section 4 of the contract.
+// contractExample is a complete config file, the example of docs/config.md
+// before the keys added since (fleet, budget_ratio, rate_limit, signing, ...).
 const contractExample = `service_name: orders-dispatcher
 nats:
   url: nats://127.0.0.1:4222        # absent: an embedded JetStream server is started

@@ -23,7 +23,7 @@ func TestOverrideNATS(t *testing.T) {
 					n.SubjectPrefix == "flagged" && n.TLS == NATSTLS{CA: "ca.pem"}
 			}},
 		{name: "bad prefix", over: NATSOverride{SubjectPrefix: "a.*"},
-			wantErr: `nats.subject_prefix: must be a NATS subject of non-empty tokens without wildcards or spaces, got "a.*"`},
+			wantErr: `nats.subject_prefix: must be dot-separated tokens of letters, digits, _ and -, got "a.*"`},
 		{name: "bad url", over: NATSOverride{URL: "http://x:4222"},
 			wantErr: "nats.url: must be a nats://, tls://, ws:// or wss:// URL with a host (or a comma-separated list of them)"},
 		{name: "cert without key", over: NATSOverride{TLS: NATSTLS{Cert: "c.pem"}}, wantErr: "nats.tls.key: is required with nats.tls.cert"},

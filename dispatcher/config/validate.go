@@ -91,8 +91,8 @@ func (v *validator) nats(n *NATS) {
 		v.fail("nats.tls.cert", "is required with nats.tls.key")
 	}
 	v.intRange("nats.replicas", n.Replicas, 1, 5)
-	if !validSubjectPrefix(n.SubjectPrefix) {
-		v.fail("nats.subject_prefix", "must be a NATS subject of non-empty tokens without wildcards or spaces, got %q", n.SubjectPrefix)
+	if !schemas.ValidPrefix(n.SubjectPrefix) {
+		v.fail("nats.subject_prefix", "must be dot-separated tokens of letters, digits, _ and -, got %q", n.SubjectPrefix)
 	}
 }
 
@@ -298,6 +298,9 @@ func (v *validator) settings(path string, t worker.Target, own func(keys ...stri
 	if own("breaker.half_open_requests") && b.HalfOpenRequests < 1 {
 		v.fail(at("breaker.half_open_requests"), "must be at least 1")
 	}
+	if own("retry.after_send") && !slices.Contains(schemas.AfterSendPolicies, t.Retry.AfterSend) {
+		v.fail(at("retry.after_send"), "must be one of %s, got %q", strings.Join(schemas.AfterSendPolicies, ", "), t.Retry.AfterSend)
+	}
 	if own("breaker.when_open") && b.WhenOpen != worker.WhenOpenFallback && b.WhenOpen != worker.WhenOpenHold {
 		v.fail(at("breaker.when_open"), "must be %q or %q, got %q", worker.WhenOpenFallback, worker.WhenOpenHold, b.WhenOpen)
 	}
@@ -362,25 +365,6 @@ func checkListen(s string, minPort int) string {
 		return fmt.Sprintf("port must be a number from %d to 65535, got %q", minPort, port)
 	}
 	return ""
-}
-
-// validSubjectPrefix reports whether p is a NATS subject of non-empty
-// tokens without wildcards, spaces or control characters.
-func validSubjectPrefix(p string) bool {
-	if p == "" {
-		return false
-	}
-	for _, tok := range strings.Split(p, ".") {
-		if tok == "" {
-			return false
-		}
-		for _, c := range tok {
-			if c == '*' || c == '>' || c <= ' ' || c == 0x7f {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // validHeaderName reports whether name is an HTTP token (RFC 9110).

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -20,8 +21,8 @@ const Namespace = "dispatcher"
 // zero) as soon as a target is first seen, so rate() and increase() work from
 // the first job on.
 var (
-	outcomes = []string{"delivered", "dead_lettered", "fallback"}
-	reasons  = []string{"exhausted", "non_retryable", "invalid", "expired", "unknown_target"}
+	outcomes = schemas.Outcomes
+	reasons  = schemas.Reasons
 )
 
 // Breaker state values of dispatcher_breaker_state.
@@ -125,9 +126,9 @@ func New(bi BuildInfo) *Metrics {
 		"1 while some instance of the fleet holds the endpoint's breaker open (or probing), else 0.",
 		"target", "endpoint")
 	m.limitConc = m.gaugeVec("limit_concurrency",
-		"Calls this instance lets be in flight for the target: its concurrency, or its share of the fleet's.", "target")
+		"Calls this instance lets be in flight for the target: its concurrency, or its quota of the fleet's.", "target")
 	m.limitRate = m.gaugeVec("limit_rate_per_second",
-		"Calls per second this instance allows the target (its share of the fleet's with limit_scope fleet); 0: no rate limit.",
+		"Calls per second this instance allows the target (its quota of the fleet's with limit_scope fleet); 0: no rate limit.",
 		"target")
 	m.gaugeVec("build_info", "Always 1; labels say the version, commit and Go version of the binary.",
 		"version", "commit", "goversion").
@@ -335,18 +336,18 @@ func (m *Metrics) RetryScheduled(target, class string, _ time.Duration) {
 }
 
 // BreakerChanged sets the endpoint's breaker state and counts the change.
-func (m *Metrics) BreakerChanged(target, endpoint, _, to string) {
+func (m *Metrics) BreakerChanged(target, endpoint string, _, to schemas.BreakerState) {
 	ts := m.target(target)
 	g := ts.endpoint(endpoint)
 	switch to {
-	case "open":
+	case schemas.BreakerOpen:
 		g.Set(breakerOpen)
-	case "half_open":
+	case schemas.BreakerHalfOpen:
 		g.Set(breakerHalfOpen)
 	default:
 		g.Set(breakerClosed)
 	}
-	m.breakerTrans.WithLabelValues(target, endpoint, to).Inc()
+	m.breakerTrans.WithLabelValues(target, endpoint, to.String()).Inc()
 }
 
 // EndpointSwitched counts a move of the target's calls to endpoint to.

@@ -15,10 +15,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // topo is the subject prefix every run uses (the contract's default).
-var topo = dispatcher.Topology{Prefix: "dispatch"}
+var topo = schemas.Topology{Prefix: "dispatch"}
 
 // broker is a nats-server child with the harness's own connection to it.
 type broker struct {
@@ -64,7 +65,7 @@ func (h *harness) startBroker(ctx context.Context, dir string) (*broker, error) 
 		return nil, err
 	}
 	err = retryFor(ctx, 15*time.Second, func(ctx context.Context) error {
-		return topo.EnsureStreams(ctx, b.js, dispatcher.StreamSettings{
+		return dispatcher.EnsureStreams(ctx, b.js, topo, dispatcher.StreamSettings{
 			Replicas: 1, DeadLetterMaxAge: 720 * time.Hour, FallbackMaxAge: 168 * time.Hour,
 		})
 	})

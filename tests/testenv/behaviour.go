@@ -125,3 +125,20 @@ func ByPath(m map[string]Behaviour) Behaviour {
 		return def(w, r, e)
 	}
 }
+
+// CutBody answers 200 with a Content-Length of 1000 and closes the
+// connection after 10 bytes of it: the response's body cannot be read to
+// its end.
+func CutBody() Behaviour {
+	return func(w http.ResponseWriter, r *http.Request, e *Env) bool {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		}
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789")
+		_ = buf.Flush()
+		_ = conn.Close()
+		return true
+	}
+}

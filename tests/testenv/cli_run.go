@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/schemas"
 )
@@ -84,7 +83,7 @@ func EnsureStreams(t testing.TB, js jetstream.JetStream) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := dispatcher.Topology{Prefix: Prefix}.EnsureStreams(ctx, js, dispatcher.StreamSettings{DeadLetterMaxAge: 720 * time.Hour, FallbackMaxAge: 168 * time.Hour})
+	err := dispatcher.EnsureStreams(ctx, js, schemas.Topology{Prefix: Prefix}, dispatcher.StreamSettings{DeadLetterMaxAge: 720 * time.Hour, FallbackMaxAge: 168 * time.Hour})
 	if err != nil {
 		t.Fatalf("streams: %v", err)
 	}
@@ -107,9 +106,9 @@ func PutDeadLetters(t testing.TB, js jetstream.JetStream, target string, ids []s
 		}
 		m := nats.NewMsg(DLQSubject(target))
 		m.Data = data
-		m.Header.Set(deadletter.HeaderReason, rec.Reason)
-		m.Header.Set(deadletter.HeaderErrorClass, rec.ErrorClass)
-		m.Header.Set(deadletter.HeaderJobID, id)
+		m.Header.Set(schemas.HeaderReason, rec.Reason)
+		m.Header.Set(schemas.HeaderErrorClass, rec.ErrorClass)
+		m.Header.Set(schemas.HeaderJobID, id)
 		m.Header.Set(jetstream.MsgIDHeader, "dlq:test:"+target+":"+id)
 		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(10*time.Second)); err != nil {
 			t.Fatalf("put dead letter %s: %v", id, err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
@@ -93,7 +92,7 @@ func ReadLedger(t testing.TB, js jetstream.JetStream, in LedgerInput) Ledger {
 	}
 	dead := map[string]bool{}
 	for _, r := range DeadLetters(t, js, "") {
-		dead[r.Header.Get(deadletter.HeaderJobID)] = true
+		dead[r.Header.Get(schemas.HeaderJobID)] = true
 	}
 	fallback := map[string]bool{}
 	for _, r := range Fallbacks(t, js, "") {
@@ -125,7 +124,7 @@ func ReadLedger(t testing.TB, js jetstream.JetStream, in LedgerInput) Ledger {
 
 // fallbackJobID is the id of the job of a fallback record.
 func fallbackJobID(r Record[schemas.Fallback]) string {
-	if id := r.Header.Get(deadletter.HeaderJobID); id != "" {
+	if id := r.Header.Get(schemas.HeaderJobID); id != "" {
 		return id
 	}
 	var j struct {

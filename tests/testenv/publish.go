@@ -22,17 +22,20 @@ const (
 	FallbackStream = "DISPATCH_FALLBACK"
 )
 
+// Topo names the subjects, streams and consumers of Prefix.
+var Topo = schemas.Topology{Prefix: Prefix}
+
 // JobsSubject is dispatch.jobs.<target>.
-func JobsSubject(target string) string { return Prefix + ".jobs." + target }
+func JobsSubject(target string) string { return Topo.JobsSubject(target) }
 
 // DLQSubject is dispatch.dlq.<target>.
-func DLQSubject(target string) string { return Prefix + ".dlq." + target }
+func DLQSubject(target string) string { return Topo.DLQSubject(target) }
 
 // FallbackSubject is dispatch.fallback.<target>.
-func FallbackSubject(target string) string { return Prefix + ".fallback." + target }
+func FallbackSubject(target string) string { return Topo.FallbackSubject(target) }
 
 // ConsumerName is the durable consumer of a target.
-func ConsumerName(target string) string { return "dispatch_" + target }
+func ConsumerName(target string) string { return Topo.ConsumerName(target) }
 
 // Msg is one message to publish on a jobs subject.
 type Msg struct {

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // BreakerShare is told of this instance's breaker transitions so that the
@@ -15,7 +17,7 @@ type BreakerShare interface {
 	// (open, half_open or closed). For open and half_open, until is when
 	// the others may try the endpoint again if they hear nothing more: the
 	// end of the open timeout, or of the probe.
-	Share(target, endpoint, state string, until time.Time)
+	Share(target, endpoint string, state schemas.BreakerState, until time.Time)
 }
 
 // WithBreakerShare sets who is told of this worker's breaker transitions
@@ -29,11 +31,11 @@ func WithBreakerShare(s BreakerShare) Option {
 
 // shareUntil is how long the fleet should keep away from an endpoint whose
 // breaker went to state here.
-func shareUntil(t Target, state string, now time.Time) time.Time {
+func shareUntil(t Target, state schemas.BreakerState, now time.Time) time.Time {
 	switch state {
-	case "open":
+	case schemas.BreakerOpen:
 		return now.Add(t.Breaker.OpenTimeout)
-	case "half_open":
+	case schemas.BreakerHalfOpen:
 		// One probe is out; the others wait for its outcome, at most as
 		// long as a call may take.
 		return now.Add(t.Timeouts.Total + time.Second)
@@ -45,19 +47,19 @@ func shareUntil(t Target, state string, now time.Time) time.Time {
 // open or half_open, this instance sends nothing there until until (or until
 // a closed state arrives); with closed, calls go there again at once. The
 // local breaker keeps its own counts. Unknown endpoints are ignored.
-func (w *Worker) AdoptBreaker(endpoint, state string, until time.Time) {
+func (w *Worker) AdoptBreaker(endpoint string, state schemas.BreakerState, until time.Time) {
 	for _, b := range w.breakers {
 		if b.endpoint != endpoint {
 			continue
 		}
 		var u int64
-		if state != "closed" && until.After(w.o.now()) {
+		if state != schemas.BreakerClosed && until.After(w.o.now()) {
 			u = until.UnixNano()
 		}
 		if prev := b.fleetUntil.Swap(u); (prev == 0) != (u == 0) {
 			if u != 0 {
 				w.o.log.Warn("breaker open on another instance: endpoint avoided here too",
-					zap.String("endpoint", b.host), zap.String("state", state), zap.Time("until", until))
+					zap.String("endpoint", b.host), zap.Stringer("state", state), zap.Time("until", until))
 			} else {
 				w.o.log.Info("breaker closed on another instance: endpoint in use again", zap.String("endpoint", b.host))
 			}
@@ -74,65 +76,9 @@ func (b *endpointBreaker) fleetOpen(now int64) (bool, int64) {
 
 // stateName is the breaker's state as this instance acts on it: open while
 // another instance's open breaker is adopted, else the local breaker's.
-func (b *endpointBreaker) stateName(now time.Time) string {
+func (b *endpointBreaker) stateName(now time.Time) schemas.BreakerState {
 	if open, _ := b.fleetOpen(now.UnixNano()); open {
-		return "open"
+		return schemas.BreakerOpen
 	}
 	return breakerStateName(b.cb.State())
-}
-
-// SetFleetSize tells the worker how many instances are live (itself
-// included) and its rank among them (0-based, in a order every instance
-// agrees on). With LimitScopeFleet the worker takes its share of
-// Concurrency and RateLimit at once; with LimitScopeInstance it changes
-// nothing. Calls already in flight finish.
-func (w *Worker) SetFleetSize(n, rank int) {
-	if w.t.LimitScope != LimitScopeFleet || n < 1 {
-		return
-	}
-	rank = min(max(rank, 0), n-1)
-	c := fleetShare(w.t.Concurrency, n, rank)
-	if int(w.active.Swap(int32(c))) != c {
-		ch := make(chan struct{})
-		close(*w.limitChanged.Swap(&ch))
-		w.repull(pullBatch(c))
-	}
-	if w.limiter != nil {
-		rl := w.t.RateLimit
-		w.limiter.SetLimit(rateLimit(rl.PerSecond / float64(n)))
-		w.limiter.SetBurst(fleetShare(burstOf(rl), n, rank))
-	}
-	w.o.log.Info("fleet share", zap.Int("instances", n), zap.Int("concurrency", c),
-		zap.Float64("rate_per_second", w.rateShare()))
-}
-
-// Limits returns the concurrency and calls per second (0: unlimited) this
-// instance applies now: the configured figures, or its fleet share.
-func (w *Worker) Limits() (concurrency int, perSecond float64) {
-	return int(w.active.Load()), w.rateShare()
-}
-
-func (w *Worker) rateShare() float64 {
-	if w.limiter == nil {
-		return 0
-	}
-	return float64(w.limiter.Limit())
-}
-
-// fleetShare splits total over n instances exactly: the first total%n ranks
-// take one more; every instance takes at least 1.
-func fleetShare(total, n, rank int) int {
-	s := total / n
-	if rank < total%n {
-		s++
-	}
-	return max(s, 1)
-}
-
-// burstOf is a rate limit's burst, per_second rounded up when unset.
-func burstOf(rl *RateLimit) int {
-	if rl.Burst > 0 {
-		return rl.Burst
-	}
-	return max(1, int(rl.PerSecond+0.999))
 }

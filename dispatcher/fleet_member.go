@@ -2,14 +2,10 @@ package dispatcher
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,101 +15,13 @@ import (
 
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
-// The fleet: every instance of one subject prefix announces itself in the
-// <prefix>_instances KV bucket (a heartbeat, deleted at shutdown) and shares
-// its breaker transitions in the <prefix>_breakers bucket. Each instance
-// watches both: it counts the live instances (for limit_scope: fleet) and
-// adopts the others' open breakers. Breakers are not a gobreaker
-// SharedDataStore: that reads and writes the store around every call (3-4
-// round trips to NATS per call); a transition is published once and adopted
-// by a watch, so a call costs one atomic load more.
-
-// FleetInstance is an instance's heartbeat record.
-type FleetInstance struct {
-	// ID is unique per process start; Instance is host/pid, as in records.
-	ID          string    `json:"id"`
-	Instance    string    `json:"instance"`
-	ServiceName string    `json:"service_name"`
-	StartedAt   time.Time `json:"started_at"`
-	// At is when the heartbeat was sent; HeartbeatMS how often it is.
-	At          time.Time `json:"at"`
-	HeartbeatMS int64     `json:"heartbeat_ms"`
-	// Targets are the instance's targets with the limits it applies now.
-	Targets []FleetLimits `json:"targets"`
-}
-
-// FleetLimits are the limits an instance applies to a target.
-type FleetLimits struct {
-	Target      string  `json:"target"`
-	Scope       string  `json:"limit_scope"`
-	Concurrency int     `json:"concurrency"`
-	PerSecond   float64 `json:"rate_per_second,omitempty"`
-}
-
-// FleetBreaker is the shared state of one endpoint's breaker: the last
-// transition an instance published for it.
-type FleetBreaker struct {
-	Target   string `json:"target"`
-	Endpoint string `json:"endpoint"`
-	// State is open, half_open or closed; Until, for open and half_open,
-	// is when the others may try the endpoint again without further word.
-	State string     `json:"state"`
-	Until *time.Time `json:"until,omitempty"`
-	// By is the instance whose breaker changed, ByID its fleet ID.
-	By   string    `json:"by"`
-	ByID string    `json:"by_id"`
-	At   time.Time `json:"at"`
-}
-
-// OpenAt reports whether the record keeps the fleet away from the endpoint
-// at now.
-func (b FleetBreaker) OpenAt(now time.Time) bool {
-	return b.State != "closed" && b.Until != nil && now.Before(*b.Until)
-}
-
-// InstancesBucket is the KV bucket of the fleet's heartbeats, e.g.
-// dispatch_instances.
-func (t Topology) InstancesBucket() string { return t.bucketBase() + "_instances" }
-
-// BreakersBucket is the KV bucket of the fleet's breaker states, e.g.
-// dispatch_breakers.
-func (t Topology) BreakersBucket() string { return t.bucketBase() + "_breakers" }
-
-func (t Topology) bucketBase() string {
-	return strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(t.Prefix)
-}
-
-// breakerKey is the KV key of target's endpoint: <target>.<hash of URL>.
-func breakerKey(target, endpoint string) string {
-	h := sha256.Sum256([]byte(endpoint))
-	return target + "." + hex.EncodeToString(h[:8])
-}
-
-// fleetBuckets creates (or updates) the two KV buckets.
-func fleetBuckets(ctx context.Context, js jetstream.JetStream, topo Topology, replicas int) (inst, brk jetstream.KeyValue, err error) {
-	r := max(replicas, 1)
-	inst, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: topo.InstancesBucket(), Description: "dispatcher instances (heartbeats)",
-		History: 1, TTL: time.Hour, Storage: jetstream.FileStorage, Replicas: r,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)
-	}
-	brk, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: topo.BreakersBucket(), Description: "dispatcher breaker states shared by the fleet",
-		History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("kv %s: %w", topo.BreakersBucket(), err)
-	}
-	return inst, brk, nil
-}
-
-// fleet is this instance's part in the fleet.
-type fleet struct {
+// fleetMember is this instance's part in the fleet: its heartbeat, its
+// breaker transitions told to the others, and what it hears of them.
+type fleetMember struct {
 	id, instance, service string
 	started               time.Time
 	cfg                   config.Fleet
@@ -135,8 +43,8 @@ type fleet struct {
 	wg     sync.WaitGroup
 }
 
-func newFleet(s *Service, inst, brk jetstream.KeyValue) *fleet {
-	return &fleet{
+func newFleetMember(s *Service, inst, brk jetstream.KeyValue) *fleetMember {
+	return &fleetMember{
 		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
 		cfg: s.cfg.Fleet, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
 		connected: s.nc.IsConnected,
@@ -148,7 +56,7 @@ func newFleet(s *Service, inst, brk jetstream.KeyValue) *fleet {
 
 // Share implements worker.BreakerShare: it queues the transition for
 // publication and never blocks (a full queue drops it, logged).
-func (f *fleet) Share(target, endpoint, state string, until time.Time) {
+func (f *fleetMember) Share(target, endpoint string, state schemas.BreakerState, until time.Time) {
 	if !f.cfg.ShareBreakers {
 		return
 	}
@@ -160,14 +68,14 @@ func (f *fleet) Share(target, endpoint, state string, until time.Time) {
 	select {
 	case f.shares <- rec:
 	default:
-		f.log.Warn("breaker transition not shared: queue full", zap.String("target", target), zap.String("state", state))
+		f.log.Warn("breaker transition not shared: queue full", zap.String("target", target), zap.Stringer("state", state))
 	}
 }
 
 // attach makes w the worker of its target: it gets the fleet's current
 // share and the breakers held open (by other instances, or by the worker w
 // replaces).
-func (f *fleet) attach(w *worker.Worker) {
+func (f *fleetMember) attach(w *worker.Worker) {
 	if f == nil {
 		return
 	}
@@ -195,7 +103,7 @@ func (f *fleet) attach(w *worker.Worker) {
 
 // announce asks for a heartbeat now, so that the fleet view shows a change
 // without waiting for the next tick.
-func (f *fleet) announce() {
+func (f *fleetMember) announce() {
 	select {
 	case f.kick <- struct{}{}:
 	default: // one is already asked for
@@ -203,7 +111,7 @@ func (f *fleet) announce() {
 }
 
 // detach forgets target's worker (the target was removed).
-func (f *fleet) detach(target string) {
+func (f *fleetMember) detach(target string) {
 	if f == nil {
 		return
 	}
@@ -215,7 +123,7 @@ func (f *fleet) detach(target string) {
 
 // start announces this instance and starts the watches, the heartbeat and
 // the publisher. Stop undoes it.
-func (f *fleet) start() error {
+func (f *fleetMember) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	iw, err := f.inst.WatchAll(ctx)
@@ -254,7 +162,7 @@ func (f *fleet) start() error {
 
 // stop removes this instance from the fleet (the others re-split the fleet
 // limits at once) and ends the goroutines.
-func (f *fleet) stop() {
+func (f *fleetMember) stop() {
 	if f == nil || f.cancel == nil {
 		return
 	}
@@ -271,7 +179,7 @@ func (f *fleet) stop() {
 }
 
 // heartbeat puts this instance's record.
-func (f *fleet) heartbeat(ctx context.Context) {
+func (f *fleetMember) heartbeat(ctx context.Context) {
 	rec := FleetInstance{
 		ID: f.id, Instance: f.instance, ServiceName: f.service, StartedAt: f.started,
 		At: time.Now().UTC(), HeartbeatMS: f.cfg.Heartbeat.Milliseconds(),
@@ -310,7 +218,7 @@ func each(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValu
 }
 
 // watchInstances keeps the heartbeats heard, by instance ID.
-func (f *fleet) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
+func (f *fleetMember) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
 	initial := true
 	each(ctx, w, func(e jetstream.KeyValueEntry) {
 		if e == nil {
@@ -337,7 +245,7 @@ func (f *fleet) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
 
 // live counts the instances heard from within 3 heartbeats (this one
 // always), and this instance's rank among them by ID.
-func (f *fleet) live() (n, rank int) {
+func (f *fleetMember) live() (n, rank int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cutoff := time.Now().Add(-3 * f.cfg.Heartbeat)
@@ -353,7 +261,7 @@ func (f *fleet) live() (n, rank int) {
 
 // refresh re-splits the fleet limits when the live count changed, and
 // updates the fleet metrics.
-func (f *fleet) refresh() {
+func (f *fleetMember) refresh() {
 	n, rank := f.live()
 	now := time.Now()
 	f.mu.Lock()
@@ -384,7 +292,7 @@ func (f *fleet) refresh() {
 
 // watchBreakers keeps the last record of every endpoint's breaker and
 // hands the other instances' transitions to the target's worker.
-func (f *fleet) watchBreakers(ctx context.Context, w jetstream.KeyWatcher) {
+func (f *fleetMember) watchBreakers(ctx context.Context, w jetstream.KeyWatcher) {
 	each(ctx, w, func(e jetstream.KeyValueEntry) {
 		if e == nil || e.Operation() != jetstream.KeyValuePut {
 			return
@@ -410,7 +318,7 @@ func (f *fleet) watchBreakers(ctx context.Context, w jetstream.KeyWatcher) {
 }
 
 // publish puts the queued transitions in order, each retried briefly.
-func (f *fleet) publish(ctx context.Context) {
+func (f *fleetMember) publish(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -425,82 +333,7 @@ func (f *fleet) publish(ctx context.Context) {
 					break
 				}
 				f.log.Warn("breaker transition not shared", zap.String("target", rec.Target),
-					zap.String("state", rec.State), zap.Int("try", try+1), zap.Error(err))
-			}
-		}
-	}
-}
-
-// ReadFleet reads the fleet view from the KV buckets: the instances heard
-// from within 3 of their heartbeats (by the server's timestamps) and the
-// breakers some instance holds open at now. Missing buckets (no service ran
-// yet) give an empty view.
-func ReadFleet(ctx context.Context, js jetstream.JetStream, topo Topology, now time.Time) (*Fleet, error) {
-	out := &Fleet{Instances: []FleetInstance{}, OpenBreakers: []FleetBreaker{}}
-	insts, err := readAll[FleetInstance](ctx, js, topo.InstancesBucket())
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range insts {
-		hb := time.Duration(max(r.v.HeartbeatMS, 1)) * time.Millisecond
-		if now.Sub(r.created) <= 3*hb {
-			out.Instances = append(out.Instances, r.v)
-		}
-	}
-	brks, err := readAll[FleetBreaker](ctx, js, topo.BreakersBucket())
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range brks {
-		if r.v.OpenAt(now) {
-			out.OpenBreakers = append(out.OpenBreakers, r.v)
-		}
-	}
-	slices.SortFunc(out.Instances, func(a, b FleetInstance) int { return strings.Compare(a.Instance+a.ID, b.Instance+b.ID) })
-	slices.SortFunc(out.OpenBreakers, func(a, b FleetBreaker) int {
-		return strings.Compare(a.Target+" "+a.Endpoint, b.Target+" "+b.Endpoint)
-	})
-	return out, nil
-}
-
-// Fleet is the fleet view of lag.
-type Fleet struct {
-	Instances    []FleetInstance `json:"instances"`
-	OpenBreakers []FleetBreaker  `json:"open_breakers"`
-}
-
-type kvRecord[T any] struct {
-	v       T
-	created time.Time
-}
-
-// readAll decodes every current value of the named bucket; undecodable ones
-// are skipped, and a bucket that does not exist holds none.
-func readAll[T any](ctx context.Context, js jetstream.JetStream, bucket string) ([]kvRecord[T], error) {
-	kv, err := js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kv %s: %w", bucket, err)
-	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = w.Stop() }()
-	var out []kvRecord[T]
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				return out, nil
-			}
-			var v T
-			if json.Unmarshal(e.Value(), &v) == nil {
-				out = append(out, kvRecord[T]{v: v, created: e.Created()})
+					zap.Stringer("state", rec.State), zap.Int("try", try+1), zap.Error(err))
 			}
 		}
 	}

@@ -7,6 +7,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // shareRecorder records what a worker's breakers tell the fleet.
@@ -15,10 +17,10 @@ type shareRecorder struct {
 	got []string
 }
 
-func (r *shareRecorder) Share(target, endpoint, state string, until time.Time) {
+func (r *shareRecorder) Share(target, endpoint string, state schemas.BreakerState, until time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.got = append(r.got, target+" "+endpoint+" "+state)
+	r.got = append(r.got, target+" "+endpoint+" "+state.String())
 }
 
 func TestAdoptedBreakerIsSkippedUntilClosed(t *testing.T) {
@@ -27,7 +29,7 @@ func TestAdoptedBreakerIsSkippedUntilClosed(t *testing.T) {
 	w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now)
 
 	pick := func() int {
-		b, i, done := pickEndpoint(w.breakers)
+		b, i, done := pickEndpoint(w.breakers, time.Now())
 		if b == nil {
 			return -1
 		}
@@ -72,10 +74,10 @@ func TestLocalTransitionsAreShared(t *testing.T) {
 		Breaker: BreakerPolicy{ConsecutiveFailures: 1, OpenTimeout: 20 * time.Millisecond}}.withDefaults()
 	rec := &shareRecorder{}
 	bs := newBreakers(tg, zap.NewNop(), nopObserver{}, rec, time.Now)
-	_, _, done := pickEndpoint(bs)
+	_, _, done := pickEndpoint(bs, time.Now())
 	done(errBreakerFailure) // opens
 	awaitHalfOpen(t, bs[0])
-	_, _, done = pickEndpoint(bs)
+	_, _, done = pickEndpoint(bs, time.Now())
 	done(nil) // the probe succeeds: closed
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -104,11 +106,11 @@ func TestShareUntil(t *testing.T) {
 	}
 }
 
-func TestFleetShareIsExact(t *testing.T) {
+func TestFleetQuotaIsExact(t *testing.T) {
 	for _, c := range []struct{ total, n int }{{10, 3}, {32, 2}, {1, 4}, {7, 7}, {100, 1}} {
 		sum := 0
 		for r := range c.n {
-			s := fleetShare(c.total, c.n, r)
+			s := fleetQuota(c.total, c.n, r)
 			if s < 1 {
 				t.Fatalf("share(%d,%d,%d)=%d, want at least 1", c.total, c.n, r, s)
 			}
@@ -177,7 +179,7 @@ func BenchmarkPickEndpoint(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for range b.N {
-				_, _, done := pickEndpoint(w.breakers)
+				_, _, done := pickEndpoint(w.breakers, time.Now())
 				done(nil)
 			}
 		})

@@ -1,0 +1,91 @@
+package dispatcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+// The fleet: every instance of one subject prefix announces itself in the
+// <prefix>_instances KV bucket (a heartbeat, deleted at shutdown) and shares
+// its breaker transitions in the <prefix>_breakers bucket. Each instance
+// watches both: it counts the live instances (for limit_scope: fleet) and
+// adopts the others' open breakers. Breakers are not a gobreaker
+// SharedDataStore: that reads and writes the store around every call (3-4
+// round trips to NATS per call); a transition is published once and adopted
+// by a watch, so a call costs one atomic load more.
+
+// FleetInstance is an instance's heartbeat record.
+type FleetInstance struct {
+	// ID is unique per process start; Instance is host/pid, as in records.
+	ID          string    `json:"id"`
+	Instance    string    `json:"instance"`
+	ServiceName string    `json:"service_name"`
+	StartedAt   time.Time `json:"started_at"`
+	// At is when the heartbeat was sent; HeartbeatMS how often it is.
+	At          time.Time `json:"at"`
+	HeartbeatMS int64     `json:"heartbeat_ms"`
+	// Targets are the instance's targets with the limits it applies now.
+	Targets []FleetLimits `json:"targets"`
+}
+
+// FleetLimits are the limits an instance applies to a target.
+type FleetLimits struct {
+	Target      string  `json:"target"`
+	Scope       string  `json:"limit_scope"`
+	Concurrency int     `json:"concurrency"`
+	PerSecond   float64 `json:"rate_per_second,omitempty"`
+}
+
+// FleetBreaker is the shared state of one endpoint's breaker: the last
+// transition an instance published for it.
+type FleetBreaker struct {
+	Target   string `json:"target"`
+	Endpoint string `json:"endpoint"`
+	// State is open, half_open or closed; Until, for open and half_open,
+	// is when the others may try the endpoint again without further word.
+	State schemas.BreakerState `json:"state"`
+	Until *time.Time           `json:"until,omitempty"`
+	// By is the instance whose breaker changed, ByID its fleet ID.
+	By   string    `json:"by"`
+	ByID string    `json:"by_id"`
+	At   time.Time `json:"at"`
+}
+
+// OpenAt reports whether the record keeps the fleet away from the endpoint
+// at now.
+func (b FleetBreaker) OpenAt(now time.Time) bool {
+	return b.State != schemas.BreakerClosed && b.Until != nil && now.Before(*b.Until)
+}
+
+// breakerKey is the KV key of target's endpoint: <target>.<hash of URL>.
+func breakerKey(target, endpoint string) string {
+	h := sha256.Sum256([]byte(endpoint))
+	return target + "." + hex.EncodeToString(h[:8])
+}
+
+// fleetBuckets creates (or updates) the two KV buckets.
+func fleetBuckets(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, replicas int) (inst, brk jetstream.KeyValue, err error) {
+	r := max(replicas, 1)
+	inst, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: topo.InstancesBucket(), Description: "dispatcher instances (heartbeats)",
+		History: 1, TTL: time.Hour, Storage: jetstream.FileStorage, Replicas: r,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)
+	}
+	brk, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: topo.BreakersBucket(), Description: "dispatcher breaker states shared by the fleet",
+		History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: r,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("kv %s: %w", topo.BreakersBucket(), err)
+	}
+	return inst, brk, nil
+}

@@ -1,0 +1,88 @@
+package schemas
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
+
+// TestVocabularyMatchesSchemas holds every enum of the JSON Schemas to the
+// Go vocabulary it spells: a class, reason, outcome or breaker state added
+// on one side and not the other fails here.
+func TestVocabularyMatchesSchemas(t *testing.T) {
+	states := make([]string, 0, len(BreakerStates))
+	for _, s := range BreakerStates {
+		states = append(states, s.String())
+	}
+	withEmpty := append([]string{""}, ErrorClasses...)
+	cases := []struct {
+		schema string
+		path   []string
+		want   []string
+	}{
+		{DeadLetterSchema, []string{"properties", "reason", "enum"}, Reasons},
+		{DeadLetterSchema, []string{"$defs", "errorClass", "enum"}, withEmpty},
+		{ResultSchema, []string{"properties", "outcome", "enum"}, Outcomes},
+		{ResultSchema, []string{"properties", "error_class", "enum"}, withEmpty},
+		{FallbackSchema, []string{"properties", "reason", "enum"}, []string{ReasonCircuitOpen}},
+		{FallbackSchema, []string{"properties", "breaker_state", "enum"}, states},
+	}
+	for _, c := range cases {
+		raw, err := files.ReadFile(c.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var node any
+		if err := json.Unmarshal(raw, &node); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range c.path {
+			m, ok := node.(map[string]any)
+			if !ok {
+				t.Fatalf("%s: no %v", c.schema, c.path)
+			}
+			node = m[k]
+		}
+		var got []string
+		for _, v := range node.([]any) {
+			got = append(got, v.(string))
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(c.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s %v = %q, the Go vocabulary has %q", c.schema, c.path, got, want)
+		}
+	}
+}
+
+// TestTopologyTargets holds each subject builder to its parser.
+func TestTopologyTargets(t *testing.T) {
+	topo := Topology{Prefix: "acme.dispatch"}
+	for _, c := range []struct {
+		subject string
+		parse   func(string) (string, bool)
+		want    string
+		ok      bool
+	}{
+		{topo.JobsSubject("payments"), topo.JobsTarget, "payments", true},
+		{topo.RetrySubject("payments", "42"), topo.RetryTarget, "payments", true},
+		{topo.DLQSubject("payments"), topo.DLQTarget, "payments", true},
+		{topo.FallbackSubject("payments"), topo.FallbackTarget, "payments", true},
+		{"acme.dispatch.jobs.", topo.JobsTarget, "", false},
+		{"other.jobs.payments", topo.JobsTarget, "", false},
+		{"acme.dispatch.retry.42", topo.RetryTarget, "", false},
+	} {
+		got, ok := c.parse(c.subject)
+		if got != c.want || ok != c.ok {
+			t.Errorf("parse(%q) = %q, %v; want %q, %v", c.subject, got, ok, c.want, c.ok)
+		}
+	}
+	if topo.JobsStream() != "ACME_DISPATCH_JOBS" || topo.InstancesBucket() != "acme_dispatch_instances" {
+		t.Errorf("names: %s %s", topo.JobsStream(), topo.InstancesBucket())
+	}
+	for p, ok := range map[string]bool{"dispatch": true, "a.b-c_d": true, "": false, "a..b": false, "a.*": false, "a b": false, "a$b": false} {
+		if ValidPrefix(p) != ok {
+			t.Errorf("ValidPrefix(%q) = %v, want %v", p, !ok, ok)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+// maxDeliveries bounds how often one copy of a job may be delivered without
+// reaching an outcome (e.g. a worker that dies on it every time) before it is
+// dead-lettered as exhausted.
+const maxDeliveries = 20
+
+// admit is the first stage: is this delivery a job that may be attempted
+// now? In order: size, decoding and the schema, the subject's target, the
+// trace, then not_after, a retry already stored by an earlier delivery, the
+// delivery count, the retry budget and the rate limit. It returns false
+// when it disposed of the delivery itself (a dead letter, an ack, a
+// postponement, a hand-back).
+func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
+	j := &job{m: m, start: w.o.now()}
+	meta, err := m.Metadata()
+	if err != nil {
+		w.o.log.Error("message without JetStream metadata", zap.Error(err))
+		w.term(m)
+		return nil, false
+	}
+	j.meta = meta
+	j.seq = strconv.FormatUint(meta.Sequence.Stream, 10)
+	j.state = readState(m.Headers())
+	data := m.Data()
+
+	if len(data) > w.sec.MaxJobBytes {
+		w.invalid(j, data, fmt.Sprintf("job is %d bytes, over security.max_job_bytes %d", len(data), w.sec.MaxJobBytes))
+		return nil, false
+	}
+	jb, err := schemas.DecodeJob(data)
+	if err != nil {
+		w.invalid(j, data, err.Error())
+		return nil, false
+	}
+	j.job = jb
+	if jb.Target != "" && jb.Target != w.t.Name {
+		w.invalid(j, data, fmt.Sprintf("invalid job: field \"target\": %q does not match the subject's target %q", jb.Target, w.t.Name))
+		return nil, false
+	}
+	j.state.traceID, j.tp = jobTrace(j.state.traceID, jb.TraceID, m.Headers().Get("Traceparent"))
+
+	if jb.NotAfter != nil && w.o.now().After(*jb.NotAfter) {
+		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
+		return nil, false
+	}
+	if meta.NumDelivered > 1 && w.retryPending(j) {
+		// An earlier delivery stored this job's retry and died before its
+		// ack: the scheduled copy carries the job on; calling again now
+		// would make a duplicate call.
+		w.o.log.Info("retry already scheduled; redelivered copy acked", zap.String("job_id", jb.ID), zap.Uint64("stream_seq", meta.Sequence.Stream))
+		w.ack(m, jb.ID)
+		return nil, false
+	}
+	if meta.NumDelivered > maxDeliveries {
+		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
+		return nil, false
+	}
+	if j.state.attempts > 0 {
+		if ok, next := w.budget.allowRetry(w.o.now()); !ok {
+			// Spread the postponed retries over the next bucket.
+			w.postpone(j, next.Add(rand.N(budgetBucket)))
+			return nil, false
+		}
+	}
+	if !w.waitRate(j) {
+		return nil, false
+	}
+	return j, true
+}
+
+// retryPending reports whether a retry of this delivery is already stored.
+// Errors count as "no": the worst case is one duplicate call.
+func (w *Worker) retryPending(j *job) bool {
+	ctx, cancel := context.WithTimeout(w.hardCtx, 5*time.Second)
+	defer cancel()
+	st, err := w.js.Stream(ctx, j.meta.Stream)
+	if err != nil {
+		return false
+	}
+	_, err = st.GetLastMsgForSubject(ctx, w.retrySubject(j.seq))
+	return err == nil
+}
+
+func lastStatus(s retryState) int {
+	if n := len(s.history); n > 0 {
+		return s.history[n-1].Status
+	}
+	return 0
+}
+
+func lastClass(s retryState) string {
+	if n := len(s.history); n > 0 && s.history[n-1].ErrorClass != "" {
+		return s.history[n-1].ErrorClass
+	}
+	return schemas.ClassTimeoutTotal
+}

@@ -1,0 +1,68 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+// job is one delivery being handled, from admit to settle.
+type job struct {
+	m     jetstream.Msg
+	meta  *jetstream.MsgMetadata
+	seq   string // stream sequence of this delivery, the key of its records
+	job   *schemas.Job
+	state retryState
+	tp    string // traceparent sent with the call; the trace id is state.traceID
+	host  string // upstream host of the last attempt
+	start time.Time
+}
+
+// handle runs one delivery through the pipeline: admit (is it a job we may
+// attempt now?), attempt (one call to one endpoint), settle (what the
+// result means: decide, then its effects). Each stage that disposes of the
+// delivery itself (a dead letter at admit, a fallback at attempt) ends it.
+func (w *Worker) handle(m jetstream.Msg) {
+	j, ok := w.admit(m)
+	if !ok {
+		return
+	}
+	res, ok := w.attempt(j)
+	if !ok {
+		return
+	}
+	w.settle(j, res)
+}
+
+// settle decides what the attempt's result means and carries it out.
+func (w *Worker) settle(j *job, res *callResult) {
+	act := decide(j.state, res, w.settlement(j.job), w.o.now())
+	switch act.kind {
+	case actDeliver:
+		w.delivered(j, res)
+	case actRetry:
+		w.retry(j, res, act)
+	case actDeadLetter:
+		w.deadLetter(j, act.reason, act.class, act.errText, act.status)
+	}
+}
+
+// settlement is what decide needs to know of the target and the job.
+func (w *Worker) settlement(jb *schemas.Job) settlement {
+	s := settlement{retry: w.t.Retry, maxAttempts: w.t.Retry.MaxAttempts, notAfter: jb.NotAfter, method: jb.EffectiveMethod()}
+	if jb.MaxAttempts > 0 {
+		s.maxAttempts = min(s.maxAttempts, jb.MaxAttempts)
+	}
+	return s
+}
+
+func (j *job) firstOrStart() time.Time {
+	if !j.state.first.IsZero() {
+		return j.state.first
+	}
+	return j.start
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

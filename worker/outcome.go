@@ -1,0 +1,246 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
+)
+
+// The effects of the pipeline's decisions: acks, scheduled copies, records
+// and results. A delivery is acked only once what carries the job on (a
+// scheduled copy) or records its end (a dead letter, a fallback record) is
+// stored; when storing fails the delivery is left for JetStream to
+// redeliver after AckWait.
+
+// ack acks m, the delivery of job jobID, once its outcome is settled; a
+// failure only logs (JetStream redelivers the job after AckWait).
+func (w *Worker) ack(m jetstream.Msg, jobID string) {
+	if err := m.Ack(); err != nil {
+		w.o.log.Warn("ack", zap.String("job_id", jobID), zap.Error(err))
+	}
+}
+
+// term ends a delivery that can never be handled (no JetStream metadata).
+func (w *Worker) term(m jetstream.Msg) {
+	if err := m.Term(); err != nil {
+		w.o.log.Warn("term", zap.Error(err))
+	}
+}
+
+// handBack returns a message that will not be processed here for prompt
+// redelivery (shutdown only: retries never use an immediate Nak).
+func (w *Worker) handBack(m jetstream.Msg) {
+	if err := m.Nak(); err != nil {
+		w.o.log.Warn("hand back", zap.Error(err))
+	}
+}
+
+// delivered ends a job whose call succeeded.
+func (w *Worker) delivered(j *job, res *callResult) {
+	jb := j.job
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDelivered, "")
+	w.publishResult(jb.ReplyTo, &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDelivered, Status: res.status,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())), Body: string(res.body),
+		TraceID: j.state.traceID, Meta: jb.Meta,
+	})
+	w.ack(j.m, jb.ID)
+}
+
+// retry stores the job's next attempt as a scheduled copy, then acks.
+func (w *Worker) retry(j *job, res *callResult, act action) {
+	jb := j.job
+	if err := w.schedule(j, act.at); err != nil {
+		// Not stored: leave the message un-acked so JetStream redelivers it
+		// after AckWait; nothing is lost.
+		w.o.log.Error("schedule retry failed; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
+	}
+	w.o.obs.RetryScheduled(w.t.Name, res.class, act.delay)
+	w.o.log.Info("retry scheduled",
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
+		zap.Int("attempt", j.state.attempts), zap.String("error_class", res.class), zap.Int("status", res.status),
+		zap.Duration("duration", res.duration), zap.Duration("retry_delay", act.delay), zap.Time("next_attempt_at", act.at))
+	w.ack(j.m, jb.ID)
+}
+
+// schedule stores the job's next delivery as a JetStream scheduled message on
+// <p>.retry.<target>.<seq> that fires onto <p>.jobs.<target> at next.
+func (w *Worker) schedule(j *job, next time.Time) error {
+	m := nats.NewMsg(w.retrySubject(j.seq))
+	for k, vs := range j.m.Headers() {
+		// NATS's own headers stay behind, and so do ours (the retry state,
+		// which write sets afresh), except the replay mark.
+		if strings.HasPrefix(k, "Nats-") || (strings.HasPrefix(k, "Dispa") && k != schemas.HeaderReplayOf) {
+			continue
+		}
+		m.Header[k] = vs
+	}
+	j.state.write(m.Header)
+	m.Header.Set("Nats-Schedule", "@at "+next.UTC().Format(time.RFC3339Nano))
+	m.Header.Set("Nats-Schedule-Target", w.jobsSubj)
+	m.Header.Set(jetstream.MsgIDHeader, "retry:"+w.t.Name+":"+j.seq)
+	m.Data = j.m.Data()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.js.PublishMsg(ctx, m)
+	return err
+}
+
+// retrySubject is where the retry of the delivery with stream sequence seq is
+// scheduled.
+func (w *Worker) retrySubject(seq string) string {
+	return w.o.topo.RetrySubject(w.t.Name, seq)
+}
+
+// recordTimeout bounds how long storing a record may keep trying: half of
+// AckWait, so a refused record (a full dead-letter stream, say) leaves the
+// job to JetStream's redelivery instead of racing a second copy of it.
+func (w *Worker) recordTimeout() time.Duration { return max(w.ackWait/2, 5*time.Second) }
+
+func (w *Worker) storeDeadLetter(rec *schemas.DeadLetter, msgID string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
+	defer cancel()
+	return w.rec.DeadLetter(ctx, rec, msgID)
+}
+
+func (w *Worker) storeFallback(rec *schemas.Fallback, msgID string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
+	defer cancel()
+	return w.rec.Fallback(ctx, rec, msgID)
+}
+
+// invalid dead-letters a payload that is not a valid job for this target.
+func (w *Worker) invalid(j *job, data []byte, why string) {
+	rec := &schemas.DeadLetter{
+		Target: w.t.Name, Reason: schemas.ReasonInvalid, ErrorClass: schemas.ClassInvalidJob, Error: why,
+		Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
+		ServiceName: w.o.serviceName, Instance: w.o.instance, TraceID: j.state.traceID,
+	}
+	var loose struct {
+		ID      any             `json:"id"`
+		ReplyTo any             `json:"reply_to"`
+		Meta    json.RawMessage `json:"meta"`
+	}
+	jobID, replyTo := "", ""
+	if obj := redactObject(data, w.secret); obj != nil {
+		rec.Job = obj
+		if json.Unmarshal(data, &loose) == nil {
+			jobID, _ = loose.ID.(string)
+			replyTo, _ = loose.ReplyTo.(string)
+			if schemas.CheckSubject(replyTo) != "" {
+				replyTo = ""
+			}
+		}
+	} else {
+		rec.Raw = w.rawRedact.redact(data)
+	}
+	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
+	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+		return
+	}
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, schemas.ReasonInvalid)
+	// The publisher learns of its mistake when it left a usable reply_to.
+	w.publishResult(replyTo, &schemas.Result{
+		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
+		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
+	})
+	w.ack(j.m, jobID)
+}
+
+// validMeta returns meta when it is JSON (it is copied into a result as is).
+func validMeta(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || !json.Valid(m) {
+		return nil
+	}
+	return m
+}
+
+// deadLetter stores the job's dead letter, tells reply_to, then acks.
+func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
+	jb := j.job
+	rec := &schemas.DeadLetter{
+		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: reason, ErrorClass: class, Error: errText,
+		LastStatus: status, Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
+		TraceID: j.state.traceID, ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
+	}
+	if !j.state.first.IsZero() {
+		f := j.state.first.UTC()
+		rec.FirstAttemptAt = &f
+	}
+	if err := w.storeDeadLetter(rec, "dlq:"+w.t.Name+":"+j.seq); err != nil {
+		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
+	}
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, reason)
+	w.o.log.Warn("job dead-lettered",
+		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("reason", reason),
+		zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
+	w.publishResult(jb.ReplyTo, &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
+		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
+	})
+	w.ack(j.m, jb.ID)
+}
+
+// circuitOpen handles a job that finds every endpoint's breaker open:
+// with when_open hold it is scheduled back for when the breaker may probe
+// again; otherwise it goes to the fallback stream.
+func (w *Worker) circuitOpen(j *job) {
+	if w.t.Breaker.WhenOpen == WhenOpenHold {
+		w.holdJob(j)
+		return
+	}
+	jb := j.job
+	primary := w.breakers[0]
+	rec := &schemas.Fallback{
+		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
+		Endpoint: primary.endpoint, BreakerState: string(primary.stateName(w.o.now())),
+		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
+		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
+	}
+	if err := w.storeFallback(rec, "fb:"+w.t.Name+":"+j.seq); err != nil {
+		w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
+	}
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
+	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID),
+		zap.String("error_class", schemas.ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
+	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
+	if w.t.Fallback != nil {
+		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
+	}
+	w.publishResult(jb.ReplyTo, &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
+		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
+		TraceID: j.state.traceID, Meta: jb.Meta,
+	})
+	w.ack(j.m, jb.ID)
+}
+
+// publishResult sends a result to replyTo (core NATS, best effort; nothing
+// when replyTo is empty).
+func (w *Worker) publishResult(replyTo string, r *schemas.Result) {
+	if replyTo == "" {
+		return
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		w.o.log.Error("encode result", zap.String("job_id", r.JobID), zap.Error(err))
+		return
+	}
+	if err := w.nc.Publish(replyTo, b); err != nil {
+		w.o.log.Warn("publish result", zap.String("job_id", r.JobID), zap.Error(err))
+	}
+}
