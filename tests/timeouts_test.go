@@ -13,7 +13,9 @@ import (
 // TestTimeouts checks that each split timeout cuts a call at its own
 // deadline and is reported with its own error class, and that a job's
 // timeout_ms caps the target's total timeout: a lower one cuts the call at
-// timeout_ms, a higher one does not lift the target's.
+// timeout_ms, a higher one does not lift the target's. The total timeout
+// also bounds reading a 2xx body; such a call is delivered with what came
+// (the target completed it), not dead-lettered.
 func TestTimeouts(t *testing.T) {
 	t.Parallel()
 	b := testenv.NewBroker(t)
@@ -38,10 +40,6 @@ func TestTimeouts(t *testing.T) {
 			settings:  testenv.M{"timeouts": testenv.M{"response_header": "200ms", "total": "3s"}},
 			job:       schemas.Job{Path: "/sleep"},
 			wantClass: "timeout_response_header", min: 150 * time.Millisecond, max: 1500 * time.Millisecond},
-		{target: "total_body", endpoint: sink.URL,
-			settings:  testenv.M{"timeouts": testenv.M{"total": "300ms"}},
-			job:       schemas.Job{Path: "/stall"},
-			wantClass: "timeout_total", min: 250 * time.Millisecond, max: 1500 * time.Millisecond},
 		{target: "total_headers", endpoint: sink.URL,
 			// response_header (2s, inherited) is above total: total cuts first.
 			settings:  testenv.M{"timeouts": testenv.M{"total": "300ms"}},
@@ -66,6 +64,7 @@ func TestTimeouts(t *testing.T) {
 	for _, tc := range tests {
 		targets[tc.target] = testenv.Target(tc.endpoint, testenv.M{"retry": testenv.M{"max_attempts": 1}}, tc.settings)
 	}
+	targets["total_body"] = testenv.Target(sink.URL, testenv.M{"retry": testenv.M{"max_attempts": 1}, "timeouts": testenv.M{"total": "300ms"}})
 	results := testenv.Results(t, b.NC, "app.results")
 	testenv.RunService(t, b.Config(testenv.Targets(targets)))
 
@@ -74,13 +73,14 @@ func TestTimeouts(t *testing.T) {
 		job.ID, job.ReplyTo = "to-"+tc.target, "app.results"
 		b.Publish(t, testenv.JobMsg(tc.target, job))
 	}
+	b.Publish(t, testenv.JobMsg("total_body", schemas.Job{ID: "to-total_body", Path: "/stall", ReplyTo: "app.results"}))
 	dls := testenv.WaitDeadLetters(t, b.JS, "", len(tests), 20*time.Second)
 	byTarget := map[string]schemas.DeadLetter{}
 	for _, d := range dls {
 		byTarget[d.Rec.Target] = d.Rec
 	}
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		return results.Len() >= len(tests), fmt.Sprintf("%d results", results.Len())
+		return results.Len() >= len(tests)+1, fmt.Sprintf("%d results", results.Len())
 	})
 	for _, tc := range tests {
 		t.Run(tc.target, func(t *testing.T) {
@@ -101,6 +101,18 @@ func TestTimeouts(t *testing.T) {
 			}
 		})
 	}
+	t.Run("total_body", func(t *testing.T) {
+		rs := results.ByID("to-total_body")
+		if len(rs) != 1 || rs[0].Outcome != schemas.OutcomeDelivered || rs[0].Status != 200 || rs[0].Attempts != 1 {
+			t.Fatalf("results %+v, want one delivered, 200, after 1 attempt", rs)
+		}
+		if d := time.Duration(rs[0].DurationMS * float64(time.Millisecond)); d < 250*time.Millisecond || d > 1500*time.Millisecond {
+			t.Errorf("delivered after %s, want the body read cut at the total timeout (300ms)", d)
+		}
+		if n := len(sink.ByKey()["to-total_body"]); n != 1 {
+			t.Errorf("%d calls, want 1", n)
+		}
+	})
 }
 
 // TestConnectTimeout checks that a target whose address never answers the
