@@ -131,7 +131,7 @@ func (s *Service) reloadFile(ctx context.Context, onlyIfChanged bool) error {
 	if onlyIfChanged && bytes.Equal(data, s.reload.lastData) {
 		return nil
 	}
-	cfg, err := config.Parse(data, os.LookupEnv)
+	cfg, err := s.parseConfig(data)
 	if err != nil {
 		return s.refused(fmt.Errorf("%w: %w", ErrReload, err))
 	}

@@ -33,6 +33,7 @@ type runOptions struct {
 	log     *zap.Logger
 	build   metrics.BuildInfo // observability.go
 	onReady func(*Service)
+	nats    config.NATSOverride
 	// hot reload: reload.go
 	onReload   func(ok bool)
 	configPath string
@@ -44,6 +45,13 @@ func WithLogger(l *zap.Logger) Option { return func(o *runOptions) { o.log = l }
 
 // OnReady is called once every worker is running (tests, demo).
 func OnReady(f func(*Service)) Option { return func(o *runOptions) { o.onReady = f } }
+
+// WithNATSOverride applies o (config.OverrideNATS) to every config the
+// service runs with: the one given to Run and each one reloaded from the
+// config file, so settings given on the command line outlast reloads. When
+// the result breaks a rule of the nats section, Run returns the config
+// error (wrapped in ErrStartup) and a reload is refused.
+func WithNATSOverride(o config.NATSOverride) Option { return func(ro *runOptions) { ro.nats = o } }
 
 // Service is a running dispatcher.
 type Service struct {
@@ -62,6 +70,8 @@ type Service struct {
 	// userAgent is the User-Agent of the workers' calls.
 	userAgent string
 	fleet     *fleetMember // fleet_member.go
+	// natsOverride is applied to every config reloaded (WithNATSOverride).
+	natsOverride config.NATSOverride
 }
 
 // NATSURL is the URL of the NATS server in use (the embedded one's when embedded).
@@ -71,17 +81,27 @@ func (s *Service) NATSURL() string { return s.nc.ConnectedUrl() }
 func (s *Service) HTTPAddr() string { return s.health.Addr() }
 
 // Run runs the service until ctx is canceled, then shuts down gracefully
-// within cfg.ShutdownTimeout. It returns nil after a clean shutdown.
+// within cfg.ShutdownTimeout. It returns nil after a clean shutdown, also
+// when ctx is canceled after NATS was reached but before the service is
+// ready. Every error it returns stopped the start and wraps ErrStartup,
+// among them a stop requested before NATS was ever reachable.
 func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	o := runOptions{log: zap.NewNop(), build: metrics.BuildInfo{Version: "dev"}}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.nats != (config.NATSOverride{}) {
+		c := *cfg
+		if err := c.OverrideNATS(o.nats); err != nil {
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+		cfg = &c
+	}
 	host, _ := os.Hostname()
 	s := &Service{
 		cfg: cfg, log: o.log.With(zap.String("service_name", cfg.ServiceName)), baseLog: o.log, health: NewHealth(), topo: schemas.Topology{Prefix: cfg.NATS.SubjectPrefix},
 		workers: map[string]*worker.Worker{}, instance: host + "/" + strconv.Itoa(os.Getpid()),
-		userAgent: "dispatcher/" + o.build.Version,
+		userAgent: "dispatcher/" + o.build.Version, natsOverride: o.nats,
 	}
 	s.initObservability(o.build)
 	if err := s.health.Listen(cfg.HTTP.Listen); err != nil {
@@ -111,7 +131,12 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 
 	s.health.SetNotReady("connecting to NATS")
 	if err := s.connect(ctx, url); err != nil {
-		return err
+		if ctx.Err() != nil {
+			// Asked to stop before NATS was ever reachable: the start
+			// failed (exit 1, docs/cli.md), but not with ctx's error.
+			return fmt.Errorf("%w: stopped before NATS at %s was reachable", ErrStartup, RedactNATSURL(url))
+		}
+		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	defer s.nc.Close()
 
@@ -170,6 +195,21 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	return nil
 }
 
+// parseConfig parses a config file's content the way Run got its config:
+// environment references expanded, the NATS override applied.
+func (s *Service) parseConfig(data []byte) (*config.Config, error) {
+	cfg, err := config.Parse(data, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if s.natsOverride != (config.NATSOverride{}) {
+		if err := cfg.OverrideNATS(s.natsOverride); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
 // connect connects to NATS, retrying until ctx is done; once connected the
 // client reconnects by itself forever.
 func (s *Service) connect(ctx context.Context, url string) error {
@@ -192,7 +232,7 @@ func (s *Service) connect(ctx context.Context, url string) error {
 	}
 	access, err := NATSAccessOptions(s.cfg.NATS)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStartup, err)
+		return err
 	}
 	opts = append(opts, access...)
 	return s.retry(ctx, "NATS not reachable; retrying", func(context.Context) error {

@@ -52,7 +52,7 @@ func TestCrashBetweenStoreAndAck(t *testing.T) {
 				testenv.M{"fleet": testenv.M{"share_breakers": false}},
 				testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, settings)})))
 			env := []string{"DISPATCHER_TEST_CRASH_AFTER_STORE=" + c.kind}
-			first := testenv.StartProcessEnv(t, env, bin, "serve", "--config", cfg)
+			first := testenv.StartProcessEnv(t, bin, env, "serve", "--config", cfg)
 			first.WaitReady(t)
 			if c.kind == schemas.SettledFallback {
 				// A job of its own opens the breaker (a dead letter: no crash).

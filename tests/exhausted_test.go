@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,38 @@ func TestExhausted(t *testing.T) {
 				t.Errorf("results %+v, want one dead_lettered after %d attempts", rs, tc.want)
 			}
 		})
+	}
+}
+
+// TestExhaustedMaxElapsed checks retry.max_elapsed: a job whose next retry
+// would come later than max_elapsed after its first attempt is
+// dead-lettered as exhausted, "(retry.max_elapsed reached)", with attempts
+// left. Retries every 500ms under a max_elapsed of 800ms: the second
+// attempt comes at least 500ms after the first, so its retry would be at
+// least 1s after it.
+func TestExhaustedMaxElapsed(t *testing.T) {
+	t.Parallel()
+	b, sink, results, cfg := failingTarget(t, testenv.M{
+		"retry": testenv.M{"max_attempts": 10, "initial_interval": "500ms", "multiplier": 1, "max_elapsed": "800ms"},
+	})
+	testenv.RunService(t, cfg)
+	b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: "elapsed-1", ReplyTo: "app.results"}))
+	d := testenv.WaitDeadLetters(t, b.JS, "a", 1, 15*time.Second)[0].Rec
+	if d.Reason != schemas.ReasonExhausted || d.Attempts != 2 || len(d.History) != 2 || d.ErrorClass != "http_5xx" {
+		t.Fatalf("reason %q attempts %d history %d class %q, want exhausted after 2 attempts (of 10 allowed), http_5xx",
+			d.Reason, d.Attempts, len(d.History), d.ErrorClass)
+	}
+	if !strings.HasSuffix(d.Error, "(retry.max_elapsed reached)") {
+		t.Errorf("error %q does not say retry.max_elapsed was reached", d.Error)
+	}
+	if gap := d.History[1].At.Sub(d.History[0].At); gap < 450*time.Millisecond {
+		t.Errorf("second attempt %s after the first, want the 500ms interval", gap)
+	}
+	if n := len(sink.ByKey()["elapsed-1"]); n != 2 {
+		t.Errorf("%d calls, want 2", n)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) { return results.Len() == 1, "waiting for the result" })
+	if r := results.ByID("elapsed-1")[0]; r.Outcome != schemas.OutcomeDeadLettered || r.Attempts != 2 {
+		t.Errorf("result %+v, want dead_lettered after 2 attempts", r)
 	}
 }

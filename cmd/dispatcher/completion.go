@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -40,13 +39,10 @@ func completeTargets(cmd *cobra.Command, flag string) {
 
 // knownTargets lists target names starting with prefix; nothing on error.
 func knownTargets(cmd *cobra.Command, prefix string) []string {
-	get := func(name string) string {
-		if v, _ := cmd.Flags().GetString(name); v != "" {
-			return v
-		}
-		return os.Getenv(envName(name))
+	cf, err := connFlagsOf(cmd)
+	if err != nil {
+		return nil
 	}
-	cf := connFlags{url: get("nats-url"), creds: get("creds"), cfgPath: get("config"), prefix: get("subject-prefix")}
 	var names []string
 	nc, js, conn, err := cf.connect()
 	if err != nil {

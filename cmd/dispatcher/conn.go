@@ -7,21 +7,25 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// connFlags are the connection flags every operator command shares.
+// connFlags are the connection flags every command shares, serve
+// included. Each reads its DISPATCHER_* variable when not given (env.go).
 type connFlags struct {
 	url, creds, cfgPath, prefix string
 	// access are the NATS credential and TLS flags.
 	user, password, token, nkey, tlsCA, tlsCert, tlsKey string
 }
 
+// register adds the connection flags to cmd, each reading its DISPATCHER_*
+// variable.
 func (f *connFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
+	fl := pflag.NewFlagSet("connection", pflag.ContinueOnError)
 	fl.StringVar(&f.url, "nats-url", "", "NATS URL (env DISPATCHER_NATS_URL; default: the config's, else nats://127.0.0.1:4222)")
 	fl.StringVar(&f.creds, "creds", "", "NATS credentials file (env DISPATCHER_CREDS; default: the config's)")
 	fl.StringVar(&f.cfgPath, "config", "", "read the NATS settings, subject prefix and targets from this service config (env DISPATCHER_CONFIG)")
@@ -33,9 +37,8 @@ func (f *connFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "CA file to verify the NATS server with (env DISPATCHER_TLS_CA; default: the config's)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "client certificate file for NATS (env DISPATCHER_TLS_CERT; default: the config's)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "client key file for NATS (env DISPATCHER_TLS_KEY; default: the config's)")
-	for _, name := range []string{"nats-url", "creds", "config", "subject-prefix", "user", "password", "token", "nkey", "tls-ca", "tls-cert", "tls-key"} {
-		envFlag(fl.Lookup(name))
-	}
+	fl.VisitAll(envFlag)
+	cmd.Flags().AddFlagSet(fl)
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("creds", "creds")
 	for _, name := range []string{"nkey", "tls-ca", "tls-cert", "tls-key"} {
@@ -43,54 +46,66 @@ func (f *connFlags) register(cmd *cobra.Command) {
 	}
 }
 
+// connFlagsOf reads the connection flags of cmd, each from its variable when
+// the command line left it out. For shell completion, which runs no
+// PersistentPreRunE and has only the command at hand.
+func connFlagsOf(cmd *cobra.Command) (*connFlags, error) {
+	if err := applyEnv(cmd); err != nil {
+		return nil, err
+	}
+	f := &connFlags{}
+	probe := &cobra.Command{}
+	f.register(probe)
+	var err error
+	probe.Flags().VisitAll(func(pf *pflag.Flag) {
+		if src := cmd.Flags().Lookup(pf.Name); src != nil && err == nil {
+			err = pf.Value.Set(src.Value.String())
+		}
+	})
+	return f, err
+}
+
+// override is what the flags set of the config's nats section: the
+// non-empty ones replace the config's keys.
+func (f *connFlags) override() config.NATSOverride {
+	return config.NATSOverride{
+		URL: f.url, Creds: f.creds, User: f.user, Password: f.password, Token: f.token, NKey: f.nkey,
+		TLS: config.NATSTLS{CA: f.tlsCA, Cert: f.tlsCert, Key: f.tlsKey}, SubjectPrefix: f.prefix,
+	}
+}
+
 // connSettings are the connection flags resolved against the config file
 // and the defaults.
 type connSettings struct {
-	url, creds, prefix string
+	url, prefix string
 	// nats holds the credentials and TLS files (and creds) to connect with.
 	nats config.NATS
 	// cfg is the loaded config; nil without --config.
 	cfg *config.Config
 }
 
-// resolve fills what the flags left open from the config file and defaults.
+// resolve fills what the flags left open from the config file and defaults:
+// a flag (or its variable) beats the config's key, which beats the default.
 func (f *connFlags) resolve() (*connSettings, error) {
-	s := &connSettings{url: f.url, creds: f.creds, prefix: f.prefix}
+	s := &connSettings{}
 	if f.cfgPath != "" {
 		cfg, err := config.Load(f.cfgPath)
 		if err != nil {
 			return nil, &exitError{code: exitUsage, err: err}
 		}
-		s.cfg = cfg
-		if s.url == "" {
-			s.url = cfg.NATS.URL
-			if s.url == "" {
-				s.url = "nats://" + cfg.NATS.Embedded.Listen
-			}
-		}
-		if s.creds == "" {
-			s.creds = cfg.NATS.Creds
-		}
-		s.nats = cfg.NATS
-		if s.prefix == "" {
-			s.prefix = cfg.NATS.SubjectPrefix
+		s.cfg, s.nats = cfg, cfg.NATS
+		if s.nats.URL == "" {
+			s.nats.URL = "nats://" + cfg.NATS.Embedded.Listen
 		}
 	}
-	if s.url == "" {
-		s.url = nats.DefaultURL
+	s.nats = s.nats.Override(f.override())
+	if s.nats.URL == "" {
+		s.nats.URL = nats.DefaultURL
 	}
-	for _, o := range []struct{ flag, cfg *string }{
-		{&f.user, &s.nats.User}, {&f.password, &s.nats.Password}, {&f.token, &s.nats.Token}, {&f.nkey, &s.nats.NKey},
-		{&f.tlsCA, &s.nats.TLS.CA}, {&f.tlsCert, &s.nats.TLS.Cert}, {&f.tlsKey, &s.nats.TLS.Key},
-	} {
-		if *o.flag != "" {
-			*o.cfg = *o.flag
-		}
+	if s.nats.SubjectPrefix == "" {
+		s.nats.SubjectPrefix = config.DefaultSubjectPrefix
 	}
-	s.nats.Creds = s.creds
-	if s.prefix == "" {
-		s.prefix = "dispatch"
-	}
+	s.url, s.prefix = s.nats.URL, s.nats.SubjectPrefix
 	return s, nil
 }
 

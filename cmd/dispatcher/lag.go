@@ -14,9 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 type lagFlags struct {
@@ -97,23 +99,7 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 	}
 	defer nc.Close()
 	set := dispatcher.LagSettings{Known: conn.knownTargets(), Only: f.targets}
-	read := func(ctx context.Context) (*dispatcher.Lag, error) {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		lag, err := dispatcher.ReadLag(ctx, js, conn.topology(), set)
-		if errors.Is(err, dispatcher.ErrNoJobsStream) {
-			return nil, runtimeErr(fmt.Errorf("%w; has 'dispatcher serve' run against this NATS server?", err))
-		}
-		if err != nil {
-			return nil, runtimeErr(err)
-		}
-		fl, err := dispatcher.ReadFleet(ctx, js, conn.topology(), lag.At)
-		if err != nil {
-			return nil, runtimeErr(err)
-		}
-		lag.Fleet = fl
-		return lag, nil
-	}
+	read := func(ctx context.Context) (*dispatcher.Lag, error) { return readLag(ctx, js, conn.topology(), set) }
 	if f.watch {
 		return watchLag(cmd, f, read)
 	}
@@ -132,6 +118,26 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 		writeLag(out, lag, nil, termWidth(out))
 	}
 	return checkPending(lag, f.maxPending)
+}
+
+// readLag reads what 'dispatcher lag' shows: every target's backlog and
+// the fleet view, within 10s.
+func readLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, set dispatcher.LagSettings) (*dispatcher.Lag, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	lag, err := dispatcher.ReadLag(ctx, js, topo, set)
+	if errors.Is(err, dispatcher.ErrNoJobsStream) {
+		return nil, runtimeErr(fmt.Errorf("%w; has 'dispatcher serve' run against this NATS server?", err))
+	}
+	if err != nil {
+		return nil, runtimeErr(err)
+	}
+	fl, err := dispatcher.ReadFleet(ctx, js, topo, lag.At)
+	if err != nil {
+		return nil, runtimeErr(err)
+	}
+	lag.Fleet = fl
+	return lag, nil
 }
 
 // checkPending is the --max-pending check.

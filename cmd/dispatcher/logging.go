@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -26,12 +25,4 @@ func newLogger(level string) (*zap.Logger, error) {
 		return nil, fmt.Errorf("logger: %w", err)
 	}
 	return l, nil
-}
-
-// envOr returns the environment variable's value, or def.
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -33,7 +34,7 @@ func TestParseDefaultsWhenKeysAbsent(t *testing.T) {
 			Retry: worker.RetryPolicy{
 				MaxAttempts: 5, InitialInterval: time.Second, Multiplier: 2, MaxInterval: 60 * time.Second,
 				Randomization: 0.2, MaxElapsed: time.Hour, RetryOnStatus: []int{408, 425, 429, 500, 502, 503, 504},
-				MaxRetryAfter: 5 * time.Minute, BudgetRatio: worker.DefaultRetryBudgetRatio,
+				MaxRetryAfter: 5 * time.Minute, BudgetRatio: worker.DefaultRetryBudgetRatio, AfterSend: schemas.AfterSendRetry,
 			},
 			Breaker: worker.BreakerPolicy{
 				ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, Window: 60 * time.Second,

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -42,3 +44,40 @@ func NewLogger(level zapcore.Level) (*zap.Logger, *LogBuffer) {
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(buf), level)), buf
 }
+
+// LogLine is one JSON log line, by field name.
+type LogLine map[string]any
+
+// Str returns field f when it is a string, else "".
+func (l LogLine) Str(f string) string {
+	s, _ := l[f].(string)
+	return s
+}
+
+// Int returns field f when it is a number, else -1.
+func (l LogLine) Int(f string) int {
+	n, ok := l[f].(float64)
+	if !ok {
+		return -1
+	}
+	return int(n)
+}
+
+// Msg is the line's message.
+func (l LogLine) Msg() string { return l.Str("msg") }
+
+// ParseLogLines decodes the JSON lines of s, skipping any that is not a
+// JSON object.
+func ParseLogLines(s string) []LogLine {
+	var out []LogLine
+	for _, line := range strings.Split(s, "\n") {
+		var l LogLine
+		if json.Unmarshal([]byte(line), &l) == nil && l != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Lines returns what was logged so far, decoded.
+func (b *LogBuffer) Lines() []LogLine { return ParseLogLines(b.String()) }

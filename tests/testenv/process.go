@@ -21,16 +21,19 @@ type Process struct {
 	waitErr error
 }
 
-// StartProcess starts bin with args, capturing its stdout and stderr to
-// files of a temp dir. At cleanup a process still running is killed, and
-// when the test failed the tail of its stderr is printed.
+// StartProcess starts bin with args and the environment
+// CLIEnv("DISPATCHER_LOG_LEVEL=info") (no other DISPATCHER_* variable of the
+// test's), capturing its stdout and stderr to files of a temp dir. At
+// cleanup a process still running is killed, and when the test failed the
+// tail of its stderr is printed.
 func StartProcess(t testing.TB, bin string, args ...string) *Process {
 	t.Helper()
-	return StartProcessEnv(t, nil, bin, args...)
+	return StartProcessEnv(t, bin, nil, args...)
 }
 
-// StartProcessEnv is StartProcess with env added to the environment.
-func StartProcessEnv(t testing.TB, env []string, bin string, args ...string) *Process {
+// StartProcessEnv is StartProcess with extra variables ("NAME=value")
+// added to its environment, after (so overriding) DISPATCHER_LOG_LEVEL=info.
+func StartProcessEnv(t testing.TB, bin string, env []string, args ...string) *Process {
 	t.Helper()
 	dir := t.TempDir()
 	p := &Process{outPath: filepath.Join(dir, "stdout"), errPath: filepath.Join(dir, "stderr"), done: make(chan struct{})}
@@ -44,7 +47,7 @@ func StartProcessEnv(t testing.TB, env []string, bin string, args ...string) *Pr
 	}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = stdout, stderr
-	p.cmd.Env = append(append(os.Environ(), "DISPATCHER_LOG_LEVEL=info"), env...)
+	p.cmd.Env = CLIEnv(append([]string{"DISPATCHER_LOG_LEVEL=info"}, env...)...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
@@ -144,6 +147,23 @@ func (p *Process) WaitLog(t testing.TB, substr string, timeout time.Duration) {
 	if !strings.Contains(p.Stderr(), substr) {
 		t.Fatalf("process exited with status %d before logging %s; stderr:\n%s", p.ExitCode(), substr, tail(p.Stderr(), 30))
 	}
+}
+
+// LogLines returns the JSON log lines of stderr so far, decoded.
+func (p *Process) LogLines() []LogLine { return ParseLogLines(p.Stderr()) }
+
+// HealthAddr waits (bounded) for the service's "health listening" line and
+// returns the address it logged: where /readyz and POST /-/reload answer.
+func (p *Process) HealthAddr(t testing.TB) string {
+	t.Helper()
+	p.WaitLog(t, `"msg":"health listening"`, 30*time.Second)
+	for _, l := range p.LogLines() {
+		if l.Msg() == "health listening" && l.Str("addr") != "" {
+			return l.Str("addr")
+		}
+	}
+	t.Fatalf("no addr on the health listening line; stderr:\n%s", tail(p.Stderr(), 30))
+	return ""
 }
 
 // WaitReady waits until the service logs that it is ready.

@@ -2,10 +2,12 @@ package testenv
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -45,6 +47,7 @@ type Sink struct {
 	inFlight int
 	maxIn    int
 	behave   Behaviour
+	conns    atomic.Int64 // TCP connections accepted
 }
 
 // NewSink starts a Sink answering OK; it is closed at cleanup, after
@@ -52,7 +55,13 @@ type Sink struct {
 func NewSink(t testing.TB) *Sink {
 	t.Helper()
 	s := &Sink{done: make(chan struct{}), perKey: map[string]int{}, behave: OK()}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL
 	t.Cleanup(func() {
 		close(s.done)
@@ -121,6 +130,9 @@ func (s *Sink) Count() int {
 	defer s.mu.Unlock()
 	return len(s.calls)
 }
+
+// Conns is the number of TCP connections the sink accepted.
+func (s *Sink) Conns() int { return int(s.conns.Load()) }
 
 // Distinct is the number of distinct Idempotency-Keys received.
 func (s *Sink) Distinct() int {

@@ -1,9 +1,13 @@
 package testenv
 
 import (
+	"errors"
 	"net"
+	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TCPServer listens on 127.0.0.1 and runs serve on its own goroutine for
@@ -70,4 +74,44 @@ func RefusedAddr(t testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// UnansweredAddr returns a host:port of 127.0.0.1 where a connection is
+// never established: its listener's accept queue (backlog 0, one slot) is
+// kept full and nothing accepts, so Linux drops every new SYN and a dial
+// hangs until its own timeout. The listener and the connection that fills
+// it are closed at cleanup.
+func UnansweredAddr(t testing.TB) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("getsockname: %v", err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	// Fill the accept queue until a dial goes unanswered (the first one
+	// should do; a few more in case the kernel grants a larger queue).
+	for range 8 {
+		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return addr
+			}
+			t.Fatalf("fill the accept queue of %s: %v", addr, err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatalf("dials to %s are still answered after 8 connections: the accept queue does not fill", addr)
+	return ""
 }
