@@ -136,19 +136,6 @@ func TestConnectTimeout(t *testing.T) {
 		t.Errorf("attempt took %s, want about the connect timeout (300ms), far below the total (3s)", dur)
 	}
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) { return results.Len() == 1, "waiting for the result" })
-	if d.ErrorClass == "timeout_total" && d.History[0].ErrorClass == "timeout_total" {
-		// Known bug, in worker/classify.go (owned by the worker
-		// restructuring), seen in about half the runs: for the same dial
-		// deadline the net package returns one of two timeout errors, and
-		// one of them matches context.DeadlineExceeded (net's timeoutError
-		// has an Is method); classifyError checks DeadlineExceeded before
-		// the dial check, so that connect timeout is reported as
-		// timeout_total. worker/classify_test.go fakes the error with a
-		// type that does not match, so it does not see this. This branch
-		// goes with the fix: check ctx.Err() for the total deadline, then
-		// the dial, then the error's DeadlineExceeded.
-		t.Skipf("KNOWN BUG: connect timeout classified timeout_total (error %q); the timing above holds", d.Error)
-	}
 	if d.ErrorClass != "timeout_connect" || d.History[0].ErrorClass != "timeout_connect" {
 		t.Errorf("error class %q (attempt %q), want timeout_connect", d.ErrorClass, d.History[0].ErrorClass)
 	}

@@ -44,8 +44,8 @@ func classifyError(ctx context.Context, err error) string {
 	if strings.Contains(msg, "TLS handshake timeout") {
 		return schemas.ClassTimeoutTLS
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return schemas.ClassTimeoutTotal
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return schemas.ClassTimeoutTotal // the call's own deadline passed
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
@@ -54,9 +54,14 @@ func classifyError(ctx context.Context, err error) string {
 		}
 		return schemas.ClassDNS
 	}
+	// A dial cut by the dialer's connect timeout also matches
+	// context.DeadlineExceeded: it is looked at first.
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout() {
 		return schemas.ClassTimeoutConnect
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return schemas.ClassTimeoutTotal
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return schemas.ClassConnectionRefused

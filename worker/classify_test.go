@@ -139,3 +139,40 @@ func TestRetryableClass(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyRealDialTimeout classifies the error a real dial cut by the
+// dialer's timeout returns (it also matches context.DeadlineExceeded):
+// timeout_connect, while the call's own deadline has not passed. The
+// address is a 127.0.0.1 listener whose accept queue is full.
+func TestClassifyRealDialTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// Fill the backlog: connections nobody accepts.
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	d := net.Dialer{Timeout: 200 * time.Millisecond}
+	var dialErr error
+	for range 4096 {
+		c, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			dialErr = err
+			break
+		}
+		held = append(held, c)
+	}
+	if dialErr == nil {
+		t.Skip("the listen backlog never filled: no dial timed out")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if got := classifyError(ctx, dialErr); got != schemas.ClassTimeoutConnect {
+		t.Errorf("classifyError(%v) = %s, want timeout_connect", dialErr, got)
+	}
+}
