@@ -19,38 +19,57 @@ import (
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
-// fleetMember is this instance's part in the fleet: its heartbeat, its
-// breaker transitions told to the others, and what it hears of them.
+// fleetMember is this instance's part in the fleet: its heartbeat and
+// target set, its breaker transitions told to the others, and what it hears
+// of them: which instance serves which target (fleet_serving.go).
 type fleetMember struct {
 	id, instance, service string
 	started               time.Time
 	cfg                   config.Fleet
+	grace                 time.Duration // orphan_grace
 	inst, brk             jetstream.KeyValue
 	log                   *zap.Logger
 	m                     *metrics.Metrics
 	connected             func() bool
+	partSize              int // targetSetPartSize, or less for the server's max payload
 
 	shares chan FleetBreaker // transitions to publish, in order
 	kick   chan struct{}     // a heartbeat now: the targets or a share changed
 
-	mu       sync.Mutex
-	workers  map[string]*worker.Worker // by target; replaced on reload
-	seen     map[string]time.Time      // live instance IDs -> last heard (local clock)
-	breakers map[string]FleetBreaker   // by key: the last record heard
-	n, rank  int
+	beat    sync.Mutex // one heartbeat at a time
+	written setWritten // under beat
+
+	// refreshing orders refresh and attach, so that quotas are applied in
+	// the order they were computed.
+	refreshing sync.Mutex
+
+	mu           sync.Mutex
+	workers      map[string]*worker.Worker // by target; replaced on reload
+	own          *TargetSet                // the workers' targets; nil: to compute again
+	breakers     map[string]FleetBreaker   // by key: the last record heard
+	servingState                           // fleet_serving.go
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
+// setWritten is what of this instance's target set is in the bucket.
+type setWritten struct {
+	hash  string
+	parts int       // of hash
+	at    time.Time // when hash was written
+	most  int       // the most parts ever put: what stop deletes
+}
+
 func newFleetMember(s *Service, inst, brk jetstream.KeyValue) *fleetMember {
 	return &fleetMember{
 		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
-		cfg: s.cfg.Fleet, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
+		cfg: s.cfg.Fleet, grace: s.cfg.OrphanGrace, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
 		connected: s.nc.IsConnected,
+		partSize:  min(targetSetPartSize, max(int(s.nc.MaxPayload())-4096, 1024)),
 		shares:    make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
-		workers: map[string]*worker.Worker{}, seen: map[string]time.Time{}, breakers: map[string]FleetBreaker{},
-		n: 1,
+		workers: map[string]*worker.Worker{}, breakers: map[string]FleetBreaker{},
+		servingState: newServingState(),
 	}
 }
 
@@ -72,17 +91,26 @@ func (f *fleetMember) Share(target, endpoint string, state schemas.BreakerState,
 	}
 }
 
-// attach makes w the worker of its target: it gets the fleet's current
-// share and the breakers held open (by other instances, or by the worker w
-// replaces).
+// attach makes w the worker of its target: it gets its quota of the
+// target's fleet limits and the breakers held open (by other instances, or
+// by the worker w replaces). The fleet hears of a new target at the next
+// heartbeat; publishNow sends it at once.
 func (f *fleetMember) attach(w *worker.Worker) {
 	if f == nil {
 		return
 	}
 	name := w.Target().Name
+	f.refreshing.Lock()
+	defer f.refreshing.Unlock()
 	f.mu.Lock()
+	prev := f.workers[name]
+	if prev == nil {
+		f.own = nil
+	}
 	f.workers[name] = w
-	n, rank := f.n, f.rank
+	delete(f.quota, prev)
+	q := f.shareOf(name)
+	f.quota[w] = q
 	var adopt []FleetBreaker
 	for _, b := range f.breakers {
 		// This instance's own records included: they come from the worker
@@ -92,7 +120,7 @@ func (f *fleetMember) attach(w *worker.Worker) {
 		}
 	}
 	f.mu.Unlock()
-	w.SetFleetSize(n, rank)
+	w.SetFleetSize(q.n, q.rank)
 	for _, b := range adopt {
 		w.AdoptBreaker(b.Endpoint, b.State, *b.Until)
 	}
@@ -101,7 +129,7 @@ func (f *fleetMember) attach(w *worker.Worker) {
 	f.announce()
 }
 
-// announce asks for a heartbeat now, so that the fleet view shows a change
+// announce asks for a heartbeat now, so that the fleet hears of a change
 // without waiting for the next tick.
 func (f *fleetMember) announce() {
 	select {
@@ -110,15 +138,43 @@ func (f *fleetMember) announce() {
 	}
 }
 
-// detach forgets target's worker (the target was removed).
-func (f *fleetMember) detach(target string) {
+// publishNow sends the heartbeat (and target set) now and refreshes the
+// view: the fleet knows this instance's targets once it returns (unless
+// NATS failed it, logged).
+func (f *fleetMember) publishNow(ctx context.Context) {
 	if f == nil {
 		return
 	}
+	f.heartbeat(ctx)
+	f.refresh()
+}
+
+// detach forgets w, its target's worker (the target was removed, and w
+// has stopped). A worker that already replaced w stays.
+func (f *fleetMember) detach(w *worker.Worker) {
+	if f == nil {
+		return
+	}
+	name := w.Target().Name
 	f.mu.Lock()
-	delete(f.workers, target)
+	if f.workers[name] != w {
+		f.mu.Unlock()
+		return
+	}
+	delete(f.workers, name)
+	delete(f.quota, w)
+	f.own = nil
 	f.mu.Unlock()
 	f.announce()
+}
+
+// ownSet is the set of the targets this instance has a worker for; f.mu
+// held.
+func (f *fleetMember) ownSet() *TargetSet {
+	if f.own == nil {
+		f.own = NewTargetSet(slices.Collect(maps.Keys(f.workers)))
+	}
+	return f.own
 }
 
 // start announces this instance and starts the watches, the heartbeat and
@@ -126,7 +182,7 @@ func (f *fleetMember) detach(target string) {
 func (f *fleetMember) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
-	iw, err := f.inst.WatchAll(ctx)
+	iw, err := f.inst.Watch(ctx, heartbeatKeys)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("watch %s: %w", f.inst.Bucket(), err)
@@ -150,18 +206,18 @@ func (f *fleetMember) start() error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				f.heartbeat(ctx)
-				f.refresh()
 			case <-f.kick:
-				f.heartbeat(ctx)
 			}
+			f.heartbeat(ctx)
+			f.refresh()
 		}
 	}()
 	return nil
 }
 
 // stop removes this instance from the fleet (the others re-split the fleet
-// limits at once) and ends the goroutines.
+// limits at once, and count the orphan grace of the targets only it served
+// from now) and ends the goroutines.
 func (f *fleetMember) stop() {
 	if f == nil || f.cancel == nil {
 		return
@@ -176,27 +232,76 @@ func (f *fleetMember) stop() {
 	if err := f.inst.Delete(ctx, f.id); err != nil {
 		f.log.Debug("fleet leave", zap.Error(err))
 	}
+	f.beat.Lock()
+	parts := f.written.most
+	f.beat.Unlock()
+	for i := range parts {
+		if err := f.inst.Delete(ctx, targetSetKey(f.id, i)); err != nil {
+			f.log.Debug("fleet leave: target set", zap.Error(err))
+		}
+	}
 }
 
-// heartbeat puts this instance's record.
+// heartbeat puts this instance's record, after its target set when that
+// changed or is due a refresh.
 func (f *fleetMember) heartbeat(ctx context.Context) {
+	f.beat.Lock()
+	defer f.beat.Unlock()
 	rec := FleetInstance{
 		ID: f.id, Instance: f.instance, ServiceName: f.service, StartedAt: f.started,
-		At: time.Now().UTC(), HeartbeatMS: f.cfg.Heartbeat.Milliseconds(),
+		At: time.Now().UTC(), HeartbeatMS: f.cfg.Heartbeat.Milliseconds(), Targets: []FleetLimits{},
 	}
 	f.mu.Lock()
-	for _, name := range slices.Sorted(maps.Keys(f.workers)) {
+	set := f.ownSet()
+	for name := range set.All() {
 		w := f.workers[name]
+		if w.Target().LimitScope != worker.LimitScopeFleet {
+			continue
+		}
+		if len(rec.Targets) == maxFleetLimits {
+			rec.TargetsOmitted++
+			continue
+		}
 		c, r := w.Limits()
-		rec.Targets = append(rec.Targets, FleetLimits{Target: name, Scope: w.Target().LimitScope, Concurrency: c, PerSecond: r})
+		rec.Targets = append(rec.Targets, FleetLimits{Target: name, Scope: worker.LimitScopeFleet, Concurrency: c, PerSecond: r})
 	}
 	f.mu.Unlock()
+	rec.TargetCount, rec.TargetsHash, rec.TargetsParts = set.Len(), set.Hash(), f.written.parts
+	if set.Hash() != f.written.hash || time.Since(f.written.at) >= targetSetRefresh {
+		parts := set.encode(f.partSize)
+		rec.TargetsParts = len(parts)
+		if err := f.writeSet(ctx, set.Hash(), parts); err != nil && ctx.Err() == nil {
+			// The heartbeat names the set all the same: readers that cannot
+			// read it take this instance as serving any target.
+			f.log.Warn("fleet target set not written", zap.Int("targets", set.Len()), zap.Error(err))
+		}
+	}
 	data, _ := json.Marshal(rec)
 	pctx, cancel := context.WithTimeout(ctx, f.cfg.Heartbeat)
 	defer cancel()
 	if _, err := f.inst.Put(pctx, f.id, data); err != nil && ctx.Err() == nil {
 		f.log.Warn("fleet heartbeat not sent", zap.Error(err))
 	}
+}
+
+// writeSet puts the parts of the target set hash, then deletes the parts
+// of a former, longer set; f.beat held.
+func (f *fleetMember) writeSet(ctx context.Context, hash string, parts [][]byte) error {
+	pctx, cancel := context.WithTimeout(ctx, max(f.cfg.Heartbeat, 5*time.Second))
+	defer cancel()
+	f.written.most = max(f.written.most, len(parts))
+	for i, p := range parts {
+		if _, err := f.inst.Put(pctx, targetSetKey(f.id, i), p); err != nil {
+			return fmt.Errorf("put %s: %w", targetSetKey(f.id, i), err)
+		}
+	}
+	for i := len(parts); i < f.written.parts; i++ {
+		if err := f.inst.Delete(pctx, targetSetKey(f.id, i)); err != nil {
+			return fmt.Errorf("delete %s: %w", targetSetKey(f.id, i), err)
+		}
+	}
+	f.written.hash, f.written.parts, f.written.at = hash, len(parts), time.Now()
+	return nil
 }
 
 // each calls fn with every update of w until ctx ends: the bucket's current
@@ -215,79 +320,6 @@ func each(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValu
 			fn(e)
 		}
 	}
-}
-
-// watchInstances keeps the heartbeats heard, by instance ID.
-func (f *fleetMember) watchInstances(ctx context.Context, w jetstream.KeyWatcher) {
-	initial := true
-	each(ctx, w, func(e jetstream.KeyValueEntry) {
-		if e == nil {
-			initial = false
-			f.refresh()
-			return
-		}
-		f.mu.Lock()
-		switch {
-		case e.Operation() != jetstream.KeyValuePut:
-			delete(f.seen, e.Key())
-		case initial && e.Created().Before(time.Now()):
-			// A record read at start counts from when it was stored.
-			f.seen[e.Key()] = e.Created()
-		default:
-			f.seen[e.Key()] = time.Now()
-		}
-		f.mu.Unlock()
-		if !initial {
-			f.refresh()
-		}
-	})
-}
-
-// live counts the instances heard from within 3 heartbeats (this one
-// always), and this instance's rank among them by ID.
-func (f *fleetMember) live() (n, rank int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	cutoff := time.Now().Add(-3 * f.cfg.Heartbeat)
-	ids := []string{f.id}
-	for id, at := range f.seen {
-		if id != f.id && at.After(cutoff) {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return len(ids), slices.Index(ids, f.id)
-}
-
-// refresh re-splits the fleet limits when the live count changed, and
-// updates the fleet metrics.
-func (f *fleetMember) refresh() {
-	n, rank := f.live()
-	now := time.Now()
-	f.mu.Lock()
-	changed := n != f.n || rank != f.rank
-	f.n, f.rank = n, rank
-	ws := make([]*worker.Worker, 0, len(f.workers))
-	for _, w := range f.workers {
-		ws = append(ws, w)
-	}
-	view := make([]metrics.FleetBreaker, 0, len(f.breakers))
-	for _, b := range f.breakers {
-		view = append(view, metrics.FleetBreaker{Target: b.Target, Endpoint: b.Endpoint, Open: b.OpenAt(now)})
-	}
-	f.mu.Unlock()
-	if changed {
-		f.log.Info("fleet changed", zap.Int("instances", n), zap.Int("rank", rank))
-		for _, w := range ws {
-			w.SetFleetSize(n, rank)
-		}
-		f.announce()
-	}
-	for _, w := range ws {
-		c, r := w.Limits()
-		f.m.SetLimits(w.Target().Name, c, r)
-	}
-	f.m.SetFleet(n, view)
 }
 
 // watchBreakers keeps the last record of every endpoint's breaker and

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,15 +14,19 @@ import (
 )
 
 // The fleet: every instance of one subject prefix announces itself in the
-// <prefix>_instances KV bucket (a heartbeat, deleted at shutdown) and shares
-// its breaker transitions in the <prefix>_breakers bucket. Each instance
-// watches both: it counts the live instances (for limit_scope: fleet) and
-// adopts the others' open breakers. Breakers are not a gobreaker
-// SharedDataStore: that reads and writes the store around every call (3-4
-// round trips to NATS per call); a transition is published once and adopted
-// by a watch, so a call costs one atomic load more.
+// <prefix>_instances KV bucket (a heartbeat, deleted at shutdown, and the
+// set of targets it serves under keys of its own: fleet_targets.go) and
+// shares its breaker transitions in the <prefix>_breakers bucket. Each
+// instance watches both: it knows which live instance serves which target
+// (for limit_scope: fleet and for orphans) and adopts the others' open
+// breakers. Breakers are not a gobreaker SharedDataStore: that reads and
+// writes the store around every call (3-4 round trips to NATS per call); a
+// transition is published once and adopted by a watch, so a call costs one
+// atomic load more.
 
-// FleetInstance is an instance's heartbeat record.
+// FleetInstance is an instance's heartbeat record. It stays small whatever
+// the number of targets: the served targets are named by TargetsHash, their
+// names stored apart (fleet_targets.go).
 type FleetInstance struct {
 	// ID is unique per process start; Instance is host/pid, as in records.
 	ID          string    `json:"id"`
@@ -31,9 +36,27 @@ type FleetInstance struct {
 	// At is when the heartbeat was sent; HeartbeatMS how often it is.
 	At          time.Time `json:"at"`
 	HeartbeatMS int64     `json:"heartbeat_ms"`
-	// Targets are the instance's targets with the limits it applies now.
-	Targets []FleetLimits `json:"targets"`
+	// TargetCount is how many targets the instance serves; TargetsHash
+	// names their set (TargetSet.Hash), stored in TargetsParts parts under
+	// the keys targetSetKey(ID, 0…TargetsParts-1). A heartbeat without
+	// TargetsHash comes from a release before target sets: its Targets
+	// lists every target it serves.
+	TargetCount  int    `json:"target_count"`
+	TargetsHash  string `json:"targets_hash,omitempty"`
+	TargetsParts int    `json:"targets_parts,omitempty"`
+	// Targets are the limits the instance applies now to its targets with
+	// limit_scope: fleet, the first maxFleetLimits by name; TargetsOmitted
+	// counts the ones left out.
+	Targets        []FleetLimits `json:"targets"`
+	TargetsOmitted int           `json:"targets_omitted,omitempty"`
 }
+
+// legacy reports whether r comes from a release before target sets.
+func (r FleetInstance) legacy() bool { return r.TargetsHash == "" }
+
+// maxFleetLimits bounds FleetInstance.Targets: lag shows them to people,
+// and a heartbeat goes out every fleet.heartbeat.
+const maxFleetLimits = 100
 
 // FleetLimits are the limits an instance applies to a target.
 type FleetLimits struct {
@@ -64,6 +87,23 @@ func (b FleetBreaker) OpenAt(now time.Time) bool {
 	return b.State != schemas.BreakerClosed && b.Until != nil && now.Before(*b.Until)
 }
 
+// instancesTTL is the instances bucket's max age: a killed instance's
+// records go away after it. A target set is written again every third of
+// it (targetSetRefresh) so that it outlives no live heartbeat.
+const (
+	instancesTTL     = time.Hour
+	targetSetRefresh = instancesTTL / 3
+)
+
+// targetSetKey is the KV key of part of the target set of instance id:
+// <id>.targets.<part>. Heartbeats are the keys of one token (the id).
+func targetSetKey(id string, part int) string {
+	return id + ".targets." + strconv.Itoa(part)
+}
+
+// heartbeatKeys is the watch filter of the heartbeats alone.
+const heartbeatKeys = "*"
+
 // breakerKey is the KV key of target's endpoint: <target>.<hash of URL>.
 func breakerKey(target, endpoint string) string {
 	h := sha256.Sum256([]byte(endpoint))
@@ -75,7 +115,7 @@ func fleetBuckets(ctx context.Context, js jetstream.JetStream, topo schemas.Topo
 	r := max(replicas, 1)
 	inst, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: topo.InstancesBucket(), Description: "dispatcher instances (heartbeats)",
-		History: 1, TTL: time.Hour, Storage: jetstream.FileStorage, Replicas: r,
+		History: 1, TTL: instancesTTL, Storage: jetstream.FileStorage, Replicas: r,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)

@@ -12,23 +12,35 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetdispatch/dispatcher/schemas"
+	"github.com/jetdispatch/dispatcher/worker"
 )
 
 // ReadFleet reads the fleet view from the KV buckets: the instances heard
-// from within 3 of their heartbeats (by the server's timestamps) and the
-// breakers some instance holds open at now. Missing buckets (no service ran
-// yet) give an empty view.
+// from within 3 of their heartbeats (by the server's timestamps) with the
+// targets each serves, and the breakers some instance holds open at now.
+// Missing buckets (no service ran yet) give an empty view.
 func ReadFleet(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, now time.Time) (*FleetView, error) {
-	out := &FleetView{Instances: []FleetInstance{}, OpenBreakers: []FleetBreaker{}}
-	insts, err := readAll[FleetInstance](ctx, js, topo.InstancesBucket())
+	out := &FleetView{Instances: []FleetInstance{}, OpenBreakers: []FleetBreaker{}, serving: newServing(nil)}
+	insts, err := readInstances(ctx, js, topo, now)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range insts {
-		hb := time.Duration(max(r.v.HeartbeatMS, 1)) * time.Millisecond
-		if now.Sub(r.created) <= 3*hb {
-			out.Instances = append(out.Instances, r.v)
+	if insts != nil {
+		sets := map[string]*TargetSet{}
+		cached := func(hash string) *TargetSet {
+			for _, s := range sets {
+				if s != nil && s.hash == hash {
+					return s
+				}
+			}
+			return nil
 		}
+		for _, r := range insts.recs {
+			// A set not read leaves the instance's serving unknown.
+			sets[r.ID], _ = loadTargetSet(ctx, insts.kv, &r, cached)
+			out.Instances = append(out.Instances, r.view())
+		}
+		out.serving = newServing(sets)
 	}
 	brks, err := readAll[FleetBreaker](ctx, js, topo.BreakersBucket())
 	if err != nil {
@@ -46,11 +58,81 @@ func ReadFleet(ctx context.Context, js jetstream.JetStream, topo schemas.Topolog
 	return out, nil
 }
 
+// view is r as the fleet view shows it, the same for a heartbeat of a
+// release before target sets: its target count, and the limits of its
+// targets with limit_scope: fleet only.
+func (r FleetInstance) view() FleetInstance {
+	if !r.legacy() {
+		return r
+	}
+	r.TargetCount = len(r.Targets)
+	var fl []FleetLimits
+	for _, l := range r.Targets {
+		if l.Scope == worker.LimitScopeFleet {
+			fl = append(fl, l)
+		}
+	}
+	r.Targets = fl
+	if len(r.Targets) > maxFleetLimits {
+		r.TargetsOmitted = len(r.Targets) - maxFleetLimits
+		r.Targets = r.Targets[:maxFleetLimits]
+	}
+	return r
+}
+
 // FleetView is what lag shows of the fleet: the live instances and the
 // breakers some instance holds open.
 type FleetView struct {
 	Instances    []FleetInstance `json:"instances"`
 	OpenBreakers []FleetBreaker  `json:"open_breakers"`
+
+	serving *Serving
+}
+
+// Serving is which of the live instances serves which target.
+func (v *FleetView) Serving() *Serving { return v.serving }
+
+// liveInstances are the live heartbeats of the instances bucket.
+type liveInstances struct {
+	kv   jetstream.KeyValue
+	recs []FleetInstance
+}
+
+// readInstances reads the heartbeats (the keys of one token) stored within
+// 3 of their heartbeats of now; nil when the bucket does not exist.
+func readInstances(ctx context.Context, js jetstream.JetStream, topo schemas.Topology, now time.Time) (*liveInstances, error) {
+	kv, err := js.KeyValue(ctx, topo.InstancesBucket())
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kv %s: %w", topo.InstancesBucket(), err)
+	}
+	w, err := kv.Watch(ctx, heartbeatKeys, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = w.Stop() }()
+	out := &liveInstances{kv: kv}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				return out, nil
+			}
+			var r FleetInstance
+			if json.Unmarshal(e.Value(), &r) != nil {
+				continue
+			}
+			r.ID = e.Key()
+			hb := time.Duration(max(r.HeartbeatMS, 1)) * time.Millisecond
+			if now.Sub(e.Created()) <= 3*hb {
+				out.recs = append(out.recs, r)
+			}
+		}
+	}
 }
 
 type kvRecord[T any] struct {

@@ -14,15 +14,19 @@ import (
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
-// orphanSweeper dead-letters jobs published for a target that is not
-// configured, once they are older than the grace period. It reads and deletes
+// orphanSweeper dead-letters jobs published for a target that no live
+// instance of the fleet serves, once the target has been unserved for the
+// grace period (as this instance saw it) and the job is that old too. Jobs
+// of a target another instance serves are never swept. It reads and deletes
 // them by sequence (no consumer: a consumer on the whole jobs subject space
 // would overlap the targets' consumers, which a WorkQueue stream forbids).
 type orphanSweeper struct {
-	topo     schemas.Topology
-	js       jetstream.JetStream
-	rec      worker.Recorder
-	known    func(target string) bool
+	topo schemas.Topology
+	js   jetstream.JetStream
+	rec  worker.Recorder
+	// unserved tells whether no live instance serves target, and since
+	// when (fleetMember.unserved).
+	unserved func(target string) (since time.Time, ok bool)
 	grace    time.Duration
 	log      *zap.Logger
 	service  string
@@ -90,7 +94,7 @@ func (o *orphanSweeper) sweep(ctx context.Context) error {
 	}
 	for subj := range info.State.Subjects {
 		target, _ := o.topo.JobsTarget(subj)
-		if o.known(target) {
+		if !o.due(target) {
 			continue
 		}
 		if err := o.sweepSubject(ctx, o.st, subj, target); err != nil {
@@ -98,6 +102,13 @@ func (o *orphanSweeper) sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// due reports whether target's jobs may be swept: no live instance has
+// served it for the grace period.
+func (o *orphanSweeper) due(target string) bool {
+	since, ok := o.unserved(target)
+	return ok && time.Since(since) >= o.grace
 }
 
 func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, subj, target string) error {
@@ -113,9 +124,12 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		if time.Since(m.Time) < o.grace {
 			return nil // later ones are younger still
 		}
+		if !o.due(target) {
+			return nil // an instance serves it now
+		}
 		rec := &schemas.DeadLetter{
 			Target: target, Reason: schemas.ReasonUnknownTarget, ErrorClass: schemas.ClassUnknownTarget,
-			Error:  "no target " + strconv.Quote(target) + " is configured",
+			Error:  "no live instance has target " + strconv.Quote(target) + " configured",
 			DeadAt: time.Now().UTC(), ServiceName: o.service, Instance: o.instance,
 		}
 		job, err := schemas.DecodeJob(m.Data)

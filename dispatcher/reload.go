@@ -213,18 +213,26 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 
-	// Phase 2: start the new workers, then swap them in.
+	// Phase 2: start the new workers, then swap them in. The fleet hears
+	// of added targets before they are consumed, and of removed ones once
+	// their worker has stopped (retire): no other instance takes their
+	// jobs for orphans meanwhile.
+	for _, w := range fresh {
+		s.fleet.attach(w)
+	}
+	if len(added) > 0 {
+		s.fleet.publishNow(ctx)
+	}
 	var started []*worker.Worker
 	for name, w := range fresh {
-		s.fleet.attach(w)
 		if err := w.Start(conss[name]); err != nil {
 			s.retire(started)
 			s.wmu.Lock()
-			for name := range fresh {
-				if prev := s.workers[name]; prev != nil {
+			for n, fw := range fresh {
+				if prev := s.workers[n]; prev != nil {
 					s.fleet.attach(prev)
 				} else {
-					s.fleet.detach(name)
+					s.fleet.detach(fw)
 				}
 			}
 			s.wmu.Unlock()
@@ -245,7 +253,6 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 			retired = append(retired, prev)
 		}
 		delete(s.workers, name)
-		s.fleet.detach(name)
 	}
 	s.wmu.Unlock()
 	s.retire(retired)
@@ -267,6 +274,7 @@ func (s *Service) retire(ws []*worker.Worker) {
 			ctx, cancel := context.WithTimeout(context.Background(), budget)
 			defer cancel()
 			w.Stop(ctx)
+			s.fleet.detach(w) // unless a worker replaced it
 			s.log.Info("worker stopped after reload", zap.String("target", w.Target().Name))
 		}()
 	}
@@ -282,14 +290,6 @@ func (s *Service) newWorker(tg worker.Target, sec worker.Security) (*worker.Work
 		opts = append(opts, worker.WithBreakerShare(s.fleet))
 	}
 	return worker.New(tg, sec, s.js, deadletter.NewWriter(s.js, s.cfg.NATS.SubjectPrefix), opts...)
-}
-
-// hasWorker reports whether target has a running worker.
-func (s *Service) hasWorker(target string) bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	_, ok := s.workers[target]
-	return ok
 }
 
 // newConfigWatcher watches the config file's directory; nil when it cannot.

@@ -170,8 +170,8 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		defer sweepWG.Done()
 		(&orphanSweeper{
 			topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, cfg.NATS.SubjectPrefix),
-			known: s.hasWorker,
-			grace: cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
+			unserved: s.fleet.unserved,
+			grace:    cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
 			redact: worker.NewRedactor(cfg.Security.RedactHeaders), obs: s.Metrics(),
 		}).run(sweepCtx)
 	}()
@@ -287,31 +287,39 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
-	for _, name := range s.cfg.TargetNames() {
+	// Every worker is built and attached before any consumes: the fleet
+	// hears of this instance's targets first, so that no other instance
+	// takes their jobs for orphans meanwhile.
+	names := s.cfg.TargetNames()
+	ws := make([]*worker.Worker, len(names))
+	conss := make([]jetstream.Consumer, len(names))
+	for i, name := range names {
 		tg := s.cfg.Targets[name]
-		var cons jetstream.Consumer
 		err := s.retry(ctx, "consumer not ready; retrying", func(ctx context.Context) error {
 			var err error
-			cons, err = EnsureConsumer(ctx, s.js, s.topo, tg)
+			conss[i], err = EnsureConsumer(ctx, s.js, s.topo, tg)
 			return err
 		}, zap.String("target", name))
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
-		w, err := s.newWorker(tg, s.cfg.Security)
+		ws[i], err = s.newWorker(tg, s.cfg.Security)
 		if err != nil {
 			return fmt.Errorf("%w: target %s: %w", ErrStartup, name, err)
 		}
-		s.fleet.attach(w)
-		if err := w.Start(cons); err != nil {
+		s.fleet.attach(ws[i])
+	}
+	s.fleet.publishNow(ctx)
+	for i, w := range ws {
+		if err := w.Start(conss[i]); err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
 		s.wmu.Lock()
-		s.workers[name] = w
+		s.workers[names[i]] = w
 		s.wmu.Unlock()
 		c, r := w.Limits()
-		s.log.Info("worker started", zap.String("target", name), zap.Int("concurrency", c), zap.Float64("rate_per_second", r),
-			zap.String("limit_scope", w.Target().LimitScope), zap.Strings("endpoints", tg.Endpoints))
+		s.log.Info("worker started", zap.String("target", names[i]), zap.Int("concurrency", c), zap.Float64("rate_per_second", r),
+			zap.String("limit_scope", w.Target().LimitScope), zap.Strings("endpoints", s.cfg.Targets[names[i]].Endpoints))
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func TestRetrySurvivesNATSRestart(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, testenv.ReadyCond(svc.HTTPAddr()))
 
 	// The fleet's buckets survived too (file storage): the instance is
-	// heard from again, with the limits it applies.
+	// heard from again, with the target it serves.
 	srv2URL := srv.ClientURL()
 	_, js2 := testenv.Connect(t, srv2URL)
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
@@ -51,8 +51,9 @@ func TestRetrySurvivesNATSRestart(t *testing.T) {
 		if err != nil {
 			return false, fmt.Sprintf("ReadFleet: %v", err)
 		}
-		return len(fl.Instances) == 1 && len(fl.Instances[0].Targets) == 1,
-			fmt.Sprintf("fleet view after the restart: %+v", fl.Instances)
+		servers, _ := fl.Serving().Servers("a")
+		return len(fl.Instances) == 1 && fl.Instances[0].TargetCount == 1 && len(servers) == 1,
+			fmt.Sprintf("fleet view after the restart: %+v; a served by %v", fl.Instances, servers)
 	})
 	svc.Stop(t) // while the new server still runs (cleanups run in reverse)
 }

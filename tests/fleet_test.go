@@ -233,3 +233,45 @@ func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
 	})
 	t.Logf("the remaining instance took the whole fleet's share %s after the other stopped", time.Since(left).Round(time.Millisecond))
 }
+
+// TestFleetLimitsSplitByServingInstances: a target's fleet limits are split
+// among the live instances that serve it, not among all live instances.
+// One instance serves a and b, the other a only: each applies half of a's
+// concurrency 4, and the one serving b applies all of b's 4.
+func TestFleetLimitsSplitByServingInstances(t *testing.T) {
+	t.Parallel()
+	b := testenv.NewBroker(t)
+	sink := testenv.NewSink(t)
+	fleet := testenv.M{"concurrency": 4, "limit_scope": "fleet"}
+	both := testenv.RunService(t, b.Config(testenv.M{"fleet": testenv.M{"heartbeat": "200ms"}},
+		testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, fleet), "b": testenv.Target(sink.URL, fleet)})))
+	onlyA := testenv.RunService(t, b.Config(testenv.M{"fleet": testenv.M{"heartbeat": "200ms"}},
+		testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, fleet)})))
+	conc := func(s *testenv.Running, target string) float64 {
+		return scrape(t, s.HTTPAddr())[fmt.Sprintf(`dispatcher_limit_concurrency{target=%q}`, target)]
+	}
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		n1, n2 := scrape(t, both.HTTPAddr())["dispatcher_fleet_instances"], scrape(t, onlyA.HTTPAddr())["dispatcher_fleet_instances"]
+		a1, a2, b1 := conc(both, "a"), conc(onlyA, "a"), conc(both, "b")
+		return n1 == 2 && n2 == 2 && a1 == 2 && a2 == 2 && b1 == 4,
+			fmt.Sprintf("instances %v and %v; a: %v and %v; b on the instance serving it: %v; want 2 2, 2 2, 4", n1, n2, a1, a2, b1)
+	})
+
+	// The fleet view shows each instance's target count and its quotas.
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fl, err := dispatcher.ReadFleet(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, time.Now())
+		if err != nil {
+			return false, fmt.Sprintf("ReadFleet: %v", err)
+		}
+		counts := map[int]int{}
+		for _, in := range fl.Instances {
+			counts[in.TargetCount]++
+			if len(in.Targets) != in.TargetCount {
+				return false, fmt.Sprintf("%s shows the quotas of %+v, want its %d fleet-scope targets", in.Instance, in.Targets, in.TargetCount)
+			}
+		}
+		return len(fl.Instances) == 2 && counts[1] == 1 && counts[2] == 1, fmt.Sprintf("fleet view %+v, want one instance of 2 targets, one of 1", fl.Instances)
+	})
+}

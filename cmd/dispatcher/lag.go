@@ -281,8 +281,9 @@ func writeLag(w io.Writer, lag *dispatcher.Lag, r rates, width int) {
 	}
 }
 
-// writeFleet prints the live instances with the limits each applies, and
-// the breakers some instance holds open for the whole fleet.
+// writeFleet prints the live instances with how many targets each serves
+// and its quotas of the fleet-scope targets' limits, and the breakers some
+// instance holds open for the whole fleet.
 func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
 	fl := lag.Fleet
 	if fl == nil {
@@ -290,7 +291,7 @@ func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
 	}
 	fmt.Fprintf(w, "\nFLEET: %d instance(s) live\n", len(fl.Instances))
 	if len(fl.Instances) > 0 {
-		t := &table{head: []string{"INSTANCE", "SERVICE", "UP", "LIMITS (concurrency, calls/s)"}}
+		t := &table{head: []string{"INSTANCE", "SERVICE", "UP", "TARGETS", "FLEET QUOTAS (concurrency, calls/s)"}}
 		for _, in := range fl.Instances {
 			var lim []string
 			for _, tl := range in.Targets {
@@ -298,12 +299,16 @@ func writeFleet(w io.Writer, lag *dispatcher.Lag, width int) {
 				if tl.PerSecond > 0 {
 					l += fmt.Sprintf(" %.4g/s", tl.PerSecond)
 				}
-				if tl.Scope == "fleet" {
-					l += " (fleet quota)"
-				}
 				lim = append(lim, l)
 			}
-			t.add(in.Instance, in.ServiceName, age(lag.At.Sub(in.StartedAt)), strings.Join(lim, ", "))
+			if in.TargetsOmitted > 0 {
+				lim = append(lim, fmt.Sprintf("and %d more", in.TargetsOmitted))
+			}
+			quotas := strings.Join(lim, ", ")
+			if quotas == "" {
+				quotas = "-"
+			}
+			t.add(in.Instance, in.ServiceName, age(lag.At.Sub(in.StartedAt)), strconv.Itoa(in.TargetCount), quotas)
 		}
 		_ = t.write(w, width)
 	}

@@ -56,9 +56,10 @@ func TestWriteFleet(t *testing.T) {
 	until := at.Add(25 * time.Second)
 	lag := &dispatcher.Lag{At: at, Fleet: &dispatcher.FleetView{
 		Instances: []dispatcher.FleetInstance{
-			{ID: "x1", Instance: "host-a/41", ServiceName: "orders", StartedAt: at.Add(-3 * time.Minute),
-				Targets: []dispatcher.FleetLimits{{Target: "orders", Scope: "fleet", Concurrency: 16, PerSecond: 50}, {Target: "mail", Scope: "instance", Concurrency: 32}}},
-			{ID: "x2", Instance: "host-b/7", ServiceName: "orders", StartedAt: at.Add(-42 * time.Second)},
+			{ID: "x1", Instance: "host-a/41", ServiceName: "orders", StartedAt: at.Add(-3 * time.Minute), TargetCount: 2,
+				Targets: []dispatcher.FleetLimits{{Target: "orders", Scope: "fleet", Concurrency: 16, PerSecond: 50}}},
+			{ID: "x2", Instance: "host-b/7", ServiceName: "orders", StartedAt: at.Add(-42 * time.Second), TargetCount: 10000,
+				Targets: []dispatcher.FleetLimits{{Target: "a", Scope: "fleet", Concurrency: 1}}, TargetsOmitted: 250},
 		},
 		OpenBreakers: []dispatcher.FleetBreaker{{Target: "orders", Endpoint: "https://orders.example.com", State: "open", Until: &until, By: "host-a/41"}},
 	}}
@@ -67,8 +68,9 @@ func TestWriteFleet(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"FLEET: 2 instance(s) live",
-		"host-a/41", "3m0s", "orders 16 50/s (fleet quota), mail 32",
-		"host-b/7", "42s",
+		"INSTANCE", "TARGETS", "FLEET QUOTAS (concurrency, calls/s)",
+		"host-a/41", "3m0s", "2 ", "orders 16 50/s\n",
+		"host-b/7", "42s", "10000", "a 1, and 250 more",
 		"BREAKERS OPEN FOR THE FLEET", "https://orders.example.com", "open", "25s",
 	} {
 		if !strings.Contains(out, want) {
