@@ -80,6 +80,17 @@ var BreakerStates = []BreakerState{BreakerClosed, BreakerHalfOpen, BreakerOpen}
 // String returns the state's spelling.
 func (s BreakerState) String() string { return string(s) }
 
+// Why a job was parked: scheduled back for later without an attempt.
+const (
+	// ParkHold: every breaker open with when_open hold, past half of AckWait.
+	ParkHold = "hold"
+	// ParkBudget: a retry over the retry budget.
+	ParkBudget = "budget"
+)
+
+// ParkReasons lists why jobs are parked.
+var ParkReasons = []string{ParkHold, ParkBudget}
+
 // Values of retry.after_send: what happens to a failure without a response
 // (a reset, a timeout) that came after the request may have reached the
 // target. Failures before it (DNS, connect, TLS) and statuses in

@@ -76,3 +76,69 @@ func TestHold(t *testing.T) {
 		t.Errorf("%d dead letters in hold mode, want none", len(dls))
 	}
 }
+
+// TestHoldWhileProbingIsBounded: with when_open hold, a target whose probes
+// keep failing (each takes 800 ms) and a backlog of 2,000 jobs. While the
+// breaker is open or probing nothing is rescheduled in a loop: the jobs
+// wait (kept fresh) for the probe's outcome or the end of the open timeout,
+// so the jobs stream sees next to no publishes.
+func TestHoldWhileProbingIsBounded(t *testing.T) {
+	t.Parallel()
+	const n = 2000
+	b := testenv.NewBroker(t)
+	sink := testenv.NewSink(t)
+	sink.SetBehaviour(testenv.Sleep(800*time.Millisecond, testenv.Status(503)))
+	svc := testenv.RunService(t, b.Config(testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, testenv.M{
+		"concurrency": 8,
+		"timeouts":    testenv.M{"total": "2s"},
+		"retry":       testenv.M{"max_attempts": 100, "initial_interval": "100ms", "multiplier": 1},
+		"breaker":     testenv.M{"consecutive_failures": 3, "open_timeout": "1s", "when_open": "hold"},
+	})})))
+	msgs := make([]testenv.Msg, n)
+	for i := range msgs {
+		msgs[i] = testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("probe-%04d", i)})
+	}
+	b.PublishMany(t, msgs)
+	st, err := b.JS.Stream(context.Background(), testenv.JobsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeq := func() uint64 {
+		info, err := st.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.LastSeq
+	}
+	// Wait for the breaker to have opened once (3 failed calls).
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		return sink.Count() >= 3, "waiting for the breaker to open"
+	})
+	const retriesKey = `dispatcher_retries_total{error_class="http_5xx",target="a"}`
+	const heldKey = `dispatcher_parked_total{reason="hold",target="a"}`
+	m0 := scrape(t, svc.HTTPAddr())
+	start, seq0, calls0 := time.Now(), lastSeq(), sink.Count()
+	const window = 8 * time.Second
+	time.Sleep(window) // the time under test: the publishes made in it
+	m1 := scrape(t, svc.HTTPAddr())
+	published := lastSeq() - seq0
+	calls := sink.Count() - calls0
+	retries, held := m1[retriesKey]-m0[retriesKey], m1[heldKey]-m0[heldKey]
+	t.Logf("in %s of hold with %d jobs waiting: %d publishes to the jobs stream (%.1f/s: %v retries, each a schedule, its marker and its firing), %v jobs parked, %d probe calls",
+		time.Since(start).Round(time.Millisecond), n, published, float64(published)/window.Seconds(), retries, held, calls)
+	// The open timeout (1s) ends well within AckWait: the held jobs wait in
+	// memory, none is scheduled back; the only publishes are the probes'
+	// own retries.
+	if held != 0 {
+		t.Errorf("%v jobs parked while the hold ends within AckWait, want 0", held)
+	}
+	if limit := float64(calls + 8); retries > limit {
+		t.Errorf("%v retries in the window, want at most the probes and calls in flight (%v)", retries, limit)
+	}
+	if published > uint64(3*retries)+3 {
+		t.Errorf("%d publishes, more than the %v retries account for", published, retries)
+	}
+	if calls > int(window/time.Second)*2 {
+		t.Errorf("%d calls in %s of hold, want about one probe per open timeout", calls, window)
+	}
+}

@@ -16,9 +16,15 @@ import (
 func (w *Worker) attempt(j *job) (*callResult, bool) {
 	jb := j.job
 	b, idx, done := pickEndpoint(w.breakers, w.o.now())
-	if b == nil {
-		w.circuitOpen(j)
-		return nil, false
+	for b == nil {
+		if w.t.Breaker.WhenOpen != WhenOpenHold {
+			w.circuitOpen(j)
+			return nil, false
+		}
+		if !w.holdJob(j) {
+			return nil, false
+		}
+		b, idx, done = pickEndpoint(w.breakers, w.o.now())
 	}
 	w.noteEndpoint(idx)
 	w.budget.call(w.o.now())

@@ -33,8 +33,8 @@ type endpointBreaker struct {
 // consecutive failures, or a failure ratio over the window once min_requests
 // were seen. 4xx answers, SSRF blocks and shutdown cancellations are excluded.
 // Transitions are logged on log, which already names the target, and told
-// to share, when not nil.
-func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, now func() time.Time) []*endpointBreaker {
+// to share, when not nil; changed, when not nil, is called after each.
+func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, now func() time.Time, changed func()) []*endpointBreaker {
 	p := t.Breaker
 	out := make([]*endpointBreaker, 0, len(t.Endpoints))
 	for _, ep := range t.Endpoints {
@@ -58,6 +58,9 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 			if share != nil {
 				name := breakerStateName(to)
 				share.Share(t.Name, endpoint, name, shareUntil(t, name, now()))
+			}
+			if changed != nil {
+				changed()
 			}
 		}
 		host := endpoint

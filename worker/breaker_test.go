@@ -60,7 +60,7 @@ func TestBreakerRatioRule(t *testing.T) {
 	policy := BreakerPolicy{ConsecutiveFailures: 100, FailureRatio: 0.5, MinRequests: 4, Window: time.Minute}
 	newBreaker := func(p BreakerPolicy) *endpointBreaker {
 		tg := Target{Name: "a", Endpoints: []string{"http://a"}, Breaker: p}.withDefaults()
-		return newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now)[0]
+		return newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now, nil)[0]
 	}
 	allow := func(t *testing.T, b *endpointBreaker) func(error) {
 		t.Helper()

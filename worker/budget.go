@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/schemas"
 	"go.uber.org/zap"
 )
 
@@ -102,6 +103,7 @@ func (w *Worker) postpone(j *job, at time.Time) {
 		w.o.log.Error("postpone retry failed; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
 		return
 	}
+	w.o.obs.Parked(w.t.Name, schemas.ParkBudget)
 	w.o.log.Info("retry postponed: over the retry budget",
 		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID),
 		zap.Int("attempt", j.state.attempts), zap.Time("next_attempt_at", at))

@@ -26,7 +26,7 @@ func TestFailoverPickAndReturn(t *testing.T) {
 		Breaker: BreakerPolicy{ConsecutiveFailures: 2, OpenTimeout: 50 * time.Millisecond, HalfOpenRequests: 1}}.withDefaults()
 	obs := &switchRecorder{}
 	w := &Worker{t: tg, o: options{log: zap.NewNop(), obs: obs}}
-	w.breakers = newBreakers(tg, zap.NewNop(), obs, nil, time.Now)
+	w.breakers = newBreakers(tg, zap.NewNop(), obs, nil, time.Now, nil)
 	call := func(fail bool) int {
 		b, i, done := pickEndpoint(w.breakers, time.Now())
 		if b == nil {

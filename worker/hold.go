@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 )
@@ -18,22 +19,30 @@ func anyHalfOpen(bs []*endpointBreaker) bool {
 	return false
 }
 
-// holdJob schedules a job that found every breaker open (when_open: hold)
-// back for when the breaker may probe again, pausing the consumer until
-// then so the jobs behind it wait in the stream. Not an attempt.
-func (w *Worker) holdJob(j *job) {
-	var until time.Time
+// holdJob deals with a job that found every breaker open (when_open:
+// hold). Not an attempt. While a probe is out (a breaker half-open) it
+// waits for the probe's outcome, at most one call's time; while every
+// breaker is open it waits for the end of the open timeout when that comes
+// within half of AckWait, and is scheduled back for then otherwise (the
+// consumer is paused until then, so the jobs behind it wait in the stream).
+// Waiting deliveries are kept fresh; nothing is rescheduled in a loop. It
+// reports true when the job should try for an endpoint again now.
+func (w *Worker) holdJob(j *job) bool {
+	now := w.o.now()
 	if anyHalfOpen(w.breakers) {
-		// A probe is under way: not open, only busy; try again soon.
-		until = w.o.now().Add(250 * time.Millisecond)
-	} else {
-		until = w.hold(holdFor(w.breakers, w.o.now()))
+		return w.await(j, w.t.Timeouts.Total+time.Second, w.breakerWake())
+	}
+	until := w.hold(holdFor(w.breakers, now))
+	if wait := until.Sub(now); wait <= w.ackWait/2 {
+		return w.await(j, wait, w.breakerWake())
 	}
 	if err := w.schedule(j, until); err != nil {
 		w.o.log.Error("hold failed; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
-		return
+		return false
 	}
+	w.o.obs.Parked(w.t.Name, schemas.ParkHold)
 	w.ack(j.m, j.job.ID)
+	return false
 }
 
 // hold pauses the target's consumer for d (when_open: hold) unless it is

@@ -23,6 +23,9 @@ type Observer interface {
 	// RetryScheduled is called when a retry was stored, with the failure's
 	// class and the delay chosen.
 	RetryScheduled(target, class string, delay time.Duration)
+	// Parked is called when a job is scheduled back for later without an
+	// attempt, with why (one of schemas.ParkReasons).
+	Parked(target, reason string)
 	// BreakerChanged is called on every state change of an endpoint's
 	// breaker (states: closed, half_open, open).
 	BreakerChanged(target, endpoint string, from, to schemas.BreakerState)
@@ -37,6 +40,7 @@ type nopObserver struct{}
 func (nopObserver) AttemptStarted(string, string)                                             {}
 func (nopObserver) AttemptDone(string, string, int, string, time.Duration)                    {}
 func (nopObserver) JobEnded(string, string, string)                                           {}
+func (nopObserver) Parked(string, string)                                                     {}
 func (nopObserver) RetryScheduled(string, string, time.Duration)                              {}
 func (nopObserver) BreakerChanged(string, string, schemas.BreakerState, schemas.BreakerState) {}
 func (nopObserver) EndpointSwitched(string, string, string)                                   {}

@@ -216,14 +216,9 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 	w.ack(j.m, jb.ID)
 }
 
-// circuitOpen handles a job that finds every endpoint's breaker open:
-// with when_open hold it is scheduled back for when the breaker may probe
-// again; otherwise it goes to the fallback stream.
+// circuitOpen handles a job that finds every endpoint's breaker open: it
+// goes to the fallback stream (when_open: fallback; hold is holdJob's).
 func (w *Worker) circuitOpen(j *job) {
-	if w.t.Breaker.WhenOpen == WhenOpenHold {
-		w.holdJob(j)
-		return
-	}
 	jb := j.job
 	primary := w.breakers[0]
 	rec := &schemas.Fallback{

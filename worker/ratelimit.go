@@ -2,7 +2,6 @@ package worker
 
 import (
 	"math"
-	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -21,28 +20,9 @@ func (w *Worker) waitRate(j *job) bool {
 		return true
 	}
 	r := w.limiter.Reserve()
-	d := r.Delay()
-	if d <= 0 {
-		return true
+	if !w.await(j, r.Delay(), nil) {
+		r.Cancel()
+		return false
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	tick := time.NewTicker(max(w.ackWait/3, time.Second))
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.C:
-			return true
-		case <-tick.C:
-			_ = j.m.InProgress()
-		case <-w.stopping:
-			r.Cancel()
-			w.handBack(j.m)
-			return false
-		case <-w.hardCtx.Done():
-			r.Cancel()
-			w.handBack(j.m)
-			return false
-		}
-	}
+	return true
 }

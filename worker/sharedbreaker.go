@@ -63,6 +63,9 @@ func (w *Worker) AdoptBreaker(endpoint string, state schemas.BreakerState, until
 			} else {
 				w.o.log.Info("breaker closed on another instance: endpoint in use again", zap.String("endpoint", b.host))
 			}
+			if w.wake.Load() != nil {
+				w.breakersChanged()
+			}
 		}
 	}
 }

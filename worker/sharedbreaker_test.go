@@ -28,7 +28,7 @@ func (r *shareRecorder) Share(target, endpoint string, state schemas.BreakerStat
 func TestAdoptedBreakerIsSkippedUntilClosed(t *testing.T) {
 	tg := Target{Name: "a", Endpoints: []string{"http://primary", "http://backup"}}.withDefaults()
 	w := &Worker{t: tg, o: options{log: zap.NewNop(), obs: nopObserver{}, now: time.Now}}
-	w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now)
+	w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now, nil)
 
 	pick := func() int {
 		b, i, done := pickEndpoint(w.breakers, time.Now())
@@ -75,7 +75,7 @@ func TestLocalTransitionsAreShared(t *testing.T) {
 	tg := Target{Name: "a", Endpoints: []string{"http://primary"},
 		Breaker: BreakerPolicy{ConsecutiveFailures: 1, OpenTimeout: 20 * time.Millisecond}}.withDefaults()
 	rec := &shareRecorder{}
-	bs := newBreakers(tg, zap.NewNop(), nopObserver{}, rec, time.Now)
+	bs := newBreakers(tg, zap.NewNop(), nopObserver{}, rec, time.Now, nil)
 	_, _, done := pickEndpoint(bs, time.Now())
 	done(errBreakerFailure) // opens
 	awaitHalfOpen(t, bs[0])
@@ -167,7 +167,7 @@ func BenchmarkPickEndpoint(b *testing.B) {
 	}{{"local-only", false}, {"primary-open-on-another-instance", true}} {
 		b.Run(c.name, func(b *testing.B) {
 			w := &Worker{t: tg, o: options{log: zap.NewNop(), obs: nopObserver{}, now: time.Now}}
-			w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now)
+			w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, nil, time.Now, nil)
 			if c.fleet {
 				w.AdoptBreaker("http://primary", "open", time.Now().Add(time.Hour))
 			}

@@ -42,6 +42,9 @@ type Worker struct {
 	// Concurrency slots (or this instance's fleet quota of it).
 	lane *lane
 
+	// wake is closed and replaced at every breaker transition (wait.go).
+	wake atomic.Pointer[chan struct{}]
+
 	// lastEndpoint is the index of the endpoint the last call went to.
 	lastEndpoint atomic.Int32
 	// heldUntil is when the consumer's pause ends (Unix ns; when_open hold).
@@ -105,7 +108,9 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	w.lane = newLane(t.Concurrency, w.ackWait, o.now, w.handle)
 	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
-	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now)
+	wake := make(chan struct{})
+	w.wake.Store(&wake)
+	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now, w.breakersChanged)
 	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
 	if guarded(t, sec) {
 		w.hostBlocked = map[string]error{}

@@ -48,6 +48,7 @@ type Metrics struct {
 	duration      *prometheus.HistogramVec
 	jobs          *prometheus.CounterVec
 	retries       *prometheus.CounterVec
+	parked        *prometheus.CounterVec
 	deadLetters   *prometheus.CounterVec
 	fallbacks     *prometheus.CounterVec
 	breakerState  *prometheus.GaugeVec
@@ -93,6 +94,8 @@ func New(bi BuildInfo) *Metrics {
 		"target", "outcome")
 	m.retries = m.counterVec("retries_total", "Retries scheduled by target and the error class of the failure.",
 		"target", "error_class")
+	m.parked = m.counterVec("parked_total", "Jobs scheduled back for later without an attempt, by target and why (hold, budget).",
+		"target", "reason")
 	m.deadLetters = m.counterVec("dead_letters_total",
 		"Jobs dead-lettered by target and reason (exhausted, non_retryable, invalid, expired, unknown_target).",
 		"target", "reason")
@@ -333,6 +336,11 @@ func (m *Metrics) RetryScheduled(target, class string, _ time.Duration) {
 	}
 	v, _ := ts.retries.LoadOrStore(class, m.retries.WithLabelValues(target, class))
 	v.(prometheus.Counter).Inc()
+}
+
+// Parked counts a job scheduled back without an attempt.
+func (m *Metrics) Parked(target, reason string) {
+	m.parked.WithLabelValues(target, reason).Inc()
 }
 
 // BreakerChanged sets the endpoint's breaker state and counts the change.
