@@ -733,6 +733,7 @@ func TestDocsMetrics(t *testing.T) {
 	m.AttemptDone("t", "https://e.example", 503, "http_5xx", time.Millisecond)
 	m.JobEnded("t", schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
 	m.RetryScheduled("t", "http_5xx", time.Second)
+	m.Parked("t", schemas.ParkHold)
 	m.BreakerChanged("t", "https://e.example", "closed", "open")
 	m.EndpointSwitched("t", "https://e.example", "https://f.example")
 	m.SetLag([]metrics.Lag{{Target: "t"}})
