@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,7 +44,9 @@ func (w *Worker) attempt(j *job) (*callResult, bool) {
 		w.handBack(j.m)
 		return nil, false
 	}
-	done(breakerOutcome(res))
+	outcome := breakerOutcome(res)
+	done(outcome)
+	w.budget.done(w.o.now(), !errors.Is(outcome, errBreakerFailure), res.duration)
 	j.state.record(schemas.Attempt{
 		Attempt: n, At: at.UTC(), Endpoint: b.endpoint, Status: res.status,
 		ErrorClass: res.class, Error: res.errText, DurationMS: ms(res.duration), Sent: &res.sent,

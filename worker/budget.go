@@ -21,25 +21,42 @@ const (
 	RetryBudgetFloor = 10 * budgetBuckets * int(budgetBucket/time.Second)
 )
 
-// retryBudget limits retries to a ratio of recent calls over a sliding
-// window of budgetBuckets buckets of budgetBucket each. A nil *retryBudget
-// allows every retry.
-type retryBudget struct {
-	ratio float64
-	floor int
+// Health rule of the budget: a target is healthy, and its retries are not
+// limited, while at least healthyRatio of the calls that completed in the
+// window were answered (anything but a failure that counts against a
+// breaker) and they took on average under half the total timeout, once
+// healthyMinCalls completed.
+const (
+	healthyRatio    = 0.5
+	healthyMinCalls = 20
+)
 
-	mu      sync.Mutex
-	calls   [budgetBuckets]int
-	retries [budgetBuckets]int
-	epoch   [budgetBuckets]int64 // which bucket period each slot holds
+// retryBudget keeps retries from piling onto a sick target. Over a sliding
+// window of budgetBuckets buckets of budgetBucket each it allows a retry
+// while the target is healthy (most calls answered, promptly: a flaky but
+// fast target's retries flow), and otherwise up to a ratio of recent calls,
+// never below a floor. A nil *retryBudget allows every retry.
+type retryBudget struct {
+	ratio   float64
+	floor   int
+	slowest time.Duration // a mean call time at or over this is not healthy
+
+	mu       sync.Mutex
+	calls    [budgetBuckets]int
+	retries  [budgetBuckets]int
+	answered [budgetBuckets]int           // completed calls that were not failures
+	failed   [budgetBuckets]int           // completed calls that were failures
+	took     [budgetBuckets]time.Duration // time of the completed calls
+	epoch    [budgetBuckets]int64         // which bucket period each slot holds
 }
 
-// newRetryBudget returns the budget of p; nil (no budget) with NoBudget.
-func newRetryBudget(p RetryPolicy) *retryBudget {
+// newRetryBudget returns the budget of p for calls bounded by total; nil
+// (no budget) with NoBudget.
+func newRetryBudget(p RetryPolicy, total time.Duration) *retryBudget {
 	if p.NoBudget {
 		return nil
 	}
-	return &retryBudget{ratio: p.BudgetRatio, floor: RetryBudgetFloor}
+	return &retryBudget{ratio: p.BudgetRatio, floor: RetryBudgetFloor, slowest: total / 2}
 }
 
 // slot returns the slot of now's bucket, clearing it when it held an older
@@ -49,6 +66,7 @@ func (b *retryBudget) slot(now time.Time) int {
 	i := int(e % budgetBuckets)
 	if b.epoch[i] != e {
 		b.epoch[i], b.calls[i], b.retries[i] = e, 0, 0
+		b.answered[i], b.failed[i], b.took[i] = 0, 0, 0
 	}
 	return i
 }
@@ -63,6 +81,40 @@ func (b *retryBudget) sums(now time.Time) (calls, retries int) {
 		}
 	}
 	return calls, retries
+}
+
+// done records the end of a call at now: answered unless it failed in a way
+// that counts against a breaker, after took.
+func (b *retryBudget) done(now time.Time, answered bool, took time.Duration) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	i := b.slot(now)
+	if answered {
+		b.answered[i]++
+	} else {
+		b.failed[i]++
+	}
+	b.took[i] += took
+	b.mu.Unlock()
+}
+
+// healthy reports whether the window ending at now shows a healthy target.
+func (b *retryBudget) healthy(now time.Time) bool {
+	e := now.UnixNano() / int64(budgetBucket)
+	var answered, failed int
+	var took time.Duration
+	for i := range budgetBuckets {
+		if e-b.epoch[i] < budgetBuckets {
+			answered += b.answered[i]
+			failed += b.failed[i]
+			took += b.took[i]
+		}
+	}
+	n := answered + failed
+	return n >= healthyMinCalls && float64(answered) >= healthyRatio*float64(n) &&
+		took/time.Duration(n) < b.slowest
 }
 
 // call records a call (first attempt or retry) made at now.
@@ -88,7 +140,7 @@ func (b *retryBudget) allowRetry(now time.Time) (bool, time.Time) {
 	calls, retries := b.sums(now)
 	// The retry about to be made counts among the calls it is measured
 	// against: retries/calls stays at or under ratio once it is made.
-	if retries < b.floor || float64(retries+1) <= b.ratio*float64(calls+1) {
+	if retries < b.floor || float64(retries+1) <= b.ratio*float64(calls+1) || b.healthy(now) {
 		b.retries[i]++
 		return true, time.Time{}
 	}

@@ -7,7 +7,7 @@ import (
 
 func TestRetryBudget(t *testing.T) {
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	b := newRetryBudget(RetryPolicy{BudgetRatio: 0.2})
+	b := newRetryBudget(RetryPolicy{BudgetRatio: 0.2}, 30*time.Second)
 	// The floor: a quiet target still gets RetryBudgetFloor retries.
 	for i := range RetryBudgetFloor {
 		if ok, _ := b.allowRetry(now); !ok {
@@ -46,7 +46,7 @@ func TestRetryBudget(t *testing.T) {
 }
 
 func TestRetryBudgetNone(t *testing.T) {
-	var b *retryBudget = newRetryBudget(RetryPolicy{BudgetRatio: 0.2, NoBudget: true})
+	var b *retryBudget = newRetryBudget(RetryPolicy{BudgetRatio: 0.2, NoBudget: true}, 30*time.Second)
 	if b != nil {
 		t.Fatal("negative ratio built a budget")
 	}
@@ -56,4 +56,45 @@ func TestRetryBudgetNone(t *testing.T) {
 		}
 	}
 	b.call(time.Now())
+}
+
+// TestRetryBudgetJudgesHealth: past the floor and the ratio, a retry is
+// still allowed while the target is healthy — most completed calls answered,
+// promptly — and refused when it is not.
+func TestRetryBudgetJudgesHealth(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name             string
+		answered, failed int
+		took             time.Duration
+		wantRetryAllowed bool
+	}{
+		{"flaky but fast (80% answered, 10ms)", 80, 20, 10 * time.Millisecond, true},
+		{"half answered", 50, 50, 10 * time.Millisecond, true},
+		{"mostly failing (40% answered)", 40, 60, 10 * time.Millisecond, false},
+		{"down (nothing answered)", 0, 100, 5 * time.Millisecond, false},
+		{"answered but slow (mean 20s of a 30s total)", 100, 0, 20 * time.Second, false},
+		{"too few calls to judge (10)", 10, 0, 10 * time.Millisecond, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := newRetryBudget(RetryPolicy{BudgetRatio: 0.2}, 30*time.Second)
+			for range c.answered {
+				b.call(now)
+				b.done(now, true, c.took)
+			}
+			for range c.failed {
+				b.call(now)
+				b.done(now, false, c.took)
+			}
+			// Use up the floor and the ratio.
+			for range RetryBudgetFloor + 100 {
+				b.allowRetry(now)
+			}
+			ok, _ := b.allowRetry(now)
+			if ok != c.wantRetryAllowed {
+				t.Errorf("retry allowed %v past the floor and ratio, want %v", ok, c.wantRetryAllowed)
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestZeroValuesTakeDefaultTarget holds the two ways of getting the
@@ -15,10 +16,10 @@ func TestZeroValuesTakeDefaultTarget(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Target{}.withDefaults() =\n  %+v\nDefaultTarget() =\n  %+v", got, want)
 	}
-	if b := newRetryBudget(got.Retry); b == nil || b.ratio != DefaultRetryBudgetRatio {
+	if b := newRetryBudget(got.Retry, got.Timeouts.Total); b == nil || b.ratio != DefaultRetryBudgetRatio {
 		t.Errorf("a zero RetryPolicy has budget %+v, want the default ratio %v", b, DefaultRetryBudgetRatio)
 	}
-	if newRetryBudget(RetryPolicy{NoBudget: true}.withDefaults()) != nil {
+	if newRetryBudget(RetryPolicy{NoBudget: true}.withDefaults(), time.Second) != nil {
 		t.Error("NoBudget kept a budget")
 	}
 }

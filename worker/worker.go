@@ -101,7 +101,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		w.signer = s
 	}
 	w.ackWait = AckWait(t)
-	w.budget = newRetryBudget(t.Retry)
+	w.budget = newRetryBudget(t.Retry, t.Timeouts.Total)
 	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
 		w.limiter = rate.NewLimiter(rateLimit(rl.PerSecond), burstOf(rl))
 	}
