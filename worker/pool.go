@@ -2,14 +2,20 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
-// Start begins consuming from cons (the target's durable consumer) into the
+// pullWait bounds one pull request: an idle target renews its pull this
+// often (the server's heartbeats in between tell a lost request apart).
+const pullWait = 5 * time.Second
+
+// Start begins pulling from cons (the target's durable consumer) into the
 // worker's lane (lane.go). It returns at once.
 func (w *Worker) Start(cons jetstream.Consumer) error {
 	w.mu.Lock()
@@ -22,27 +28,53 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 		w.stream, w.consumer = ci.Stream, ci.Name
 	}
 	w.stopping = make(chan struct{})
-	cc, err := cons.Consume(w.dispatch,
-		jetstream.PullMaxMessages(pullBatch(w.t.Concurrency)),
-		// A short expiry keeps heartbeats at 2.5s: a pull request the client
-		// lost track of is noticed and renewed within 5s (the 30s default
-		// was seen to stall a target for 30s under load).
-		jetstream.PullExpiry(5*time.Second),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			w.o.log.Warn("consume", zap.Error(err))
-		}))
-	if err != nil {
-		w.hardStop()
-		return fmt.Errorf("worker %s: consume: %w", w.t.Name, err)
-	}
-	w.cc = cc
+	w.pullDone = make(chan struct{})
 	w.keeperDone = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stopPull = cancel
+	go w.pull(ctx, cons)
 	go w.keeper()
 	return nil
 }
 
-// dispatch is the Consume callback: it hands the delivery to the lane and
-// returns at once, so the consumer keeps pulling while calls are made.
+// pull fetches into the lane what the lane has room for, until Stop: a
+// delivery is either in the lane (running, or waiting and kept fresh) or
+// still on the server, never in a buffer where its AckWait runs unseen.
+func (w *Worker) pull(ctx context.Context, cons jetstream.Consumer) {
+	defer close(w.pullDone)
+	failures := 0
+	for ctx.Err() == nil {
+		n, roomy := w.lane.room()
+		if n < max(1, capacity(w.lane.limitNow())/4) {
+			select {
+			case <-roomy:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, pullWait)
+		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		if err == nil {
+			for m := range batch.Messages() {
+				w.dispatch(m)
+			}
+			err = batch.Error()
+		}
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || ctx.Err() != nil {
+			failures = 0
+			continue
+		}
+		failures++
+		w.o.log.Warn("pull", zap.Error(err), zap.Int("failures", failures))
+		select {
+		case <-time.After(min(time.Duration(failures)*250*time.Millisecond, 5*time.Second)):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// dispatch hands a delivery to the lane, or back when the lane is closed.
 func (w *Worker) dispatch(m jetstream.Msg) {
 	if !w.lane.offer(m) {
 		w.handBack(m)
@@ -64,13 +96,7 @@ func (w *Worker) keeper() {
 	}
 }
 
-// keepEvery is how often waiting deliveries are looked at: a sixth of
-// AckWait, so each is refreshed between a third and a half of it.
-func keepEvery(ackWait time.Duration) time.Duration {
-	return max(ackWait/6, 100*time.Millisecond)
-}
-
-// Stop stops fetching, hands back what waits, lets in-flight calls finish
+// Stop stops pulling, hands back what waits, lets in-flight calls finish
 // until ctx is done, then cancels what is left and hands it back for
 // redelivery. It returns when every goroutine of the worker has ended.
 func (w *Worker) Stop(ctx context.Context) {
@@ -82,18 +108,9 @@ func (w *Worker) Stop(ctx context.Context) {
 			return
 		}
 		close(w.stopping)
-		cc := w.cc
 		w.mu.Unlock()
-		if cc != nil {
-			cc.Drain() // buffered deliveries reach dispatch first
-			select {
-			case <-cc.Closed():
-			case <-ctx.Done():
-				cc.Stop()
-			case <-time.After(5 * time.Second):
-				cc.Stop()
-			}
-		}
+		w.stopPull()
+		<-w.pullDone
 		<-w.keeperDone
 		for _, m := range w.lane.close() {
 			w.handBack(m)
@@ -115,16 +132,10 @@ func (w *Worker) Stop(ctx context.Context) {
 // Closed is closed once Stop has finished.
 func (w *Worker) Closed() <-chan struct{} { return w.closed }
 
-// pullBatch is how many messages the client keeps requested ahead: four per
-// slot. Measured in the drain benchmark (64 slots): one per slot stalled the
-// consumer now and then until the missing-heartbeat check renewed its pull;
-// four ran at 1.07x the naive consumer's jobs/s with 5% less CPU per job.
-func pullBatch(concurrency int) int { return max(4*concurrency, 16) }
-
 // AckWait is the consumer AckWait for target t: a call (at most one total
-// timeout) with a wide margin. Deliveries waiting in the lane for a slot or
-// a rate-limit token are refreshed with InProgress, so the wait does not
-// count against it.
+// timeout) with a wide margin. Deliveries waiting in the lane for a slot, a
+// rate-limit token or a probe are refreshed with InProgress, so the wait
+// does not count against it.
 func AckWait(t Target) time.Duration {
 	return 4*t.withDefaults().Timeouts.Total + 10*time.Second
 }

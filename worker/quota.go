@@ -29,9 +29,7 @@ func (w *Worker) SetFleetSize(n, rank int) {
 // Limits returns the concurrency and calls per second (0: unlimited) this
 // instance applies now: the configured figures, or its fleet quota.
 func (w *Worker) Limits() (concurrency int, perSecond float64) {
-	w.lane.mu.Lock()
-	defer w.lane.mu.Unlock()
-	return w.lane.limit, w.rateQuota()
+	return w.lane.limitNow(), w.rateQuota()
 }
 
 func (w *Worker) rateQuota() float64 {

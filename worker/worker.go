@@ -58,8 +58,9 @@ type Worker struct {
 	// lifecycle (pool.go)
 	mu         sync.Mutex
 	started    bool
-	cc         jetstream.ConsumeContext
 	stopping   chan struct{}
+	stopPull   context.CancelFunc
+	pullDone   chan struct{}
 	keeperDone chan struct{}
 	hardCtx    context.Context
 	hardStop   context.CancelFunc
