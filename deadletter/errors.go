@@ -3,6 +3,8 @@ package deadletter
 import (
 	"errors"
 	"fmt"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // Sentinel errors of the Store. Errors it returns wrap one of them (or
@@ -19,6 +21,12 @@ var (
 	// ErrNotReplayable is wrapped when a dead letter holds no job that can
 	// be published again.
 	ErrNotReplayable = errors.New("not replayable")
+	// ErrTooLarge is wrapped when the Writer cannot cut a record small
+	// enough for the server (its max payload, or the stream's
+	// max_msg_size): a refusal no retry or redelivery can change, unlike
+	// ErrNotStored alone. It is schemas.ErrTooLarge, so that a worker,
+	// which does not import this package, can test for it too.
+	ErrTooLarge = schemas.ErrTooLarge
 )
 
 // NotReplayableError says why the dead letter at Seq cannot be replayed.

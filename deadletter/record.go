@@ -3,6 +3,7 @@ package deadletter
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ type Record struct {
 	// from its body. JobID is empty when the job could not be decoded.
 	Reason, ErrorClass, JobID string
 	// Truncated is the record's Dispatch-Truncated header: what it lost to
-	// fit the NATS max payload, "" for nothing.
+	// fit the NATS max payload, "" for nothing (Cut reads it as a list).
 	Truncated string
 	// Data is the record as stored (JSON, schemas/deadletter.v1.schema.json).
 	Data []byte
@@ -63,6 +64,48 @@ func (r *Record) DeadLetter() (*schemas.DeadLetter, error) {
 		}
 	}
 	return r.decoded, r.err
+}
+
+// Legacy marks of a cut, written by versions that said it in the
+// Dispatch-Truncated header as one word or in the error text only.
+const (
+	legacyCutJobBody  = "job-body"
+	legacyBodyDropped = "dropped to fit the NATS max payload]"
+	legacyRawCut      = "[raw cut to "
+)
+
+// Cut lists what the record lost to fit the NATS max payload
+// (schemas.CutParts), from its "truncated" field and its Dispatch-Truncated
+// header, in the order they were cut; records of earlier versions, which
+// said it with "job-body" or in the error text, are read too. Empty when
+// nothing was cut.
+func (r *Record) Cut() []string {
+	var out []string
+	add := func(part string) {
+		part = strings.TrimSpace(part)
+		if part == legacyCutJobBody {
+			part = schemas.CutBody
+		}
+		if part != "" && !slices.Contains(out, part) {
+			out = append(out, part)
+		}
+	}
+	dl, err := r.DeadLetter()
+	if err == nil {
+		for _, p := range dl.Truncated {
+			add(p)
+		}
+	}
+	for _, p := range strings.Split(r.Truncated, ",") {
+		add(p)
+	}
+	if err == nil && strings.Contains(dl.Error, legacyRawCut) {
+		add(schemas.CutRaw)
+	}
+	if err == nil && strings.Contains(dl.Error, legacyBodyDropped) {
+		add(schemas.CutBody)
+	}
+	return out
 }
 
 // Summary is the part of a record a listing shows, decoded without the

@@ -18,10 +18,6 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// bodyDroppedMark is what fitDeadLetter appends to the error of a record
-// whose job lost its body.
-const bodyDroppedMark = "dropped to fit the NATS max payload]"
-
 // DefaultReplayConcurrency is how many records Replay works on at once
 // unless ReplaySettings says otherwise.
 const DefaultReplayConcurrency = 8
@@ -269,8 +265,8 @@ func (s *Store) ReplayMessage(rec *Record) (*nats.Msg, []string, error) {
 	if len(dl.Job) == 0 || string(dl.Job) == "null" {
 		return nil, nil, notReplayable("its job could not be decoded (see the raw bytes with 'dispatcher dlq show %d'); fix it and publish it again by hand", rec.Seq)
 	}
-	if rec.Truncated == TruncatedJobBody || strings.Contains(dl.Error, bodyDroppedMark) {
-		return nil, nil, notReplayable("the record lost the job's body to fit the NATS max payload")
+	if cut := rec.Cut(); len(cut) > 0 {
+		return nil, nil, notReplayable("the record was cut to fit the NATS max payload (lost: %s); its job is not the job as sent", strings.Join(cut, ", "))
 	}
 	job, err := schemas.DecodeJob(dl.Job)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,6 +166,61 @@ func TestReplayNotReplayable(t *testing.T) {
 	if n := len(s.list(t, deadletter.Filter{})); n != 2 {
 		t.Errorf("%d records left, want both kept", n)
 	}
+}
+
+// TestReplayRefusesCutRecords: a record that lost anything to fit the max
+// payload holds a job that is not the job as sent; replay, dry run
+// included, skips it naming what was cut, and keeps it. Records of earlier
+// versions, marked "job-body" or in the error text, are refused too.
+func TestReplayRefusesCutRecords(t *testing.T) {
+	s := newStreamsMax(t, 32<<10)
+	big := func(n int) string { return `"` + strings.Repeat("x", n) + `"` }
+	meta := deadLetter("alpha", "cut-meta", schemas.ReasonExhausted, "http_5xx", 503)
+	meta.Job = json.RawMessage(`{"id":"cut-meta","body":{"a":1},"meta":` + big(40_000) + `}`)
+	all := deadLetter("alpha", "cut-all", schemas.ReasonExhausted, "http_5xx", 503)
+	all.Job = json.RawMessage(`{"id":"cut-all","meta":` + big(10_000) + `,"headers":{"X-A":` + big(10_000) + `},"body":` + big(35_000) + `}`)
+	s.put(t, meta, all) // the Writer cuts them
+	legacy := deadLetter("alpha", "old", schemas.ReasonExhausted, "http_5xx", 503)
+	legacy.Job = json.RawMessage(`{"id":"old"}`)
+	legacy.Error += " [job body (2000000 bytes) dropped to fit the NATS max payload]"
+	s.putAsync(t, legacy)
+	ok := deadLetter("alpha", "whole", schemas.ReasonExhausted, "http_5xx", 503)
+	s.put(t, ok)
+
+	want := map[string]string{"cut-meta": "(lost: meta)", "cut-all": "(lost: meta, headers, body)", "old": "(lost: body)"}
+	for _, dry := range []bool{true, false} {
+		skipped := map[string]string{}
+		rep, err := s.store.Replay(context.Background(), s.selectAll(t, deadletter.Filter{}), deadletter.ReplaySettings{DryRun: dry},
+			func(ev deadletter.ReplayEvent) {
+				if ev.Outcome == deadletter.Skipped {
+					skipped[ev.JobID] = errText(ev.Err)
+					if !errors.Is(ev.Err, deadletter.ErrNotReplayable) {
+						t.Errorf("%s skipped with %v, want ErrNotReplayable", ev.JobID, ev.Err)
+					}
+				}
+			})
+		if err != nil || rep.Skipped != 3 || rep.WouldReplay+rep.Replayed != 1 {
+			t.Errorf("dry run %v: report %+v, %v; want 3 skipped, the whole one replayed", dry, rep, err)
+		}
+		for id, mark := range want {
+			if !strings.Contains(skipped[id], mark) {
+				t.Errorf("dry run %v: %s skipped with %q, want it to name %q", dry, id, skipped[id], mark)
+			}
+		}
+	}
+	if n := len(s.list(t, deadletter.Filter{})); n != 3 {
+		t.Errorf("%d records left, want the 3 cut ones kept", n)
+	}
+	if jobs := s.jobsOn(t, "dispatch.jobs.>"); len(jobs) != 1 {
+		t.Errorf("%d jobs published, want only the whole one", len(jobs))
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // TestReplayInterrupted cancels a replay half-way, then reruns it: every dead

@@ -26,7 +26,14 @@ type streams struct {
 
 func newStreams(t testing.TB) *streams {
 	t.Helper()
-	js := startJSMax(t, 0, jetstream.WithPublishAsyncMaxPending(4096))
+	return newStreamsMax(t, 0)
+}
+
+// newStreamsMax is newStreams on a server with the given max payload (0:
+// the default).
+func newStreamsMax(t testing.TB, maxPayload int32) *streams {
+	t.Helper()
+	js := startJSMax(t, maxPayload, jetstream.WithPublishAsyncMaxPending(4096))
 	nc := js.Conn()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -30,18 +32,24 @@ func NewWriter(js jetstream.JetStream, prefix string) *Writer {
 	return &Writer{js: js, topo: schemas.Topology{Prefix: prefix}, timeout: 30 * time.Second}
 }
 
-// DeadLetter stores rec on <p>.dlq.<target>, with the settle marker mark
-// when not nil (both in one atomic batch, see worker.PublishSettled).
+// DeadLetter stores rec on <p>.dlq.<target>, cut to fit if need be (see
+// store), with the settle marker mark when not nil (both in one atomic
+// batch, see publishSettled). The error wraps ErrTooLarge when even its
+// smallest form is refused for its size, ErrNotStored when JetStream did
+// not accept it.
 func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string, mark *nats.Msg) error {
-	data, cut, err := fitDeadLetter(rec, int(w.js.Conn().MaxPayload()))
-	if err != nil {
-		return fmt.Errorf("encode dead letter: %w", err)
-	}
-	m := recordMsg(w.topo.DLQSubject(rec.Target), data, rec.Reason, rec.ErrorClass, rec.Job, msgID)
-	if cut != "" {
-		m.Header.Set(schemas.HeaderTruncated, cut)
-	}
-	return w.publish(ctx, m, mark)
+	m := recordMsg(w.topo.DLQSubject(rec.Target), nil, rec.Reason, rec.ErrorClass, rec.Job, msgID)
+	return w.store(ctx, m, mark, w.topo.DLQStream(), func(limit int) ([]byte, []string, error) {
+		return schemas.FitDeadLetter(rec, limit)
+	})
+}
+
+// Fallback stores rec on <p>.fallback.<target>, as DeadLetter does.
+func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID string, mark *nats.Msg) error {
+	m := recordMsg(w.topo.FallbackSubject(rec.Target), nil, rec.Reason, schemas.ClassCircuitOpen, rec.Job, msgID)
+	return w.store(ctx, m, mark, w.topo.FallbackStream(), func(limit int) ([]byte, []string, error) {
+		return schemas.FitFallback(rec, limit)
+	})
 }
 
 // Schedule stores m, a scheduled copy of a job, with the settle marker mark
@@ -50,14 +58,67 @@ func (w *Writer) Schedule(ctx context.Context, m, mark *nats.Msg) error {
 	return w.publish(ctx, m, mark)
 }
 
-// Fallback stores rec on <p>.fallback.<target>, with the settle marker
-// mark when not nil.
-func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID string, mark *nats.Msg) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode fallback record: %w", err)
+// recordSlack is kept under the max payload besides the headers a record
+// message has when it is fitted: room for its Dispatch-Truncated header
+// (at most 45 bytes) and a header or two more.
+const recordSlack = 512
+
+// store fits a record into the connection's max payload, less its
+// headers, names what was cut in the Dispatch-Truncated header and
+// publishes it. A record a stream refuses for its size (the stream's own
+// max_msg_size is smaller, error 10054) is fitted again, once, to the
+// smaller limit. When even the smallest record is over the limit the
+// error wraps ErrTooLarge: a permanent refusal, unlike a full stream.
+func (w *Writer) store(ctx context.Context, m, mark *nats.Msg, stream string, fit func(limit int) ([]byte, []string, error)) error {
+	limit := w.js.Conn().MaxPayload()
+	if limit <= 0 { // not connected yet: publish reports it
+		limit = math.MaxInt32
 	}
-	return w.publish(ctx, recordMsg(w.topo.FallbackSubject(rec.Target), data, rec.Reason, schemas.ClassCircuitOpen, rec.Job, msgID), mark)
+	for refitted := false; ; refitted = true {
+		data, cut, err := fit(int(limit) - schemas.HeaderSize(m.Header) - recordSlack)
+		if err != nil {
+			return fmt.Errorf("encode record for %s: %w", m.Subject, err)
+		}
+		m.Data = data
+		m.Header.Del(schemas.HeaderTruncated)
+		if len(cut) > 0 {
+			m.Header.Set(schemas.HeaderTruncated, strings.Join(cut, ","))
+		}
+		err = w.publish(ctx, m, mark)
+		if !sizeRefused(err) {
+			return err
+		}
+		smaller := w.sizeLimit(ctx, stream)
+		if refitted || smaller <= 0 || smaller >= limit {
+			return fmt.Errorf("%w: %w", ErrTooLarge, err)
+		}
+		limit = smaller
+	}
+}
+
+// sizeRefused reports whether err is a refusal of a message for its size:
+// the client's max payload check, or a stream's max_msg_size.
+func sizeRefused(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+}
+
+// sizeLimit is the largest message stream takes now: the connection's max
+// payload, or the stream's max_msg_size when it is smaller; 0 when the
+// stream cannot be read.
+func (w *Writer) sizeLimit(ctx context.Context, stream string) int64 {
+	limit := w.js.Conn().MaxPayload()
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := w.js.Stream(lctx, stream)
+	if err != nil {
+		return 0
+	}
+	if n := int64(st.CachedInfo().Config.MaxMsgSize); n > 0 && n < limit {
+		limit = n
+	}
+	return limit
 }
 
 // recordMsg is the message of a record: its JSON data with the headers
@@ -68,7 +129,7 @@ func recordMsg(subject string, data []byte, reason, class string, job json.RawMe
 	m.Data = data
 	m.Header.Set(schemas.HeaderReason, reason)
 	m.Header.Set(schemas.HeaderErrorClass, class)
-	if id := jobID(job); id != "" {
+	if id := jobID(job); schemas.ValidJobID(id) { // not an invalid payload's "id" of any size
 		m.Header.Set(schemas.HeaderJobID, id)
 	}
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
@@ -95,7 +156,8 @@ func (w *Writer) publish(ctx context.Context, m, mark *nats.Msg) error {
 			_, err = w.js.PublishMsg(actx, m)
 		}
 		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408 {
+		if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408 ||
+			errors.Is(err, nats.ErrMaxPayload) {
 			return backoff.Permanent(err) // a refusal, not a hiccup
 		}
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,8 +125,8 @@ func TestWriterCutsOversizeRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Header.Get(schemas.HeaderTruncated); got != deadletter.TruncatedRaw {
-		t.Errorf("Dispatch-Truncated %q, want %q", got, deadletter.TruncatedRaw)
+	if got := m.Header.Get(schemas.HeaderTruncated); got != schemas.CutRaw {
+		t.Errorf("Dispatch-Truncated %q, want %q", got, schemas.CutRaw)
 	}
 	var got schemas.DeadLetter
 	if err := json.Unmarshal(m.Data, &got); err != nil {
@@ -133,4 +135,97 @@ func TestWriterCutsOversizeRecord(t *testing.T) {
 	if len(got.Raw) == 0 || len(got.Raw) >= len(raw) || string(got.Raw) != string(raw[:len(got.Raw)]) {
 		t.Errorf("raw %d bytes, want a prefix of the %d original bytes", len(got.Raw), len(raw))
 	}
+	if !slices.Equal(got.Truncated, []string{schemas.CutRaw}) {
+		t.Errorf("truncated %q, want [raw]", got.Truncated)
+	}
+	if len(m.Data)+schemas.HeaderSize(m.Header) > 64<<10 {
+		t.Errorf("record of %d bytes and %d of headers, over the max payload", len(m.Data), schemas.HeaderSize(m.Header))
+	}
+}
+
+// The records of a stock server (max payload 1 MiB) and a smaller stream
+// max_msg_size: a record the stream refuses for its size (10054) is cut to
+// the stream's limit and stored; one that cannot be cut small enough is
+// reported as ErrTooLarge at once, and a full stream is not.
+func TestWriterFitsStreamLimits(t *testing.T) {
+	js := startJSMax(t, 1<<20)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dlq, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DISPATCH_DLQ", Subjects: []string{"dispatch.dlq.>"}, MaxMsgSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DISPATCH_FALLBACK", Subjects: []string{"dispatch.fallback.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := deadletter.NewWriter(js, "dispatch")
+	meta := `"` + strings.Repeat("m", 700_000) + `"`
+	job := json.RawMessage(`{"id":"ord-1","path":"/x","meta":` + meta + `}`)
+
+	t.Run("fallback of a 700 kB meta fits whole", func(t *testing.T) {
+		rec := &schemas.Fallback{Job: job, Target: "pay", Reason: schemas.ReasonCircuitOpen, Endpoint: "http://h", BreakerState: "open",
+			At: time.Now().UTC(), ServiceName: "dispatcher", Instance: "h/1"}
+		if err := w.Fallback(ctx, rec, "fb:pay:1", nil); err != nil {
+			t.Fatal(err)
+		}
+		m, err := fb.GetMsg(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got schemas.Fallback
+		if err := json.Unmarshal(m.Data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Truncated) != 0 || got.Meta != nil || len(got.JobMeta()) != len(meta) || m.Header.Get(schemas.HeaderTruncated) != "" {
+			t.Errorf("record of %d bytes: truncated %q, top-level meta %d bytes, job meta %d bytes; want meta once, whole",
+				len(m.Data), got.Truncated, len(got.Meta), len(got.JobMeta()))
+		}
+	})
+	t.Run("stream max_msg_size: cut to it", func(t *testing.T) {
+		rec := &schemas.DeadLetter{Job: job, Target: "pay", Reason: "non_retryable", ErrorClass: "http_4xx", Error: "400", DeadAt: time.Now().UTC(), ServiceName: "dispatcher", Instance: "h/1"}
+		if err := w.DeadLetter(ctx, rec, "dlq:pay:1", nil); err != nil {
+			t.Fatal(err)
+		}
+		m, err := dlq.GetMsg(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get(schemas.HeaderTruncated); got != schemas.CutMeta || len(m.Data) > 64<<10 {
+			t.Errorf("Dispatch-Truncated %q, record %d bytes; want meta cut under 64 KiB", got, len(m.Data))
+		}
+		if err := schemas.Validate(schemas.DeadLetterSchema, m.Data); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("too large at its minimum", func(t *testing.T) {
+		sc := dlq.CachedInfo().Config
+		sc.MaxMsgSize = 200
+		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+		rec := &schemas.DeadLetter{Job: job, Target: "pay", Reason: "non_retryable", ErrorClass: "http_4xx", Error: "400", DeadAt: time.Now().UTC(), ServiceName: "dispatcher", Instance: "h/1"}
+		start := time.Now()
+		err := w.DeadLetter(ctx, rec, "dlq:pay:2", nil)
+		if !errors.Is(err, deadletter.ErrTooLarge) || !errors.Is(err, schemas.ErrTooLarge) {
+			t.Fatalf("error %v, want ErrTooLarge", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("the refusal took %s: it is permanent, not worth retrying", d)
+		}
+	})
+	t.Run("a full stream is not too large", func(t *testing.T) {
+		sc := dlq.CachedInfo().Config
+		sc.MaxMsgSize, sc.MaxMsgs, sc.Discard = -1, 1, jetstream.DiscardNew
+		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+		sctx, scancel := context.WithTimeout(ctx, time.Second)
+		defer scancel()
+		rec := &schemas.DeadLetter{Job: json.RawMessage(`{"id":"ord-2"}`), Target: "pay", Reason: "non_retryable", ErrorClass: "http_4xx", DeadAt: time.Now().UTC()}
+		err := w.DeadLetter(sctx, rec, "dlq:pay:3", nil)
+		if err == nil || errors.Is(err, deadletter.ErrTooLarge) || !errors.Is(err, deadletter.ErrNotStored) {
+			t.Fatalf("error %v, want ErrNotStored and not ErrTooLarge", err)
+		}
+	})
 }

@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -135,7 +134,6 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		job, err := schemas.DecodeJob(m.Data)
 		if err == nil {
 			rec.Job = o.redact.Job(job)
-			rec.Meta = job.Meta
 			rec.TraceID = job.TraceID
 		} else if obj := o.redact.Object(m.Data); obj != nil {
 			rec.Job = obj // a JSON object, headers redacted, as a worker stores invalid jobs
@@ -153,27 +151,46 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		}
 		msgID := "dlq:orphan:" + seqText
 		mark := worker.SettleMarker(o.topo, schemas.SettledDLQ, o.topo.JobsStream(), seqText, msgID, o.instance, orphanMarkerTTL, time.Now())
-		if err := o.rec.DeadLetter(ctx, rec, msgID, mark); err != nil {
+		err = o.rec.DeadLetter(ctx, rec, msgID, mark)
+		if err != nil && !errors.Is(err, schemas.ErrTooLarge) {
 			return err
 		}
-		if job != nil && job.ReplyTo != "" {
-			res, _ := json.Marshal(&schemas.Result{
+		if err == nil && job != nil && job.ReplyTo != "" {
+			res, _, err := schemas.FitResult(&schemas.Result{
 				JobID: job.ID, Target: target, Outcome: schemas.OutcomeDeadLettered,
 				ErrorClass: schemas.ClassUnknownTarget, Error: rec.Error, TraceID: rec.TraceID, Meta: job.Meta,
-			})
-			if err := o.js.Conn().Publish(job.ReplyTo, res); err != nil {
+			}, int(o.js.Conn().MaxPayload()))
+			if err == nil {
+				err = o.js.Conn().Publish(job.ReplyTo, res)
+			}
+			if err != nil {
 				o.log.Warn("publish result", zap.String("job_id", job.ID), zap.Error(err))
 			}
 		}
 		if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err
 		}
-		if o.obs != nil {
-			o.obs.JobEnded(unknownTargetLabel, schemas.OutcomeDeadLettered, schemas.ReasonUnknownTarget)
-		}
-		o.log.Warn("job for unknown target dead-lettered", zap.String("target", target),
-			zap.Uint64("stream_seq", m.Sequence), zap.String("reason", schemas.ReasonUnknownTarget))
+		o.ended(target, m.Sequence, err)
 		seq = m.Sequence + 1
 	}
 	return ctx.Err()
+}
+
+// ended counts and logs an orphan deleted from the jobs stream: dead-lettered,
+// or (err wrapping schemas.ErrTooLarge, a refusal no retry would change)
+// without a record.
+func (o *orphanSweeper) ended(target string, seq uint64, err error) {
+	if err != nil {
+		o.log.Error("record too large even cut to its minimum; orphan deleted without one", zap.String("target", target),
+			zap.Uint64("stream_seq", seq), zap.Error(err))
+		if o.obs != nil {
+			o.obs.RecordTooLarge(unknownTargetLabel, schemas.RecordDeadLetter)
+		}
+		return
+	}
+	if o.obs != nil {
+		o.obs.JobEnded(unknownTargetLabel, schemas.OutcomeDeadLettered, schemas.ReasonUnknownTarget)
+	}
+	o.log.Warn("job for unknown target dead-lettered", zap.String("target", target),
+		zap.Uint64("stream_seq", seq), zap.String("reason", schemas.ReasonUnknownTarget))
 }

@@ -156,6 +156,14 @@ func checkSubject(s string) string {
 	return ""
 }
 
+// ValidJobID reports whether s is a valid job id: it matches
+// ^[A-Za-z0-9._:-]{1,128}$, the pattern of a job's id and a result's job_id.
+func ValidJobID(s string) bool { return validID(s) }
+
+// ValidTraceID reports whether s is a W3C trace id as records and results
+// carry it: 32 lowercase hex characters, not all zero.
+func ValidTraceID(s string) bool { return validTraceID(s) }
+
 // validTraceID reports whether s is a W3C trace id: 32 lowercase hex
 // characters, not all zero.
 func validTraceID(s string) bool {

@@ -41,6 +41,9 @@ type Attempt struct {
 // DeadLetter is a record on <p>.dlq.<target> (schemas/deadletter.v1.schema.json).
 // Job is the job as received with secret headers redacted, or null when the
 // payload could not be decoded, in which case Raw holds the original bytes.
+// The job's meta is in Job; Meta is only read, from records written before
+// meta was stored once (use JobMeta). Truncated lists the CutParts the
+// record lost to fit the NATS max payload.
 type DeadLetter struct {
 	Job            json.RawMessage `json:"job"`
 	Raw            []byte          `json:"raw"`
@@ -57,9 +60,12 @@ type DeadLetter struct {
 	ServiceName    string          `json:"service_name"`
 	Instance       string          `json:"instance"`
 	Meta           json.RawMessage `json:"meta,omitempty"`
+	Truncated      []string        `json:"truncated,omitempty"`
 }
 
 // Fallback is a record on <p>.fallback.<target> (schemas/fallback.v1.schema.json).
+// As in a DeadLetter, the job's meta is in Job and Meta is only read from
+// older records; Truncated lists what the record lost to fit.
 type Fallback struct {
 	Job          json.RawMessage `json:"job"`
 	Target       string          `json:"target"`
@@ -72,6 +78,7 @@ type Fallback struct {
 	ServiceName  string          `json:"service_name"`
 	Instance     string          `json:"instance"`
 	Meta         json.RawMessage `json:"meta,omitempty"`
+	Truncated    []string        `json:"truncated,omitempty"`
 }
 
 // FallbackResponse is a target's preset response, carried in a fallback result.
@@ -81,6 +88,8 @@ type FallbackResponse struct {
 }
 
 // Result is what the service publishes to a job's reply_to (schemas/result.v1.schema.json).
+// Truncated lists what it lost to fit the NATS max payload (meta, part of
+// the body, part of the error).
 type Result struct {
 	JobID      string            `json:"job_id"`
 	Target     string            `json:"target"`
@@ -94,4 +103,25 @@ type Result struct {
 	Fallback   *FallbackResponse `json:"fallback,omitempty"`
 	TraceID    string            `json:"trace_id"`
 	Meta       json.RawMessage   `json:"meta,omitempty"`
+	Truncated  []string          `json:"truncated,omitempty"`
+}
+
+// JobMeta is the meta of the record's job: job.meta, or the top-level meta
+// of a record written before meta was stored once; nil when there is none.
+func (d *DeadLetter) JobMeta() json.RawMessage { return jobMeta(d.Job, d.Meta) }
+
+// JobMeta is the meta of the record's job, as DeadLetter.JobMeta.
+func (f *Fallback) JobMeta() json.RawMessage { return jobMeta(f.Job, f.Meta) }
+
+func jobMeta(job, legacy json.RawMessage) json.RawMessage {
+	var j struct {
+		Meta json.RawMessage `json:"meta"`
+	}
+	if len(job) > 0 && json.Unmarshal(job, &j) == nil && len(j.Meta) > 0 && string(j.Meta) != "null" {
+		return j.Meta
+	}
+	if len(legacy) == 0 || string(legacy) == "null" {
+		return nil
+	}
+	return legacy
 }

@@ -126,9 +126,42 @@ const (
 	HeaderReason     = "Dispatch-Reason"
 	HeaderErrorClass = "Dispatch-Error-Class"
 	HeaderJobID      = "Dispatch-Job-Id"
-	// HeaderTruncated says what a record lost to fit the max payload;
-	// absent when nothing was cut.
+	// HeaderTruncated says what a record lost to fit the max payload: the
+	// Cut* parts, comma-separated, in the order they were cut; absent when
+	// nothing was cut.
 	HeaderTruncated = "Dispatch-Truncated"
+)
+
+// Parts of a record that may be cut to fit the NATS max payload, in the
+// order they are cut (docs/contract.md section 3.6). A record names what
+// it lost in its "truncated" field and its Dispatch-Truncated header.
+const (
+	// CutMeta: the job's meta was dropped (job.meta, or a result's meta).
+	CutMeta = "meta"
+	// CutHeaders: the job's headers were dropped.
+	CutHeaders = "headers"
+	// CutBody: the job's body (body or body_base64) was dropped; in a
+	// result, the response body was shortened.
+	CutBody = "body"
+	// CutRaw: the raw bytes of an undecodable payload were shortened.
+	CutRaw = "raw"
+	// CutHistory: the attempt history was cut to its last attempt.
+	CutHistory = "history"
+	// CutJob: the rest of the job was dropped; job keeps only its id and
+	// target (an invalid payload's unknown members, say).
+	CutJob = "job"
+	// CutError: the error text was shortened.
+	CutError = "error"
+)
+
+// CutParts lists every part a record may lose, in the order they are cut.
+var CutParts = []string{CutMeta, CutHeaders, CutBody, CutRaw, CutHistory, CutJob, CutError}
+
+// Kinds of record, the "record" label of the count of records refused for
+// their size.
+const (
+	RecordDeadLetter = "dead_letter"
+	RecordFallback   = "fallback"
 )
 
 // Redacted is what a secret's value becomes everywhere but the call itself.

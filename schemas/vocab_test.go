@@ -26,6 +26,9 @@ func TestVocabularyMatchesSchemas(t *testing.T) {
 		{ResultSchema, []string{"properties", "error_class", "enum"}, withEmpty},
 		{FallbackSchema, []string{"properties", "reason", "enum"}, []string{ReasonCircuitOpen}},
 		{FallbackSchema, []string{"properties", "breaker_state", "enum"}, states},
+		{DeadLetterSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
+		{FallbackSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
+		{ResultSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
 	}
 	for _, c := range cases {
 		raw, err := files.ReadFile(c.schema)

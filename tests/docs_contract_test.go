@@ -545,12 +545,11 @@ func codeBlocks(text, lang string) []codeBlock {
 // --- vocabulary ------------------------------------------------------------
 
 // TestDocsVocabulary checks that every error class, dead-letter reason,
-// outcome, Dispatch-* and webhook header and truncation mark of the code is
+// outcome, Dispatch-* and webhook header and cut part of the code is
 // in the contract.
 func TestDocsVocabulary(t *testing.T) {
 	contract := readDoc(t, contractPage)
 	schemasGo := parseGoDir(t, "../schemas")
-	deadletterGo := parseGoDir(t, "../deadletter")
 	for _, tc := range []struct {
 		what   string
 		values map[string]string
@@ -563,7 +562,7 @@ func TestDocsVocabulary(t *testing.T) {
 		{"dead-letter reason (schemas.Reasons)", listValues(schemas.Reasons), true, false},
 		{"outcome (schemas.Outcomes)", listValues(schemas.Outcomes), true, false},
 		{"header (schemas.Header*)", constValues(schemasGo, "Header"), false, true},
-		{"Dispatch-Truncated value (deadletter.Truncated*)", constValues(deadletterGo, "Truncated"), false, false},
+		{"cut part (schemas.CutParts)", listValues(schemas.CutParts), true, false},
 	} {
 		if len(tc.values) == 0 {
 			t.Errorf("no %s found in the code: the search is broken", tc.what)
@@ -736,6 +735,7 @@ func TestDocsMetrics(t *testing.T) {
 	m.Parked("t", schemas.ParkHold)
 	m.BreakerChanged("t", "https://e.example", "closed", "open")
 	m.EndpointSwitched("t", "https://e.example", "https://f.example")
+	m.RecordTooLarge("t", schemas.RecordDeadLetter)
 	m.SetLag([]metrics.Lag{{Target: "t"}})
 	m.SetFleet(1, []metrics.FleetBreaker{{Target: "t", Endpoint: "https://e.example", Open: true}})
 	m.SetLimits("t", 1, 0)

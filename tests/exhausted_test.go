@@ -73,8 +73,8 @@ func TestExhausted(t *testing.T) {
 			if d.DeadAt.Before(d.History[len(d.History)-1].At) {
 				t.Errorf("dead_at %s before the last attempt", d.DeadAt)
 			}
-			if !jsonEqual(d.Meta, []byte(`{"k":"`+tc.id+`"}`)) {
-				t.Errorf("meta %s not copied", d.Meta)
+			if !jsonEqual(d.JobMeta(), []byte(`{"k":"`+tc.id+`"}`)) || d.Meta != nil {
+				t.Errorf("job meta %s, top-level meta %s: want meta copied once, in the job", d.JobMeta(), d.Meta)
 			}
 			if d.TraceID == "" || d.ServiceName != "dispatcher-test" || d.Instance == "" || d.Target != "a" {
 				t.Errorf("trace_id %q service_name %q instance %q target %q", d.TraceID, d.ServiceName, d.Instance, d.Target)

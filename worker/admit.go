@@ -36,8 +36,8 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 	j.state = readState(m.Headers())
 	data := m.Data()
 
-	if len(data) > w.sec.MaxJobBytes {
-		w.invalid(j, data, fmt.Sprintf("job is %d bytes, over security.max_job_bytes %d", len(data), w.sec.MaxJobBytes))
+	if n := len(data) + carriedHeaderBytes(m.Headers()); n > w.sec.MaxJobBytes {
+		w.invalid(j, data, fmt.Sprintf("job is %d bytes with its headers, over security.max_job_bytes %d", n, w.sec.MaxJobBytes))
 		return nil, false
 	}
 	jb, err := schemas.DecodeJob(data)

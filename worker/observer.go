@@ -32,6 +32,10 @@ type Observer interface {
 	// EndpointSwitched is called when calls move from one endpoint of a
 	// target to another (failover, and back).
 	EndpointSwitched(target, from, to string)
+	// RecordTooLarge is called when a job ends without its record because
+	// the server refuses the record for its size even cut to its minimum;
+	// record is schemas.RecordDeadLetter or schemas.RecordFallback.
+	RecordTooLarge(target, record string)
 }
 
 // nopObserver is the default Observer.
@@ -44,5 +48,6 @@ func (nopObserver) Parked(string, string)                                       
 func (nopObserver) RetryScheduled(string, string, time.Duration)                              {}
 func (nopObserver) BreakerChanged(string, string, schemas.BreakerState, schemas.BreakerState) {}
 func (nopObserver) EndpointSwitched(string, string, string)                                   {}
+func (nopObserver) RecordTooLarge(string, string)                                             {}
 
 var _ Observer = nopObserver{}

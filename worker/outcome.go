@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -90,6 +91,7 @@ func (w *Worker) schedule(j *job, next time.Time) error {
 	msgID := "retry:" + w.t.Name + ":" + j.seq
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	m.Data = j.m.Data()
+	fitHistory(m, w.nc.MaxPayload())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := w.rec.Schedule(ctx, m, w.marker(j, schemas.SettledRetry, msgID, "", nil)); err != nil {
@@ -141,6 +143,22 @@ func (w *Worker) storeFallback(j *job, rec *schemas.Fallback, replyTo string, r 
 	return nil
 }
 
+// recordRefused ends a delivery whose record the server refuses for its
+// size even cut to its minimum (schemas.ErrTooLarge): no redelivery could
+// store it, so the job ends without one — logged, counted, terminated. It
+// reports false, doing nothing, for any other failure (a full stream, no
+// responders, a timeout), which leaves the job for redelivery.
+func (w *Worker) recordRefused(m jetstream.Msg, jobID, record string, err error) bool {
+	if !errors.Is(err, schemas.ErrTooLarge) {
+		return false
+	}
+	w.o.log.Error("record too large even cut to its minimum; job terminated without one",
+		zap.String("job_id", jobID), zap.String("record", record), zap.Error(err))
+	w.o.obs.RecordTooLarge(w.t.Name, record)
+	w.term(m)
+	return true
+}
+
 // invalid dead-letters a payload that is not a valid job for this target.
 func (w *Worker) invalid(j *job, data []byte, why string) {
 	rec := &schemas.DeadLetter{
@@ -167,13 +185,20 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		rec.Raw = w.rawRedact.redact(data)
 	}
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
-	// The publisher learns of its mistake when it left a usable reply_to.
+	// The publisher learns of its mistake when it left a usable reply_to;
+	// an id that is no job id is replaced by the dead letter's msg id.
+	resultID := jobID
+	if !schemas.ValidJobID(resultID) {
+		resultID = "dlq:" + w.t.Name + ":" + j.seq
+	}
 	res := &schemas.Result{
-		JobID: jobID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
+		JobID: resultID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
 		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
 	}
 	if err := w.storeDeadLetter(j, rec, replyTo, res); err != nil {
-		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+		if !w.recordRefused(j.m, jobID, schemas.RecordDeadLetter, err) {
+			w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+		}
 		return
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, schemas.ReasonInvalid)
@@ -194,7 +219,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 	rec := &schemas.DeadLetter{
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: reason, ErrorClass: class, Error: errText,
 		LastStatus: status, Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
-		TraceID: j.state.traceID, ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
+		TraceID: j.state.traceID, ServiceName: w.o.serviceName, Instance: w.o.instance,
 	}
 	if !j.state.first.IsZero() {
 		f := j.state.first.UTC()
@@ -206,7 +231,9 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
 	}
 	if err := w.storeDeadLetter(j, rec, jb.ReplyTo, res); err != nil {
-		w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		if !w.recordRefused(j.m, jb.ID, schemas.RecordDeadLetter, err) {
+			w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		}
 		return
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, reason)
@@ -225,7 +252,7 @@ func (w *Worker) circuitOpen(j *job) {
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
 		Endpoint: primary.endpoint, BreakerState: string(primary.stateName(w.o.now())),
 		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
-		ServiceName: w.o.serviceName, Instance: w.o.instance, Meta: jb.Meta,
+		ServiceName: w.o.serviceName, Instance: w.o.instance,
 	}
 	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
 	if w.t.Fallback != nil {
@@ -238,7 +265,9 @@ func (w *Worker) circuitOpen(j *job) {
 		TraceID: j.state.traceID, Meta: jb.Meta,
 	}
 	if err := w.storeFallback(j, rec, jb.ReplyTo, res); err != nil {
-		w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		if !w.recordRefused(j.m, jb.ID, schemas.RecordFallback, err) {
+			w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		}
 		return
 	}
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
@@ -258,7 +287,7 @@ func (w *Worker) encodeResult(replyTo string, r *schemas.Result) []byte {
 	if replyTo == "" {
 		return nil
 	}
-	b, err := json.Marshal(r)
+	b, _, err := schemas.FitResult(r, int(w.nc.MaxPayload()))
 	if err != nil {
 		w.o.log.Error("encode result", zap.String("job_id", r.JobID), zap.Error(err))
 		return nil

@@ -41,7 +41,7 @@ func redactJob(job *schemas.Job, secret map[string]bool) json.RawMessage {
 			c.Headers[k] = v
 		}
 	}
-	b, err := json.Marshal(&c)
+	b, err := schemas.Marshal(&c)
 	if err != nil {
 		return nil
 	}
@@ -65,10 +65,10 @@ func redactObject(raw []byte, secret map[string]bool) json.RawMessage {
 					hs[k] = schemas.Redacted
 				}
 			}
-			obj["headers"], _ = json.Marshal(hs)
+			obj["headers"], _ = schemas.Marshal(hs)
 		}
 	}
-	b, err := json.Marshal(obj)
+	b, err := schemas.Marshal(obj)
 	if err != nil {
 		return nil
 	}

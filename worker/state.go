@@ -2,7 +2,9 @@ package worker
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,7 +41,9 @@ func readState(h nats.Header) retryState {
 	if v := h.Get(schemas.HeaderHistory); v != "" {
 		_ = json.Unmarshal([]byte(v), &s.history) // a damaged history is only a loss of detail
 	}
-	s.traceID = h.Get(schemas.HeaderTraceID)
+	if v := h.Get(schemas.HeaderTraceID); schemas.ValidTraceID(v) { // a publisher's header is not trusted
+		s.traceID = v
+	}
 	return s
 }
 
@@ -66,4 +70,50 @@ func (s *retryState) write(h nats.Header) {
 	if s.traceID != "" {
 		h.Set(schemas.HeaderTraceID, s.traceID)
 	}
+}
+
+// headerFrame is what one header line adds to a message besides its name
+// and value (": " and "\r\n").
+const headerFrame = 4
+
+// fitHistory drops the oldest attempts of m's Dispatch-History until the
+// message — its payload and every header — fits maxPayload and the
+// server's 64 KiB limit on headers. A retry copy must carry the job as
+// sent; the history is the one part of it that may be trimmed (a job
+// admitted under security.max_job_bytes leaves room for the rest).
+func fitHistory(m *nats.Msg, maxPayload int64) {
+	var hist []schemas.Attempt
+	for maxPayload > 0 {
+		hdr := schemas.HeaderSize(m.Header)
+		if int64(hdr+len(m.Data)) <= maxPayload && hdr <= math.MaxUint16 {
+			return
+		}
+		if hist == nil && json.Unmarshal([]byte(m.Header.Get(schemas.HeaderHistory)), &hist) != nil || len(hist) == 0 {
+			return
+		}
+		if hist = hist[1:]; len(hist) == 0 {
+			m.Header.Del(schemas.HeaderHistory)
+			return
+		}
+		b, _ := json.Marshal(hist)
+		m.Header.Set(schemas.HeaderHistory, string(b))
+	}
+}
+
+// carriedHeaderBytes is what the headers of a job message that a retry
+// copy carries on weigh: all but NATS's own and the retry state
+// (Dispatch-Replay-Of is carried), as schedule copies them. Admit counts
+// them with the payload against security.max_job_bytes, so that the copy
+// always fits.
+func carriedHeaderBytes(h nats.Header) int {
+	n := 0
+	for k, vs := range h {
+		if strings.HasPrefix(k, "Nats-") || (strings.HasPrefix(k, "Dispa") && k != schemas.HeaderReplayOf) {
+			continue
+		}
+		for _, v := range vs {
+			n += len(k) + len(v) + headerFrame
+		}
+	}
+	return n
 }

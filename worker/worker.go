@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // Worker runs one target: a pool of Concurrency goroutines fed by the
@@ -87,6 +89,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	}
 	t = t.withDefaults()
 	sec = sec.withDefaults()
+	sec.MaxJobBytes = clampJobBytes(sec.MaxJobBytes, js.Conn(), o.log)
 	w := &Worker{
 		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
 		client:   newClient(t, sec),
@@ -124,6 +127,26 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		}
 	}
 	return w, nil
+}
+
+// clampsLogged holds the clamps of security.max_job_bytes already logged:
+// each is logged once per process, not once per worker.
+var clampsLogged sync.Map
+
+// clampJobBytes is security.max_job_bytes as the connection allows it
+// (schemas.MaxJobBytes): a job bigger than the max payload less room for
+// headers could be neither copied for a retry nor recorded whole.
+func clampJobBytes(configured int, nc *nats.Conn, log *zap.Logger) int {
+	if nc == nil {
+		return configured
+	}
+	maxPayload := nc.MaxPayload()
+	n := schemas.MaxJobBytes(configured, maxPayload)
+	if _, seen := clampsLogged.LoadOrStore([2]int{configured, n}, true); n < configured && !seen {
+		log.Info("security.max_job_bytes clamped to the NATS max payload less room for headers",
+			zap.Int("max_job_bytes", configured), zap.Int("clamped_to", n), zap.Int64("max_payload", maxPayload))
+	}
+	return n
 }
 
 // Target returns the resolved settings the worker runs with.

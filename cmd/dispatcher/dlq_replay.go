@@ -47,6 +47,8 @@ the jobs stream's duplicate window (2 minutes) instead of being published twice.
 A job header kept in the dead letter only as [REDACTED] is left out of the
 re-publish (the target's configured headers are still added by the service).
 A record whose job could not be decoded is skipped: see it with 'dlq show'.
+So is a record cut to fit the NATS max payload (its job is not the job as
+sent); the skip names what it lost, in the dry run too.
 
 On a terminal a progress bar shows; a summary line always ends the run. The
 exit status is 1 when a record failed or the run was interrupted.`,

@@ -94,6 +94,8 @@ func showRecord(w io.Writer, r *deadletter.Record) error {
 	add("dead at:", dl.DeadAt.UTC().Format(time.RFC3339Nano))
 	add("trace id:", dl.TraceID)
 	add("service:", strings.TrimSpace(dl.ServiceName+" "+paren(dl.Instance)))
+	cut := r.Cut()
+	add("truncated:", strings.Join(cut, ", "))
 	for _, f := range fields {
 		fmt.Fprintf(w, "  %-15s%s\n", f[0], f[1])
 	}
@@ -124,8 +126,12 @@ func showRecord(w io.Writer, r *deadletter.Record) error {
 			fmt.Fprintf(w, "\nRaw payload (%d bytes, base64):\n  %s\n", len(dl.Raw), base64.StdEncoding.EncodeToString(dl.Raw))
 		}
 	}
-	if len(dl.Meta) > 0 && string(dl.Meta) != "null" {
-		fmt.Fprintf(w, "\nMeta:\n%s\n", indentJSON(dl.Meta))
+	if meta := dl.JobMeta(); meta != nil {
+		fmt.Fprintf(w, "\nMeta:\n%s\n", indentJSON(meta))
+	}
+	if len(cut) > 0 {
+		fmt.Fprintf(w, "\nNot replayable: cut to fit the NATS max payload (lost: %s)\n", strings.Join(cut, ", "))
+		return nil
 	}
 	fmt.Fprintf(w, "\nReplay it with: dispatcher dlq replay --seq %d\n", r.Seq)
 	return nil

@@ -40,4 +40,19 @@ func TestShowRecord(t *testing.T) {
 	if !strings.Contains(buf.String(), "(the job could not be decoded)") || !strings.Contains(buf.String(), "base64") {
 		t.Errorf("undecodable job:\n%s", buf.String())
 	}
+
+	// A record of this version: meta in the job only; one cut to fit says
+	// what it lost and that it cannot be replayed.
+	cut := &deadletter.Record{Seq: 9, Truncated: "body", Data: []byte(`{"job":{"id":"big","meta":{"order":7}},"raw":null,"target":"t",` +
+		`"reason":"non_retryable","error":"400","history":[],"dead_at":"2026-11-26T09:00:31Z","truncated":["body"]}`)}
+	buf.Reset()
+	_ = showRecord(&buf, cut)
+	for _, want := range []string{"  truncated:     body\n", "Meta:\n  {\n    \"order\": 7\n  }", "Not replayable: cut to fit the NATS max payload (lost: body)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("cut record: output lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "dlq replay --seq 9") {
+		t.Errorf("a cut record is offered for replay:\n%s", buf.String())
+	}
 }

@@ -55,6 +55,7 @@ type Metrics struct {
 	breakerTrans  *prometheus.CounterVec
 	inFlight      *prometheus.GaugeVec
 	switches      *prometheus.CounterVec
+	tooLarge      *prometheus.CounterVec
 	pending       *prometheus.GaugeVec
 	ackPending    *prometheus.GaugeVec
 	redelivered   *prometheus.GaugeVec
@@ -111,6 +112,9 @@ func New(bi BuildInfo) *Metrics {
 	m.switches = m.counterVec("endpoint_switches_total",
 		"Moves of a target's calls from one endpoint to another (failover and back), by target and the endpoint moved to.",
 		"target", "to")
+	m.tooLarge = m.counterVec("records_too_large_total",
+		"Jobs ended without their record because the server refuses it for its size even cut to its minimum, by target and record (dead_letter, fallback).",
+		"target", "record")
 	m.pending = m.gaugeVec("consumer_pending",
 		"Jobs in the stream not yet delivered to the target's consumer (polled from JetStream).", "target")
 	m.ackPending = m.gaugeVec("consumer_ack_pending",
@@ -362,6 +366,13 @@ func (m *Metrics) BreakerChanged(target, endpoint string, _, to schemas.BreakerS
 func (m *Metrics) EndpointSwitched(target, _, to string) {
 	m.target(target)
 	m.switches.WithLabelValues(target, to).Inc()
+}
+
+// RecordTooLarge counts a job ended without its record, refused for its
+// size.
+func (m *Metrics) RecordTooLarge(target, record string) {
+	m.target(target)
+	m.tooLarge.WithLabelValues(target, record).Inc()
 }
 
 // Lag is one target's consumer backlog, as the Poller's source reads it.
