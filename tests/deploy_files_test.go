@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"io/fs"
 	"os"
@@ -84,6 +85,10 @@ func TestDeployDispatcherConfigsValid(t *testing.T) {
 	}
 }
 
+// updateDeploy rewrites deploy/nats/streams/*.json from the service's stream
+// configs: go test ./tests -run TestDeployStreamDefinitionsMatchTopology -update-deploy
+var updateDeploy = flag.Bool("update-deploy", false, "rewrite deploy/nats/streams/*.json from the service's stream configs")
+
 // deploy/nats/streams/*.json are exactly the streams the service creates, so
 // 'nats stream add --config' gives the same result as 'dispatcher serve'.
 func TestDeployStreamDefinitionsMatchTopology(t *testing.T) {
@@ -92,7 +97,17 @@ func TestDeployStreamDefinitionsMatchTopology(t *testing.T) {
 	})
 	for _, sc := range want {
 		t.Run(sc.Name, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(deployDir, "nats", "streams", sc.Name+".json"))
+			path := filepath.Join(deployDir, "nats", "streams", sc.Name+".json")
+			if *updateDeploy {
+				out, err := json.MarshalIndent(sc, "", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
