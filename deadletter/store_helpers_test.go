@@ -99,7 +99,7 @@ func (s *streams) put(t testing.TB, recs ...*schemas.DeadLetter) {
 	w := deadletter.NewWriter(s.js, "dispatch")
 	for i, rec := range recs {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := w.DeadLetter(ctx, rec, fmt.Sprintf("dlq:%s:%d:%d", rec.Target, time.Now().UnixNano(), i), nil)
+		err := w.DeadLetter(ctx, rec, fmt.Sprintf("dlq:%s:%d:%d", rec.Target, time.Now().UnixNano(), i))
 		cancel()
 		if err != nil {
 			t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/jetdispatch/dispatcher/schemas"
 )
@@ -33,29 +32,26 @@ func NewWriter(js jetstream.JetStream, prefix string) *Writer {
 }
 
 // DeadLetter stores rec on <p>.dlq.<target>, cut to fit if need be (see
-// store), with the settle marker mark when not nil (both in one atomic
-// batch, see publishSettled). The error wraps ErrTooLarge when even its
-// smallest form is refused for its size, ErrNotStored when JetStream did
-// not accept it.
-func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string, mark *nats.Msg) error {
+// store). The error wraps ErrTooLarge when even its smallest form is
+// refused for its size, ErrNotStored when JetStream did not accept it.
+func (w *Writer) DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string) error {
 	m := recordMsg(w.topo.DLQSubject(rec.Target), nil, rec.Reason, rec.ErrorClass, rec.Job, msgID)
-	return w.store(ctx, m, mark, w.topo.DLQStream(), func(limit int) ([]byte, []string, error) {
+	return w.store(ctx, m, w.topo.DLQStream(), func(limit int) ([]byte, []string, error) {
 		return schemas.FitDeadLetter(rec, limit)
 	})
 }
 
 // Fallback stores rec on <p>.fallback.<target>, as DeadLetter does.
-func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID string, mark *nats.Msg) error {
+func (w *Writer) Fallback(ctx context.Context, rec *schemas.Fallback, msgID string) error {
 	m := recordMsg(w.topo.FallbackSubject(rec.Target), nil, rec.Reason, schemas.ClassCircuitOpen, rec.Job, msgID)
-	return w.store(ctx, m, mark, w.topo.FallbackStream(), func(limit int) ([]byte, []string, error) {
+	return w.store(ctx, m, w.topo.FallbackStream(), func(limit int) ([]byte, []string, error) {
 		return schemas.FitFallback(rec, limit)
 	})
 }
 
-// Schedule stores m, a scheduled copy of a job, with the settle marker mark
-// when not nil; retried like a record.
-func (w *Writer) Schedule(ctx context.Context, m, mark *nats.Msg) error {
-	return w.publish(ctx, m, mark)
+// Schedule stores m, a scheduled copy of a job; retried like a record.
+func (w *Writer) Schedule(ctx context.Context, m *nats.Msg) error {
+	return w.publish(ctx, m)
 }
 
 // recordSlack is kept under the max payload besides the headers a record
@@ -69,7 +65,7 @@ const recordSlack = 512
 // max_msg_size is smaller, error 10054) is fitted again, once, to the
 // smaller limit. When even the smallest record is over the limit the
 // error wraps ErrTooLarge: a permanent refusal, unlike a full stream.
-func (w *Writer) store(ctx context.Context, m, mark *nats.Msg, stream string, fit func(limit int) ([]byte, []string, error)) error {
+func (w *Writer) store(ctx context.Context, m *nats.Msg, stream string, fit func(limit int) ([]byte, []string, error)) error {
 	limit := w.js.Conn().MaxPayload()
 	if limit <= 0 { // not connected yet: publish reports it
 		limit = math.MaxInt32
@@ -84,7 +80,7 @@ func (w *Writer) store(ctx context.Context, m, mark *nats.Msg, stream string, fi
 		if len(cut) > 0 {
 			m.Header.Set(schemas.HeaderTruncated, strings.Join(cut, ","))
 		}
-		err = w.publish(ctx, m, mark)
+		err = w.publish(ctx, m)
 		if !sizeRefused(err) {
 			return err
 		}
@@ -139,7 +135,7 @@ func recordMsg(subject string, data []byte, reason, class string, job json.RawMe
 // publish retries transient failures (no responders while a stream leader is
 // elected, a reconnect, a timeout) with exponential backoff until the
 // writer's timeout; the caller keeps the job un-acked when this fails.
-func (w *Writer) publish(ctx context.Context, m, mark *nats.Msg) error {
+func (w *Writer) publish(ctx context.Context, m *nats.Msg) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	b := backoff.NewExponentialBackOff()
@@ -149,12 +145,7 @@ func (w *Writer) publish(ctx context.Context, m, mark *nats.Msg) error {
 	op := func() error {
 		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 		defer acancel()
-		var err error
-		if mark != nil {
-			err = publishSettled(actx, w.js, mark, m)
-		} else {
-			_, err = w.js.PublishMsg(actx, m)
-		}
+		_, err := w.js.PublishMsg(actx, m)
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408 ||
 			errors.Is(err, nats.ErrMaxPayload) {
@@ -167,25 +158,6 @@ func (w *Writer) publish(ctx context.Context, m, mark *nats.Msg) error {
 	}
 	return nil
 }
-
-// publishSettled stores msgs (the outcome and its settle marker) in one
-// atomic batch on js: both or neither. A batch refused because a message
-// id in it is already stored (a retry of a publish whose ack was lost)
-// counts as stored.
-func publishSettled(ctx context.Context, js jetstream.JetStream, msgs ...*nats.Msg) error {
-	_, err := jetstreamext.PublishMsgBatch(ctx, js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeBatchDuplicate {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("atomic publish of %s: %w", msgs[len(msgs)-1].Subject, err)
-	}
-	return nil
-}
-
-// errCodeBatchDuplicate is the server's JSAtomicPublishContainsDuplicateMessageErr.
-const errCodeBatchDuplicate = 10201
 
 func jobID(job json.RawMessage) string {
 	if len(job) == 0 {

@@ -58,7 +58,7 @@ func TestWriterDeadLetterIsStoredOnceWithHeaders(t *testing.T) {
 	rec := &schemas.DeadLetter{Job: json.RawMessage(`{"id":"ord-1","path":"/x"}`), Target: "pay", Reason: "exhausted",
 		ErrorClass: "http_5xx", Error: "503 Service Unavailable", LastStatus: 503, Attempts: 3, DeadAt: time.Now().UTC()}
 	for range 2 {
-		if err := w.DeadLetter(ctx, rec, "dlq:pay:42", nil); err != nil {
+		if err := w.DeadLetter(ctx, rec, "dlq:pay:42"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,7 +94,7 @@ func TestWriterReportsWhenNotStored(t *testing.T) {
 	w := deadletter.NewWriter(js, "dispatch")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	err := w.Fallback(ctx, &schemas.Fallback{Target: "pay", Reason: "circuit_open"}, "fb:pay:1", nil)
+	err := w.Fallback(ctx, &schemas.Fallback{Target: "pay", Reason: "circuit_open"}, "fb:pay:1")
 	if err == nil {
 		t.Fatal("Fallback with no stream succeeded")
 	}
@@ -118,7 +118,7 @@ func TestWriterCutsOversizeRecord(t *testing.T) {
 		raw[i] = byte('a' + i%26)
 	}
 	rec := &schemas.DeadLetter{Raw: raw, Target: "pay", Reason: "invalid", ErrorClass: "invalid_job", Error: "not JSON", DeadAt: time.Now().UTC()}
-	if err := deadletter.NewWriter(js, "dispatch").DeadLetter(ctx, rec, "dlq:pay:7", nil); err != nil {
+	if err := deadletter.NewWriter(js, "dispatch").DeadLetter(ctx, rec, "dlq:pay:7"); err != nil {
 		t.Fatal(err)
 	}
 	m, err := st.GetMsg(ctx, 1)
@@ -166,7 +166,7 @@ func TestWriterFitsStreamLimits(t *testing.T) {
 	t.Run("fallback of a 700 kB meta fits whole", func(t *testing.T) {
 		rec := &schemas.Fallback{Job: job, Target: "pay", Reason: schemas.ReasonCircuitOpen, Endpoint: "http://h", BreakerState: "open",
 			At: time.Now().UTC(), ServiceName: "dispatcher", Instance: "h/1"}
-		if err := w.Fallback(ctx, rec, "fb:pay:1", nil); err != nil {
+		if err := w.Fallback(ctx, rec, "fb:pay:1"); err != nil {
 			t.Fatal(err)
 		}
 		m, err := fb.GetMsg(ctx, 1)
@@ -184,7 +184,7 @@ func TestWriterFitsStreamLimits(t *testing.T) {
 	})
 	t.Run("stream max_msg_size: cut to it", func(t *testing.T) {
 		rec := &schemas.DeadLetter{Job: job, Target: "pay", Reason: "non_retryable", ErrorClass: "http_4xx", Error: "400", DeadAt: time.Now().UTC(), ServiceName: "dispatcher", Instance: "h/1"}
-		if err := w.DeadLetter(ctx, rec, "dlq:pay:1", nil); err != nil {
+		if err := w.DeadLetter(ctx, rec, "dlq:pay:1"); err != nil {
 			t.Fatal(err)
 		}
 		m, err := dlq.GetMsg(ctx, 1)
@@ -206,7 +206,7 @@ func TestWriterFitsStreamLimits(t *testing.T) {
 		}
 		rec := &schemas.DeadLetter{Job: job, Target: "pay", Reason: "non_retryable", ErrorClass: "http_4xx", Error: "400", DeadAt: time.Now().UTC(), ServiceName: "dispatcher", Instance: "h/1"}
 		start := time.Now()
-		err := w.DeadLetter(ctx, rec, "dlq:pay:2", nil)
+		err := w.DeadLetter(ctx, rec, "dlq:pay:2")
 		if !errors.Is(err, deadletter.ErrTooLarge) || !errors.Is(err, schemas.ErrTooLarge) {
 			t.Fatalf("error %v, want ErrTooLarge", err)
 		}
@@ -223,7 +223,7 @@ func TestWriterFitsStreamLimits(t *testing.T) {
 		sctx, scancel := context.WithTimeout(ctx, time.Second)
 		defer scancel()
 		rec := &schemas.DeadLetter{Job: json.RawMessage(`{"id":"ord-2"}`), Target: "pay", Reason: "non_retryable", ErrorClass: "http_4xx", DeadAt: time.Now().UTC()}
-		err := w.DeadLetter(sctx, rec, "dlq:pay:3", nil)
+		err := w.DeadLetter(sctx, rec, "dlq:pay:3")
 		if err == nil || errors.Is(err, deadletter.ErrTooLarge) || !errors.Is(err, deadletter.ErrNotStored) {
 			t.Fatalf("error %v, want ErrNotStored and not ErrTooLarge", err)
 		}

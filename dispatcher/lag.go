@@ -116,9 +116,12 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 	if err != nil {
 		return nil, err
 	}
-	var retries, dead, fallback map[string]uint64 // nil: not read
+	var retries, scheduled, dead, fallback map[string]uint64 // nil: not read
 	if !set.backlogOnly {
 		if retries, err = subjectCounts(ctx, st, topo.RetryWildcard()); err != nil {
+			return nil, err
+		}
+		if scheduled, err = streamCounts(ctx, js, topo.SchedStream(), topo.SchedWildcard()); err != nil {
 			return nil, err
 		}
 		if dead, err = streamCounts(ctx, js, topo.DLQStream(), topo.DLQWildcard()); err != nil {
@@ -129,6 +132,10 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 		}
 	}
 	consumers, err := targetConsumers(ctx, st, topo)
+	if err != nil {
+		return nil, err
+	}
+	due, err := dueConsumers(ctx, js, topo)
 	if err != nil {
 		return nil, err
 	}
@@ -148,9 +155,11 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 		row(t)
 	}
 	retrying := map[string]uint64{}
-	for subj, n := range retries {
-		if t, ok := topo.RetryTarget(subj); ok {
-			retrying[t] += n
+	for _, counts := range []map[string]uint64{retries, scheduled} {
+		for subj, n := range counts {
+			if t, ok := topo.RetryTarget(subj); ok {
+				retrying[t] += n
+			}
 		}
 	}
 	for subj, n := range dead {
@@ -198,6 +207,14 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 			from = ci.Delivered.Stream + 1
 		} else {
 			r.Pending = jobs[subj]
+		}
+		if ci := due[t]; ci != nil {
+			// Fired copies (retries, postponements, holds) due now.
+			r.Pending += ci.NumPending
+			r.InFlight += ci.NumAckPending
+			r.Redelivered += ci.NumRedelivered
+			r.Delivered += ci.Delivered.Consumer
+			r.LastActive = latest(r.LastActive, latest(ci.Delivered.Last, ci.AckFloor.Last))
 		}
 		if r.Pending > 0 {
 			if at, ok := oldestOn(ctx, st, subj, from); ok {
@@ -250,6 +267,30 @@ func targetConsumers(ctx context.Context, st jetstream.Stream, topo schemas.Topo
 	}
 	if err := l.Err(); err != nil {
 		return nil, fmt.Errorf("list consumers of %s: %w", topo.JobsStream(), err)
+	}
+	return out, nil
+}
+
+// dueConsumers returns the consumers of the scheduling stream that take a
+// target's fired copies, by target; none when the stream does not exist.
+func dueConsumers(ctx context.Context, js jetstream.JetStream, topo schemas.Topology) (map[string]*jetstream.ConsumerInfo, error) {
+	out := map[string]*jetstream.ConsumerInfo{}
+	st, err := js.Stream(ctx, topo.SchedStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", topo.SchedStream(), err)
+	}
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		t, ok := topo.DueTarget(ci.Config.FilterSubject)
+		if ok && ci.Name == topo.DueConsumerName(t) && schemas.ValidTarget(t) {
+			out[t] = ci
+		}
+	}
+	if err := l.Err(); err != nil {
+		return nil, fmt.Errorf("list consumers of %s: %w", topo.SchedStream(), err)
 	}
 	return out, nil
 }

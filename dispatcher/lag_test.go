@@ -59,7 +59,8 @@ func TestReadLag(t *testing.T) {
 	js, topo := lagServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	alpha, err := dispatcher.EnsureConsumer(ctx, js, topo, worker.Target{Name: "alpha"})
+	conss, err := dispatcher.EnsureConsumers(ctx, js, topo, worker.Target{Name: "alpha"})
+	alpha := conss[0]
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestReadLag(t *testing.T) {
 	if alpha, err = js.CreateOrUpdateConsumer(ctx, topo.JobsStream(), cc); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dispatcher.EnsureConsumer(ctx, js, topo, worker.Target{Name: "bravo"}); err != nil {
+	if _, err := dispatcher.EnsureConsumers(ctx, js, topo, worker.Target{Name: "bravo"}); err != nil {
 		t.Fatal(err)
 	}
 	publish := func(subject string, n int) {
@@ -117,11 +118,11 @@ func TestReadLag(t *testing.T) {
 	w := deadletter.NewWriter(js, "dispatch")
 	for i, tg := range []string{"alpha", "alpha", "zzz"} {
 		rec := &schemas.DeadLetter{Target: tg, Reason: schemas.ReasonExhausted, ErrorClass: "http_5xx", DeadAt: time.Now()}
-		if err := w.DeadLetter(ctx, rec, fmt.Sprintf("dlq-%d", i), nil); err != nil {
+		if err := w.DeadLetter(ctx, rec, fmt.Sprintf("dlq-%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Fallback(ctx, &schemas.Fallback{Target: "bravo", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1", nil); err != nil {
+	if err := w.Fallback(ctx, &schemas.Fallback{Target: "bravo", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -33,26 +33,8 @@ type orphanSweeper struct {
 	redact   *worker.Redactor
 	obs      worker.Observer // nil: none
 
-	st  jetstream.Stream // the jobs stream, looked up by the first sweep
-	dlq jetstream.Stream // the dead-letter stream, looked up once (settle markers)
-}
-
-// orphanMarkerTTL keeps an orphan's settle marker long past any sweep that
-// could find the orphan again.
-const orphanMarkerTTL = time.Hour
-
-// settled reports whether the orphan with jobs-stream sequence seq was
-// dead-lettered already (its settle marker is stored).
-func (o *orphanSweeper) settled(ctx context.Context, seq string) bool {
-	if o.dlq == nil {
-		st, err := o.js.Stream(ctx, o.topo.DLQStream())
-		if err != nil {
-			return false
-		}
-		o.dlq = st
-	}
-	_, err := o.dlq.GetLastMsgForSubject(ctx, o.topo.SettledSubject(schemas.SettledDLQ, o.topo.JobsStream(), seq))
-	return err == nil
+	st    jetstream.Stream // the jobs stream, looked up by the first sweep
+	sched jetstream.Stream // the scheduling stream (fired copies), likewise
 }
 
 // unknownTargetLabel is the target label of every orphan in the metrics: the
@@ -76,28 +58,38 @@ func (o *orphanSweeper) run(ctx context.Context) {
 	}
 }
 
-// sweep runs one pass over the subjects of the jobs stream.
+// sweep runs one pass over the subjects of the jobs stream and the fired
+// copies of the scheduling stream.
 func (o *orphanSweeper) sweep(ctx context.Context) error {
-	if o.st == nil {
-		// A handle addresses the stream by name: it stays good for the
-		// sweeper's life, so each sweep costs one stream info only.
-		st, err := o.js.Stream(ctx, o.topo.JobsStream())
+	for _, src := range []struct {
+		stream, filter string
+		st             *jetstream.Stream
+		target         func(string) (string, bool)
+	}{
+		{o.topo.JobsStream(), o.topo.JobsWildcard(), &o.st, o.topo.JobsTarget},
+		{o.topo.SchedStream(), o.topo.DueWildcard(), &o.sched, o.topo.DueTarget},
+	} {
+		if *src.st == nil {
+			// A handle addresses the stream by name: it stays good for the
+			// sweeper's life, so each sweep costs one stream info only.
+			st, err := o.js.Stream(ctx, src.stream)
+			if err != nil {
+				return err
+			}
+			*src.st = st
+		}
+		info, err := (*src.st).Info(ctx, jetstream.WithSubjectFilter(src.filter))
 		if err != nil {
 			return err
 		}
-		o.st = st
-	}
-	info, err := o.st.Info(ctx, jetstream.WithSubjectFilter(o.topo.JobsWildcard()))
-	if err != nil {
-		return err
-	}
-	for subj := range info.State.Subjects {
-		target, _ := o.topo.JobsTarget(subj)
-		if !o.due(target) {
-			continue
-		}
-		if err := o.sweepSubject(ctx, o.st, subj, target); err != nil {
-			return err
+		for subj := range info.State.Subjects {
+			target, _ := src.target(subj)
+			if !o.due(target) {
+				continue
+			}
+			if err := o.sweepSubject(ctx, *src.st, subj, target); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -140,18 +132,11 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		} else {
 			rec.Raw = o.redact.Raw(m.Data)
 		}
-		seqText := strconv.FormatUint(m.Sequence, 10)
-		if o.settled(ctx, seqText) {
-			// Dead-lettered by an earlier sweep that died before deleting.
-			if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-				return err
-			}
-			seq = m.Sequence + 1
-			continue
-		}
-		msgID := "dlq:orphan:" + seqText
-		mark := worker.SettleMarker(o.topo, schemas.SettledDLQ, o.topo.JobsStream(), seqText, msgID, o.instance, orphanMarkerTTL, time.Now())
-		err = o.rec.DeadLetter(ctx, rec, msgID, mark)
+		// A sweep that died between the dead letter and the delete finds
+		// the orphan again: the same msg id within the dead-letter stream's
+		// settle window makes its second dead letter a duplicate.
+		msgID := "dlq:orphan:" + schemas.DeliveryKey(st.CachedInfo().Config.Name, m.Sequence)
+		err = o.rec.DeadLetter(ctx, rec, msgID)
 		if err != nil && !errors.Is(err, schemas.ErrTooLarge) {
 			return err
 		}

@@ -178,11 +178,21 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	eff := *old
 	eff.Security, eff.Targets = cfg.Security, cfg.Targets
 	secChanged := !reflect.DeepEqual(old.Security, cfg.Security)
+	if SettleWindow(&eff) > SettleWindow(old) {
+		// A target with a longer AckWait needs a longer duplicate window
+		// for its redone outcomes (worker/settle.go).
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := EnsureStreams(actx, s.js, s.topo, s.streamSettings(&eff))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w: streams: %w", ErrReload, err)
+		}
+	}
 
 	// Phase 1: consumers and workers of what is new or changed, nothing
 	// started yet, so a failure leaves everything as it was.
 	fresh := map[string]*worker.Worker{}
-	conss := map[string]jetstream.Consumer{}
+	conss := map[string][]jetstream.Consumer{}
 	var added, changed, removed []string
 	for _, name := range cfg.TargetNames() {
 		tg := cfg.Targets[name]
@@ -191,7 +201,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		cons, err := EnsureConsumer(actx, s.js, s.topo, tg)
+		cons, err := EnsureConsumers(actx, s.js, s.topo, tg)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: target %s: %w", ErrReload, name, err)
@@ -225,7 +235,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	}
 	var started []*worker.Worker
 	for name, w := range fresh {
-		if err := w.Start(conss[name]); err != nil {
+		if err := w.Start(conss[name]...); err != nil {
 			s.retire(started)
 			s.wmu.Lock()
 			for n, fw := range fresh {

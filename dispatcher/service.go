@@ -269,9 +269,7 @@ func (s *Service) retry(ctx context.Context, msg string, fn func(ctx context.Con
 // transient JetStream failures until ctx is done.
 func (s *Service) start(ctx context.Context) error {
 	err := s.retry(ctx, "streams not ready; retrying", func(ctx context.Context) error {
-		return EnsureStreams(ctx, s.js, s.topo, StreamSettings{
-			Replicas: s.cfg.NATS.Replicas, DeadLetterMaxAge: s.cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: s.cfg.Streams.FallbackMaxAge,
-		})
+		return EnsureStreams(ctx, s.js, s.topo, s.streamSettings(s.cfg))
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
@@ -292,12 +290,12 @@ func (s *Service) start(ctx context.Context) error {
 	// takes their jobs for orphans meanwhile.
 	names := s.cfg.TargetNames()
 	ws := make([]*worker.Worker, len(names))
-	conss := make([]jetstream.Consumer, len(names))
+	conss := make([][]jetstream.Consumer, len(names))
 	for i, name := range names {
 		tg := s.cfg.Targets[name]
 		err := s.retry(ctx, "consumer not ready; retrying", func(ctx context.Context) error {
 			var err error
-			conss[i], err = EnsureConsumer(ctx, s.js, s.topo, tg)
+			conss[i], err = EnsureConsumers(ctx, s.js, s.topo, tg)
 			return err
 		}, zap.String("target", name))
 		if err != nil {
@@ -311,7 +309,7 @@ func (s *Service) start(ctx context.Context) error {
 	}
 	s.fleet.publishNow(ctx)
 	for i, w := range ws {
-		if err := w.Start(conss[i]); err != nil {
+		if err := w.Start(conss[i]...); err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
 		s.wmu.Lock()
@@ -322,6 +320,14 @@ func (s *Service) start(ctx context.Context) error {
 			zap.String("limit_scope", w.Target().LimitScope), zap.Strings("endpoints", s.cfg.Targets[names[i]].Endpoints))
 	}
 	return nil
+}
+
+// streamSettings are the stream settings of cfg.
+func (s *Service) streamSettings(cfg *config.Config) StreamSettings {
+	return StreamSettings{
+		Replicas: cfg.NATS.Replicas, DeadLetterMaxAge: cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: cfg.Streams.FallbackMaxAge,
+		SettleWindow: SettleWindow(cfg),
+	}
 }
 
 // stopBudget is how long a worker may take to stop gracefully: the

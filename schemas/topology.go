@@ -1,6 +1,9 @@
 package schemas
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Topology names every stream, subject, consumer and KV bucket of one
 // subject prefix: the one place they are spelled.
@@ -30,20 +33,24 @@ func (t Topology) JobsTarget(subject string) (target string, ok bool) {
 	return cutPrefix(subject, t.Prefix+".jobs.")
 }
 
-// RetrySubject is where the retry of the delivery with stream sequence seq
-// of a target's job is scheduled: <p>.retry.<target>.<seq>.
+// RetrySubject is where retries were scheduled before the scheduling
+// stream existed: <p>.retry.<target>.<seq>, in the jobs stream. Copies
+// stored there still fire onto <p>.jobs.<target>.
 func (t Topology) RetrySubject(target, seq string) string {
 	return t.Prefix + ".retry." + target + "." + seq
 }
 
-// RetryWildcard matches every retry subject: <p>.retry.>.
+// RetryWildcard matches every retry subject of the jobs stream: <p>.retry.>.
 func (t Topology) RetryWildcard() string { return t.Prefix + ".retry.>" }
 
-// RetryTarget is the target of a retry subject <p>.retry.<target>.<seq>.
+// RetryTarget is the target of a subject <p>.retry.<target>.<seq> or
+// <p>.sched.<target>.<key>.
 func (t Topology) RetryTarget(subject string) (target string, ok bool) {
 	rest, ok := cutPrefix(subject, t.Prefix+".retry.")
 	if !ok {
-		return "", false
+		if rest, ok = cutPrefix(subject, t.Prefix+".sched."); !ok {
+			return "", false
+		}
 	}
 	i := strings.LastIndexByte(rest, '.')
 	if i <= 0 {
@@ -51,6 +58,51 @@ func (t Topology) RetryTarget(subject string) (target string, ok bool) {
 	}
 	return rest[:i], true
 }
+
+// SchedStream is the scheduling stream, e.g. DISPATCH_SCHED: the service's
+// own, holding the scheduled copies of jobs (retries, postponements,
+// holds), the copies they fire, and the settle markers. Publishers have no
+// business there.
+func (t Topology) SchedStream() string { return t.streamBase() + "_SCHED" }
+
+// SchedSubject is where a copy of a target's job is scheduled: <p>.sched.<target>.<key>,
+// key naming the delivery it carries on (see DeliveryKey).
+func (t Topology) SchedSubject(target, key string) string {
+	return t.Prefix + ".sched." + target + "." + key
+}
+
+// SchedWildcard matches every scheduled copy: <p>.sched.>.
+func (t Topology) SchedWildcard() string { return t.Prefix + ".sched.>" }
+
+// DueSubject is where a scheduled copy fires: <p>.due.<target>.
+func (t Topology) DueSubject(target string) string { return t.Prefix + ".due." + target }
+
+// DueWildcard matches every fired copy: <p>.due.>.
+func (t Topology) DueWildcard() string { return t.Prefix + ".due.>" }
+
+// DueTarget is the target part of a due subject.
+func (t Topology) DueTarget(subject string) (target string, ok bool) {
+	return cutPrefix(subject, t.Prefix+".due.")
+}
+
+// DueConsumerName is the durable consumer of a target's fired copies:
+// dispatch_due_<target>.
+func (t Topology) DueConsumerName(target string) string { return "dispatch_due_" + target }
+
+// DeliveryKey names a delivery across the streams jobs come from: the
+// stream's name and the message's sequence in it, e.g. DISPATCH_JOBS-42.
+func DeliveryKey(stream string, seq uint64) string {
+	return stream + "-" + strconv.FormatUint(seq, 10)
+}
+
+// SettledSubject is the settle marker of a delivery (DeliveryKey):
+// <p>.settled.<key>, in the scheduling stream. Written before the outcome
+// it announces is stored, it lets a redelivered copy of the delivery redo
+// that outcome (idempotently) instead of deciding again.
+func (t Topology) SettledSubject(key string) string { return t.Prefix + ".settled." + key }
+
+// SettledWildcard matches every settle marker: <p>.settled.>.
+func (t Topology) SettledWildcard() string { return t.Prefix + ".settled.>" }
 
 // DLQSubject is where target's dead letters are stored: <p>.dlq.<target>.
 func (t Topology) DLQSubject(target string) string { return t.Prefix + ".dlq." + target }
@@ -73,40 +125,6 @@ func (t Topology) FallbackWildcard() string { return t.Prefix + ".fallback.>" }
 // FallbackTarget is the target part of a fallback subject.
 func (t Topology) FallbackTarget(subject string) (target string, ok bool) {
 	return cutPrefix(subject, t.Prefix+".fallback.")
-}
-
-// Kinds of settle markers: which stream holds a delivery's stored outcome.
-const (
-	SettledRetry    = "retry"    // a scheduled copy (retry, postponement, hold) in the jobs stream
-	SettledDLQ      = "dlq"      // a dead letter in the dead-letter stream
-	SettledFallback = "fallback" // a fallback record in the fallback stream
-)
-
-// SettledKinds lists the settle marker kinds.
-var SettledKinds = []string{SettledRetry, SettledDLQ, SettledFallback}
-
-// SettledSubject is the settle marker of the delivery with sequence seq of
-// stream: <p>.settled.<kind>.<stream>.<seq>. It is stored atomically with
-// the outcome it marks (a scheduled copy, a dead letter, a fallback record)
-// in that outcome's stream, so a redelivered copy of a delivery whose
-// outcome is already stored is recognised before any call.
-func (t Topology) SettledSubject(kind, stream, seq string) string {
-	return t.Prefix + ".settled." + kind + "." + stream + "." + seq
-}
-
-// SettledWildcard matches the settle markers of kind: <p>.settled.<kind>.>.
-func (t Topology) SettledWildcard(kind string) string { return t.Prefix + ".settled." + kind + ".>" }
-
-// SettledStream is the stream that holds the settle markers of kind.
-func (t Topology) SettledStream(kind string) string {
-	switch kind {
-	case SettledDLQ:
-		return t.DLQStream()
-	case SettledFallback:
-		return t.FallbackStream()
-	default:
-		return t.JobsStream()
-	}
 }
 
 // ConsumerName is the durable consumer of a target: dispatch_<target>.

@@ -46,9 +46,8 @@ func TestJobsWaitingForTheirTurnAreNotRedelivered(t *testing.T) {
 	if n := len(testenv.DeadLetters(t, b.JS, "a")); n != 0 {
 		t.Errorf("%d dead letters, want 0", n)
 	}
-	ci := testenv.ConsumerInfo(t, b.JS, "a")
-	if ci.NumRedelivered != 0 {
-		t.Errorf("consumer counts %d redelivered, want 0", ci.NumRedelivered)
+	if d := testenv.TargetDeliveries(t, b.JS, "a"); d.Redelivered != 0 || d.Delivered != jobs {
+		t.Errorf("consumers delivered %d, %d redelivered; want %d, 0", d.Delivered, d.Redelivered, jobs)
 	}
 	first, last := calls["wait-000"][0].Arrived, calls[fmt.Sprintf("wait-%03d", jobs-1)][0].Arrived
 	t.Logf("first call %s, last %s later (AckWait 14s)", first.Format(time.StampMilli), last.Sub(first).Round(time.Millisecond))

@@ -26,7 +26,8 @@ func TestCLILag(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topo := schemas.Topology{Prefix: testenv.Prefix}
-	alpha, err := dispatcher.EnsureConsumer(ctx, b.JS, topo, worker.Target{Name: "alpha"})
+	conss, err := dispatcher.EnsureConsumers(ctx, b.JS, topo, worker.Target{Name: "alpha"})
+	alpha := conss[0]
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestCLILag(t *testing.T) {
 	}
 	testenv.PutDeadLetters(t, b.JS, "alpha", []string{"d1", "d2", "d3", "d4"})
 	w := deadletter.NewWriter(b.JS, testenv.Prefix)
-	if err := w.Fallback(ctx, &schemas.Fallback{Target: "alpha", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1", nil); err != nil {
+	if err := w.Fallback(ctx, &schemas.Fallback{Target: "alpha", Reason: schemas.ReasonCircuitOpen, At: time.Now()}, "fb-1"); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testenv.WriteConfig(t, b.Config(testenv.Targets(testenv.M{"alpha": testenv.Target("http://127.0.0.1:1"), "charlie": testenv.Target("http://127.0.0.1:1")})))
@@ -127,7 +128,7 @@ func TestCLILagWatch(t *testing.T) {
 	testenv.EnsureStreams(t, b.JS)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := dispatcher.EnsureConsumer(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, worker.Target{Name: "alpha"}); err != nil {
+	if _, err := dispatcher.EnsureConsumers(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, worker.Target{Name: "alpha"}); err != nil {
 		t.Fatal(err)
 	}
 	p := testenv.StartProcess(t, testenv.Binary(t), "lag", "--watch", "--interval", "200ms", "--nats-url", b.URL)

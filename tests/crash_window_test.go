@@ -32,11 +32,11 @@ func TestCrashBetweenStoreAndAck(t *testing.T) {
 		// deliveries the consumer makes in all, the redelivery included
 		deliveries uint64
 	}{
-		{kind: schemas.SettledRetry, first: 503, target: testenv.M{"retry": testenv.M{"initial_interval": "100ms", "randomization": 0}},
+		{kind: "schedule", first: 503, target: testenv.M{"retry": testenv.M{"initial_interval": "100ms", "randomization": 0}},
 			calls: 2, outcomes: []string{schemas.OutcomeDelivered}, deliveries: 3},
-		{kind: schemas.SettledDLQ, first: 400,
+		{kind: "dead_letter", first: 400,
 			calls: 1, outcomes: []string{schemas.OutcomeDeadLettered}, deliveries: 2},
-		{kind: schemas.SettledFallback, first: 503, target: testenv.M{
+		{kind: "fallback", first: 503, target: testenv.M{
 			"retry":   testenv.M{"max_attempts": 1},
 			"breaker": testenv.M{"consecutive_failures": 1, "open_timeout": "1h"}},
 			calls: 0, outcomes: []string{schemas.OutcomeFallback}, deliveries: 3},
@@ -54,7 +54,7 @@ func TestCrashBetweenStoreAndAck(t *testing.T) {
 			env := []string{"DISPATCHER_TEST_CRASH_AFTER_STORE=" + c.kind}
 			first := testenv.StartProcessEnv(t, bin, env, "serve", "--config", cfg)
 			first.WaitReady(t)
-			if c.kind == schemas.SettledFallback {
+			if c.kind == "fallback" {
 				// A job of its own opens the breaker (a dead letter: no crash).
 				b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: "opener", ReplyTo: "app.results.crash"}))
 				testenv.Eventually(t, 15*time.Second, func() (bool, string) {
@@ -66,9 +66,9 @@ func TestCrashBetweenStoreAndAck(t *testing.T) {
 				t.Fatalf("the service exited %d, want a crash after storing the %s", code, c.kind)
 			}
 			stored := map[string]int{
-				schemas.SettledRetry:    testenv.CountMsgs(t, b.JS, testenv.JobsStream, testenv.Prefix+".retry.>"),
-				schemas.SettledDLQ:      len(testenv.DeadLetters(t, b.JS, "a")),
-				schemas.SettledFallback: len(testenv.Fallbacks(t, b.JS, "a")),
+				"schedule":    testenv.CountMsgs(t, b.JS, testenv.Topo.SchedStream(), testenv.Topo.SchedWildcard()),
+				"dead_letter": len(testenv.DeadLetters(t, b.JS, "a")),
+				"fallback":    len(testenv.Fallbacks(t, b.JS, "a")),
 			}
 			t.Logf("stored before the crash: %v (a fired retry is purged at once)", stored)
 
@@ -76,11 +76,11 @@ func TestCrashBetweenStoreAndAck(t *testing.T) {
 			second.WaitReady(t)
 			// The original delivery comes back after AckWait and is settled.
 			testenv.Eventually(t, 60*time.Second, func() (bool, string) {
-				ci := testenv.ConsumerInfo(t, b.JS, "a")
-				return ci.Delivered.Consumer >= c.deliveries && ci.NumAckPending == 0 && ci.NumPending == 0,
-					fmt.Sprintf("%d deliveries (want %d), ack pending %d, pending %d", ci.Delivered.Consumer, c.deliveries, ci.NumAckPending, ci.NumPending)
+				d := testenv.TargetDeliveries(t, b.JS, "a")
+				return d.Delivered >= c.deliveries && d.AckPending == 0 && d.Pending == 0,
+					fmt.Sprintf("%d deliveries (want %d), ack pending %d, pending %d", d.Delivered, c.deliveries, d.AckPending, d.Pending)
 			})
-			if !strings.Contains(second.Stderr(), "outcome already stored; redelivered copy acked") {
+			if !strings.Contains(second.Stderr(), "outcome already decided by an earlier delivery; redone") {
 				t.Error("the restarted service did not recognise the redelivered copy as settled")
 			}
 			var got []string
@@ -106,9 +106,9 @@ func TestCrashBetweenStoreAndAck(t *testing.T) {
 			}
 			wantDL, wantFB := 0, 0
 			switch c.kind {
-			case schemas.SettledDLQ:
+			case "dead_letter":
 				wantDL = 1
-			case schemas.SettledFallback:
+			case "fallback":
 				wantFB = 1
 			}
 			if dl != wantDL || fb != wantFB {

@@ -297,15 +297,15 @@ func noRedelivery(t *testing.T, js jetstream.JetStream, deliveries map[string]in
 	var ackWait time.Duration
 	for target, n := range deliveries {
 		testenv.WaitSettled(t, js, target, n, 60*time.Second)
-		ackWait = max(ackWait, testenv.ConsumerInfo(t, js, target).Config.AckWait)
+		ackWait = max(ackWait, testenv.TargetDeliveries(t, js, target).AckWait)
 	}
 	var bad string
 	if testenv.Poll(ackWait+time.Second, func() (bool, string) {
 		for target, n := range deliveries {
-			i := testenv.ConsumerInfo(t, js, target)
-			if i.Delivered.Consumer != uint64(n) || i.NumRedelivered != 0 || i.NumAckPending != 0 {
-				bad = fmt.Sprintf("consumer of %s: %d deliveries, %d redelivered, %d ack pending; want %d, 0, 0",
-					target, i.Delivered.Consumer, i.NumRedelivered, i.NumAckPending, n)
+			d := testenv.TargetDeliveries(t, js, target)
+			if d.Delivered != uint64(n) || d.Redelivered != 0 || d.AckPending != 0 {
+				bad = fmt.Sprintf("consumers of %s: %d deliveries, %d redelivered, %d ack pending; want %d, 0, 0",
+					target, d.Delivered, d.Redelivered, d.AckPending, n)
 				return true, bad
 			}
 		}

@@ -3,7 +3,6 @@ package worker
 import (
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,11 +17,12 @@ import (
 const maxDeliveries = 20
 
 // admit is the first stage: is this delivery a job that may be attempted
-// now? In order: size, decoding and the schema, the subject's target, the
-// trace, then not_after, a retry already stored by an earlier delivery, the
-// delivery count, the retry budget and the rate limit. It returns false
-// when it disposed of the delivery itself (a dead letter, an ack, a
-// postponement, a hand-back).
+// now? In order: an outcome an earlier delivery of the same message
+// already decided (its settle marker: that outcome is redone, whatever
+// else is true now), size, decoding and the schema, the subject's target,
+// the trace, then not_after, the delivery count, the retry budget and the
+// rate limit. It returns false when it disposed of the delivery itself (a
+// dead letter, an ack, a postponement, a hand-back).
 func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 	j := &job{m: m, start: w.o.now()}
 	meta, err := m.Metadata()
@@ -32,39 +32,43 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 		return nil, false
 	}
 	j.meta = meta
-	j.seq = strconv.FormatUint(meta.Sequence.Stream, 10)
+	j.key = schemas.DeliveryKey(meta.Stream, meta.Sequence.Stream)
 	j.state = readState(m.Headers())
 	data := m.Data()
 
+	var settled *settleIntent
+	if meta.NumDelivered > 1 {
+		// An earlier delivery may have decided this job's outcome and died
+		// before its ack: deciding again could fork the job.
+		settled, _ = w.settledBefore(j)
+		if settled != nil && settled.Invalid {
+			w.redo(j, settled)
+			return nil, false
+		}
+	}
 	if n := len(data) + carriedHeaderBytes(m.Headers()); n > w.sec.MaxJobBytes {
-		w.invalid(j, data, fmt.Sprintf("job is %d bytes with its headers, over security.max_job_bytes %d", n, w.sec.MaxJobBytes))
+		w.invalid(j, fmt.Sprintf("job is %d bytes with its headers, over security.max_job_bytes %d", n, w.sec.MaxJobBytes))
 		return nil, false
 	}
 	jb, err := schemas.DecodeJob(data)
 	if err != nil {
-		w.invalid(j, data, err.Error())
+		w.invalid(j, err.Error())
 		return nil, false
 	}
 	j.job = jb
 	if jb.Target != "" && jb.Target != w.t.Name {
-		w.invalid(j, data, fmt.Sprintf("invalid job: field \"target\": %q does not match the subject's target %q", jb.Target, w.t.Name))
+		w.invalid(j, fmt.Sprintf("invalid job: field \"target\": %q does not match the subject's target %q", jb.Target, w.t.Name))
 		return nil, false
 	}
 	j.state.traceID, j.tp = jobTrace(j.state.traceID, jb.TraceID, m.Headers().Get("Traceparent"))
 
+	if settled != nil {
+		w.redo(j, settled)
+		return nil, false
+	}
 	if jb.NotAfter != nil && w.o.now().After(*jb.NotAfter) {
 		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
-	}
-	if meta.NumDelivered > 1 {
-		if kind, ok := w.settledBefore(j); ok {
-			// An earlier delivery stored this job's outcome and died before
-			// its ack: calling again would fork the job.
-			w.o.log.Info("outcome already stored; redelivered copy acked", zap.String("job_id", jb.ID),
-				zap.Uint64("stream_seq", meta.Sequence.Stream), zap.String("settled", kind))
-			w.ack(m, jb.ID)
-			return nil, false
-		}
 	}
 	if meta.NumDelivered > maxDeliveries {
 		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))

@@ -151,13 +151,9 @@ func (b *retryBudget) allowRetry(now time.Time) (bool, time.Time) {
 // postpone schedules a retry that is over the retry budget for at, without
 // attempting it or counting an attempt, and acks the delivery.
 func (w *Worker) postpone(j *job, at time.Time) {
-	if err := w.schedule(j, at); err != nil {
-		w.o.log.Error("postpone retry failed; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
-		return
+	if w.scheduleAndAck(j, at, schemas.ParkBudget, nil) {
+		w.o.log.Info("retry postponed: over the retry budget",
+			zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID),
+			zap.Int("attempt", j.state.attempts), zap.Time("next_attempt_at", at))
 	}
-	w.o.obs.Parked(w.t.Name, schemas.ParkBudget)
-	w.o.log.Info("retry postponed: over the retry budget",
-		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID),
-		zap.Int("attempt", j.state.attempts), zap.Time("next_attempt_at", at))
-	w.ack(j.m, j.job.ID)
 }

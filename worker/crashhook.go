@@ -10,7 +10,7 @@ import (
 )
 
 // In a build with the crashhook tag, DISPATCHER_TEST_CRASH_AFTER_STORE
-// (a comma-separated list of retry, dlq, fallback) makes the process kill
+// (a comma-separated list of schedule, dead_letter, fallback) makes the process kill
 // itself with SIGKILL right after storing such an outcome, before the ack:
 // the crash window the settle markers close. Tests only.
 func init() {

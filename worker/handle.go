@@ -12,7 +12,7 @@ import (
 type job struct {
 	m     jetstream.Msg
 	meta  *jetstream.MsgMetadata
-	seq   string // stream sequence of this delivery, the key of its records
+	key   string // stream and sequence of this delivery (schemas.DeliveryKey), the key of its outcome
 	job   *schemas.Job
 	state retryState
 	tp    string // traceparent sent with the call; the trace id is state.traceID

@@ -36,12 +36,7 @@ func (w *Worker) holdJob(j *job) bool {
 	if wait := until.Sub(now); wait <= w.ackWait/2 {
 		return w.await(j, wait, w.breakerWake())
 	}
-	if err := w.schedule(j, until); err != nil {
-		w.o.log.Error("hold failed; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
-		return false
-	}
-	w.o.obs.Parked(w.t.Name, schemas.ParkHold)
-	w.ack(j.m, j.job.ID)
+	w.scheduleAndAck(j, until, schemas.ParkHold, nil)
 	return false
 }
 

@@ -48,7 +48,8 @@ func newLane(limit int, ackWait time.Duration, now func() time.Time, run func(je
 func capacity(limit int) int { return max(4*limit, 16) }
 
 // room returns how many deliveries the lane can take now, and a channel
-// closed when that may have grown.
+// closed when that may have grown. With several pullers the lane may take
+// up to one fetch more per puller.
 func (l *lane) room() (int, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

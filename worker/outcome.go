@@ -18,8 +18,8 @@ import (
 // The effects of the pipeline's decisions: acks, scheduled copies, records
 // and results. A delivery is acked only once what carries the job on (a
 // scheduled copy) or records its end (a dead letter, a fallback record) is
-// stored; when storing fails the delivery is left for JetStream to
-// redeliver after AckWait.
+// stored, each announced by a settle marker first (settle.go); when storing
+// fails the delivery is left for JetStream to redeliver after AckWait.
 
 // ack acks m, the delivery of job jobID, once its outcome is settled; a
 // failure only logs (JetStream redelivers the job after AckWait).
@@ -29,7 +29,7 @@ func (w *Worker) ack(m jetstream.Msg, jobID string) {
 	}
 }
 
-// term ends a delivery that can never be handled (no JetStream metadata).
+// term ends a delivery that can never be handled.
 func (w *Worker) term(m jetstream.Msg) {
 	if err := m.Term(); err != nil {
 		w.o.log.Warn("term", zap.Error(err))
@@ -58,25 +58,47 @@ func (w *Worker) delivered(j *job, res *callResult) {
 
 // retry stores the job's next attempt as a scheduled copy, then acks.
 func (w *Worker) retry(j *job, res *callResult, act action) {
-	jb := j.job
-	if err := w.schedule(j, act.at); err != nil {
-		// Not stored: leave the message un-acked so JetStream redelivers it
-		// after AckWait; nothing is lost.
-		w.o.log.Error("schedule retry failed; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+	if !w.scheduleAndAck(j, act.at, "", nil) {
 		return
 	}
 	w.o.obs.RetryScheduled(w.t.Name, res.class, act.delay)
 	w.o.log.Info("retry scheduled",
-		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
+		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
 		zap.Int("attempt", j.state.attempts), zap.String("error_class", res.class), zap.Int("status", res.status),
 		zap.Duration("duration", res.duration), zap.Duration("retry_delay", act.delay), zap.Time("next_attempt_at", act.at))
-	w.ack(j.m, jb.ID)
+}
+
+// scheduleAndAck stores j's next delivery as a scheduled copy due at `at`,
+// then acks; park says why when it is no retry (schemas.ParkReasons). The
+// settle marker is written first, unless in is the one an earlier delivery
+// wrote (a redo). It reports whether the delivery was acked.
+func (w *Worker) scheduleAndAck(j *job, at time.Time, park string, in *settleIntent) bool {
+	msgID := "sched:" + w.t.Name + ":" + j.key
+	if in == nil {
+		in = &settleIntent{Kind: settleSchedule, MsgID: msgID, At: at, Park: park}
+		if err := w.mark(j, in); err != nil {
+			w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
+			return false
+		}
+	}
+	if err := w.schedule(j, at, msgID); err != nil {
+		// Not stored: leave the message un-acked so JetStream redelivers it
+		// after AckWait; nothing is lost.
+		w.o.log.Error("schedule failed; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
+		return false
+	}
+	crashAfterStore(settleSchedule)
+	if park != "" {
+		w.o.obs.Parked(w.t.Name, park)
+	}
+	w.ack(j.m, j.job.ID)
+	return true
 }
 
 // schedule stores the job's next delivery as a JetStream scheduled message on
-// <p>.retry.<target>.<seq> that fires onto <p>.jobs.<target> at next.
-func (w *Worker) schedule(j *job, next time.Time) error {
-	m := nats.NewMsg(w.retrySubject(j.seq))
+// <p>.sched.<target>.<key> that fires onto <p>.due.<target> at next.
+func (w *Worker) schedule(j *job, next time.Time, msgID string) error {
+	m := nats.NewMsg(w.o.topo.SchedSubject(w.t.Name, j.key))
 	for k, vs := range j.m.Headers() {
 		// NATS's own headers stay behind, and so do ours (the retry state,
 		// which write sets afresh), except the replay mark.
@@ -87,61 +109,19 @@ func (w *Worker) schedule(j *job, next time.Time) error {
 	}
 	j.state.write(m.Header)
 	m.Header.Set("Nats-Schedule", "@at "+next.UTC().Format(time.RFC3339Nano))
-	m.Header.Set("Nats-Schedule-Target", w.jobsSubj)
-	msgID := "retry:" + w.t.Name + ":" + j.seq
+	m.Header.Set("Nats-Schedule-Target", w.dueSubj)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	m.Data = j.m.Data()
 	fitHistory(m, w.nc.MaxPayload())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := w.rec.Schedule(ctx, m, w.marker(j, schemas.SettledRetry, msgID, "", nil)); err != nil {
-		return err
-	}
-	crashAfterStore(schemas.SettledRetry)
-	return nil
-}
-
-// retrySubject is where the retry of the delivery with stream sequence seq is
-// scheduled.
-func (w *Worker) retrySubject(seq string) string {
-	return w.o.topo.RetrySubject(w.t.Name, seq)
+	return w.rec.Schedule(ctx, m)
 }
 
 // recordTimeout bounds how long storing a record may keep trying: half of
 // AckWait, so a refused record (a full dead-letter stream, say) leaves the
 // job to JetStream's redelivery instead of racing a second copy of it.
 func (w *Worker) recordTimeout() time.Duration { return max(w.ackWait/2, 5*time.Second) }
-
-// storeDeadLetter stores j's dead letter with its settle marker, which
-// carries the result r for replyTo (sent again by a redelivered copy when a
-// crash lost it), then sends r.
-func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter, replyTo string, r *schemas.Result) error {
-	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
-	defer cancel()
-	msgID := "dlq:" + w.t.Name + ":" + j.seq
-	res := w.encodeResult(replyTo, r)
-	if err := w.rec.DeadLetter(ctx, rec, msgID, w.marker(j, schemas.SettledDLQ, msgID, replyTo, res)); err != nil {
-		return err
-	}
-	crashAfterStore(schemas.SettledDLQ)
-	w.sendResult(replyTo, r.JobID, res)
-	return nil
-}
-
-// storeFallback stores j's fallback record as storeDeadLetter stores a
-// dead letter.
-func (w *Worker) storeFallback(j *job, rec *schemas.Fallback, replyTo string, r *schemas.Result) error {
-	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
-	defer cancel()
-	msgID := "fb:" + w.t.Name + ":" + j.seq
-	res := w.encodeResult(replyTo, r)
-	if err := w.rec.Fallback(ctx, rec, msgID, w.marker(j, schemas.SettledFallback, msgID, replyTo, res)); err != nil {
-		return err
-	}
-	crashAfterStore(schemas.SettledFallback)
-	w.sendResult(replyTo, r.JobID, res)
-	return nil
-}
 
 // recordRefused ends a delivery whose record the server refuses for its
 // size even cut to its minimum (schemas.ErrTooLarge): no redelivery could
@@ -160,8 +140,35 @@ func (w *Worker) recordRefused(m jetstream.Msg, jobID, record string, err error)
 }
 
 // invalid dead-letters a payload that is not a valid job for this target.
-func (w *Worker) invalid(j *job, data []byte, why string) {
-	rec := &schemas.DeadLetter{
+func (w *Worker) invalid(j *job, why string) {
+	in := &settleIntent{Kind: settleDeadLetter, MsgID: "dlq:" + w.t.Name + ":" + j.key, Invalid: true,
+		Reason: schemas.ReasonInvalid, Class: schemas.ClassInvalidJob, Error: why}
+	rec, jobID, replyTo, meta := w.invalidRecord(j, why)
+	// The publisher learns of its mistake when it left a usable reply_to;
+	// an id that is no job id is replaced by the dead letter's msg id.
+	resultID := jobID
+	if !schemas.ValidJobID(resultID) {
+		resultID = in.MsgID
+	}
+	in.ReplyTo = replyTo
+	in.Result = w.encodeResult(replyTo, &schemas.Result{
+		JobID: resultID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
+		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: meta,
+	})
+	result := in.Result
+	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.String("key", j.key))
+	if err := w.mark(j, in); err != nil {
+		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+		return
+	}
+	w.storeDeadLetter(j, rec, jobID, in, result)
+}
+
+// invalidRecord is the dead letter of a payload that is not a valid job,
+// with what could be read of it: its id, reply_to and meta.
+func (w *Worker) invalidRecord(j *job, why string) (rec *schemas.DeadLetter, jobID, replyTo string, meta json.RawMessage) {
+	data := j.m.Data()
+	rec = &schemas.DeadLetter{
 		Target: w.t.Name, Reason: schemas.ReasonInvalid, ErrorClass: schemas.ClassInvalidJob, Error: why,
 		Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
 		ServiceName: w.o.serviceName, Instance: w.o.instance, TraceID: j.state.traceID,
@@ -171,7 +178,6 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 		ReplyTo any             `json:"reply_to"`
 		Meta    json.RawMessage `json:"meta"`
 	}
-	jobID, replyTo := "", ""
 	if obj := redactObject(data, w.secret); obj != nil {
 		rec.Job = obj
 		if json.Unmarshal(data, &loose) == nil {
@@ -184,25 +190,7 @@ func (w *Worker) invalid(j *job, data []byte, why string) {
 	} else {
 		rec.Raw = w.rawRedact.redact(data)
 	}
-	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.Uint64("stream_seq", j.meta.Sequence.Stream))
-	// The publisher learns of its mistake when it left a usable reply_to;
-	// an id that is no job id is replaced by the dead letter's msg id.
-	resultID := jobID
-	if !schemas.ValidJobID(resultID) {
-		resultID = "dlq:" + w.t.Name + ":" + j.seq
-	}
-	res := &schemas.Result{
-		JobID: resultID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
-		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: validMeta(loose.Meta),
-	}
-	if err := w.storeDeadLetter(j, rec, replyTo, res); err != nil {
-		if !w.recordRefused(j.m, jobID, schemas.RecordDeadLetter, err) {
-			w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
-		}
-		return
-	}
-	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, schemas.ReasonInvalid)
-	w.ack(j.m, jobID)
+	return rec, jobID, replyTo, validMeta(loose.Meta)
 }
 
 // validMeta returns meta when it is JSON (it is copied into a result as is).
@@ -213,34 +201,69 @@ func validMeta(m json.RawMessage) json.RawMessage {
 	return m
 }
 
-// deadLetter stores the job's dead letter, tells reply_to, then acks.
+// deadLetter ends the job as a dead letter: marker, record, result, ack.
 func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 	jb := j.job
+	in := &settleIntent{Kind: settleDeadLetter, MsgID: "dlq:" + w.t.Name + ":" + j.key,
+		Reason: reason, Class: class, Error: errText, Status: status, ReplyTo: jb.ReplyTo}
+	in.Result = w.encodeResult(jb.ReplyTo, &schemas.Result{
+		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
+		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
+		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
+	})
+	result := in.Result
+	if err := w.mark(j, in); err != nil {
+		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
+	}
+	w.storeDeadLetter(j, w.deadLetterRecord(j, in), jb.ID, in, result)
+}
+
+// deadLetterRecord is the dead letter of decoded job j as in decided it.
+func (w *Worker) deadLetterRecord(j *job, in *settleIntent) *schemas.DeadLetter {
 	rec := &schemas.DeadLetter{
-		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: reason, ErrorClass: class, Error: errText,
-		LastStatus: status, Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
+		Job: redactJob(j.job, w.secret), Target: w.t.Name, Reason: in.Reason, ErrorClass: in.Class, Error: in.Error,
+		LastStatus: in.Status, Attempts: j.state.attempts, History: j.state.history, DeadAt: w.o.now().UTC(),
 		TraceID: j.state.traceID, ServiceName: w.o.serviceName, Instance: w.o.instance,
 	}
 	if !j.state.first.IsZero() {
 		f := j.state.first.UTC()
 		rec.FirstAttemptAt = &f
 	}
-	res := &schemas.Result{
-		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Status: status,
-		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
-		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
+	return rec
+}
+
+// deadLetterIntent redoes a dead letter an earlier delivery decided.
+func (w *Worker) deadLetterIntent(j *job, in *settleIntent) {
+	if in.Invalid {
+		rec, jobID, _, _ := w.invalidRecord(j, in.Error)
+		w.storeDeadLetter(j, rec, jobID, in, in.Result)
+		return
 	}
-	if err := w.storeDeadLetter(j, rec, jb.ReplyTo, res); err != nil {
-		if !w.recordRefused(j.m, jb.ID, schemas.RecordDeadLetter, err) {
-			w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+	w.storeDeadLetter(j, w.deadLetterRecord(j, in), j.job.ID, in, in.Result)
+}
+
+// storeDeadLetter stores rec under in's message id (its marker written),
+// then sends result and acks.
+func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter, jobID string, in *settleIntent, result []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
+	defer cancel()
+	if err := w.rec.DeadLetter(ctx, rec, in.MsgID); err != nil {
+		if !w.recordRefused(j.m, jobID, schemas.RecordDeadLetter, err) {
+			w.o.log.Error("dead letter not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
 		}
 		return
 	}
-	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, reason)
-	w.o.log.Warn("job dead-lettered",
-		zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
-		zap.String("reason", reason), zap.String("error_class", class), zap.Int("status", status), zap.Int("attempt", j.state.attempts))
-	w.ack(j.m, jb.ID)
+	crashAfterStore(settleDeadLetter)
+	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeDeadLettered, in.Reason)
+	if !in.Invalid {
+		w.o.log.Warn("job dead-lettered",
+			zap.String("job_id", jobID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
+			zap.String("reason", in.Reason), zap.String("error_class", in.Class), zap.Int("status", in.Status),
+			zap.Int("attempt", j.state.attempts))
+	}
+	w.sendResult(in.ReplyTo, jobID, result)
+	w.ack(j.m, jobID)
 }
 
 // circuitOpen handles a job that finds every endpoint's breaker open: it
@@ -248,31 +271,52 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 func (w *Worker) circuitOpen(j *job) {
 	jb := j.job
 	primary := w.breakers[0]
-	rec := &schemas.Fallback{
-		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
-		Endpoint: primary.endpoint, BreakerState: string(primary.stateName(w.o.now())),
-		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
-		ServiceName: w.o.serviceName, Instance: w.o.instance,
-	}
+	in := &settleIntent{Kind: settleFallback, MsgID: "fb:" + w.t.Name + ":" + j.key,
+		BreakerState: string(primary.stateName(w.o.now())), Endpoint: primary.endpoint, ReplyTo: jb.ReplyTo}
 	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
 	if w.t.Fallback != nil {
 		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
 	}
-	res := &schemas.Result{
+	in.Result = w.encodeResult(jb.ReplyTo, &schemas.Result{
 		JobID: jb.ID, Target: w.t.Name, Outcome: schemas.OutcomeFallback, Status: 0,
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
-		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + rec.BreakerState, Fallback: fb,
+		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + in.BreakerState, Fallback: fb,
 		TraceID: j.state.traceID, Meta: jb.Meta,
+	})
+	result := in.Result
+	if err := w.mark(j, in); err != nil {
+		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+		return
 	}
-	if err := w.storeFallback(j, rec, jb.ReplyTo, res); err != nil {
+	w.storeFallback(j, in, result)
+}
+
+// fallbackIntent redoes a fallback record an earlier delivery decided.
+func (w *Worker) fallbackIntent(j *job, in *settleIntent) { w.storeFallback(j, in, in.Result) }
+
+// storeFallback stores j's fallback record as in decided it (its marker
+// written), then sends result and acks.
+func (w *Worker) storeFallback(j *job, in *settleIntent, result []byte) {
+	jb := j.job
+	rec := &schemas.Fallback{
+		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
+		Endpoint: in.Endpoint, BreakerState: in.BreakerState,
+		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
+		ServiceName: w.o.serviceName, Instance: w.o.instance,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
+	defer cancel()
+	if err := w.rec.Fallback(ctx, rec, in.MsgID); err != nil {
 		if !w.recordRefused(j.m, jb.ID, schemas.RecordFallback, err) {
 			w.o.log.Error("fallback not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
 		}
 		return
 	}
+	crashAfterStore(settleFallback)
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
 	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID),
 		zap.String("error_class", schemas.ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
+	w.sendResult(in.ReplyTo, jb.ID, result)
 	w.ack(j.m, jb.ID)
 }
 

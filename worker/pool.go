@@ -15,24 +15,30 @@ import (
 // often (the server's heartbeats in between tell a lost request apart).
 const pullWait = 5 * time.Second
 
-// Start begins pulling from cons (the target's durable consumer) into the
-// worker's lane (lane.go). It returns at once.
-func (w *Worker) Start(cons jetstream.Consumer) error {
+// Start begins pulling from conss (the target's durable consumers: its jobs
+// and its scheduled copies) into the worker's lane (lane.go). It returns
+// at once.
+func (w *Worker) Start(conss ...jetstream.Consumer) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.started {
 		return fmt.Errorf("worker %s: already started", w.t.Name)
 	}
 	w.started = true
-	if ci := cons.CachedInfo(); ci != nil {
+	if len(conss) == 0 {
+		return fmt.Errorf("worker %s: no consumer", w.t.Name)
+	}
+	if ci := conss[0].CachedInfo(); ci != nil {
 		w.stream, w.consumer = ci.Stream, ci.Name
 	}
 	w.stopping = make(chan struct{})
-	w.pullDone = make(chan struct{})
 	w.keeperDone = make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stopPull = cancel
-	go w.pull(ctx, cons)
+	for _, cons := range conss {
+		w.pulling.Add(1)
+		go w.pull(ctx, cons)
+	}
 	go w.keeper()
 	return nil
 }
@@ -41,7 +47,7 @@ func (w *Worker) Start(cons jetstream.Consumer) error {
 // delivery is either in the lane (running, or waiting and kept fresh) or
 // still on the server, never in a buffer where its AckWait runs unseen.
 func (w *Worker) pull(ctx context.Context, cons jetstream.Consumer) {
-	defer close(w.pullDone)
+	defer w.pulling.Done()
 	failures := 0
 	for ctx.Err() == nil {
 		n, roomy := w.lane.room()
@@ -110,7 +116,7 @@ func (w *Worker) Stop(ctx context.Context) {
 		close(w.stopping)
 		w.mu.Unlock()
 		w.stopPull()
-		<-w.pullDone
+		w.pulling.Wait()
 		<-w.keeperDone
 		for _, m := range w.lane.close() {
 			w.handBack(m)

@@ -10,13 +10,11 @@ import (
 
 // Recorder stores the outcomes that are written before a delivery is acked:
 // dead letters, fallback records and scheduled copies of a job. Each call
-// returns only once JetStream accepted the write; msgID makes a second
-// publish of the same record (after a crash) a duplicate. A non-nil mark is
-// the delivery's settle marker (settle.go): stored with the outcome in one
-// atomic batch, or not at all.
+// returns only once JetStream accepted the write; msgID (for a scheduled
+// copy, its Nats-Msg-Id) makes a second publish of the same outcome a
+// duplicate (settle.go).
 type Recorder interface {
-	DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string, mark *nats.Msg) error
-	Fallback(ctx context.Context, rec *schemas.Fallback, msgID string, mark *nats.Msg) error
-	// Schedule stores m, a scheduled copy of a job (its Nats-Msg-Id set).
-	Schedule(ctx context.Context, m, mark *nats.Msg) error
+	DeadLetter(ctx context.Context, rec *schemas.DeadLetter, msgID string) error
+	Fallback(ctx context.Context, rec *schemas.Fallback, msgID string) error
+	Schedule(ctx context.Context, m *nats.Msg) error
 }

@@ -7,107 +7,158 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/jetdispatch/dispatcher/schemas"
+	"go.uber.org/zap"
 )
 
 // Settle markers close the window between storing a delivery's outcome and
-// acking the delivery. Every outcome that is stored before the ack — a
-// scheduled copy (retry, postponement, hold), a dead letter, a fallback
-// record — is written in one atomic batch with a marker on
-// <p>.settled.<kind>.<stream>.<seq> in the same stream. A copy of the
-// delivery redelivered after a crash in that window finds the marker in
-// admit and is acked without a call, whether the scheduled copy already
-// fired (the server purges a fired @at schedule) and however long after
-// the stream's duplicate window it comes. Markers expire on their own
-// (Nats-TTL), long after any redelivery could come.
+// acking the delivery. Before an outcome that is stored ahead of the ack —
+// a scheduled copy (retry, postponement, hold), a dead letter, a fallback
+// record — the worker writes a settle marker on <p>.settled.<key> (key:
+// the delivery's stream and sequence) in the scheduling stream: the
+// outcome decided, with what is needed to redo it from the delivery's own
+// message. Then it stores the outcome, with a message id, then acks.
+//
+// A copy of the delivery redelivered after a crash anywhere in between
+// finds the marker in admit, before any call, and redoes the outcome: it
+// stores it again under the same message id — a duplicate, dropped, when
+// the first store went through; stored now when the crash came before it —
+// and acks. So every job keeps one outcome, whether the scheduled copy
+// already fired (the server purges a fired schedule) or not. The streams
+// that take these outcomes are the service's own, with a duplicate window
+// (the settle window) of at least twice the longest AckWait, the delay of
+// such a redelivery; markers expire after the worker's own share of it.
+// No delivery is lost: a marker comes before its outcome, never instead.
 
-// marker is the settle marker of delivery j for an outcome of kind whose
-// record has message id msgID. A result for replyTo travels with it when
-// small enough, so that a redelivered copy can send it again.
-func (w *Worker) marker(j *job, kind, msgID, replyTo string, result []byte) *nats.Msg {
-	mark := settledMark{MsgID: msgID, At: w.o.now().UTC(), Instance: w.o.instance}
-	if replyTo != "" && len(result) <= maxMarkerResult {
-		mark.ReplyTo, mark.Result = replyTo, result
-	}
-	return settleMsg(w.o.topo, kind, j.meta.Stream, j.seq, mark, markerTTL(w.ackWait))
+// Kinds of settled outcomes.
+const (
+	settleSchedule   = "schedule"
+	settleDeadLetter = "dead_letter"
+	settleFallback   = "fallback"
+)
+
+// settleIntent is what a settle marker holds.
+type settleIntent struct {
+	Kind  string `json:"kind"`
+	MsgID string `json:"msg_id"`
+	// State is the job's retry state after the delivery's attempt, as the
+	// Dispatch-* headers carry it.
+	State map[string]string `json:"state,omitempty"`
+	// schedule: when, and why when not a retry (a schemas.ParkReasons)
+	At   time.Time `json:"at,omitzero"`
+	Park string    `json:"park,omitempty"`
+	// dead_letter
+	Reason  string `json:"reason,omitempty"`
+	Class   string `json:"error_class,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Status  int    `json:"status,omitempty"`
+	Invalid bool   `json:"invalid,omitempty"`
+	// fallback
+	BreakerState string `json:"breaker_state,omitempty"`
+	Endpoint     string `json:"endpoint,omitempty"`
+	// the result to send once stored (a crash may lose it: a redone outcome
+	// sends it again); left out when over maxMarkerResult
+	ReplyTo string          `json:"reply_to,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	// who wrote it, when
+	Instance string    `json:"instance"`
+	Written  time.Time `json:"written"`
 }
 
 // maxMarkerResult is the largest result a settle marker carries.
 const maxMarkerResult = 16 << 10
 
-// SettleMarker is the settle marker of the delivery with sequence seq of
-// stream, for an outcome of kind stored with message id msgID by instance
-// at now, kept for ttl. Whoever stores an outcome before acking (the
-// workers, the orphan sweeper) writes one with it.
-func SettleMarker(topo schemas.Topology, kind, stream, seq, msgID, instance string, ttl time.Duration, now time.Time) *nats.Msg {
-	return settleMsg(topo, kind, stream, seq, settledMark{MsgID: msgID, At: now.UTC(), Instance: instance}, ttl)
-}
-
-func settleMsg(topo schemas.Topology, kind, stream, seq string, mark settledMark, ttl time.Duration) *nats.Msg {
-	m := nats.NewMsg(topo.SettledSubject(kind, stream, seq))
-	m.Data, _ = json.Marshal(mark)
-	m.Header.Set(jetstream.MsgTTLHeader, ttl.String())
-	return m
-}
-
-// settledMark is the body of a settle marker.
-type settledMark struct {
-	MsgID    string    `json:"msg_id"`
-	At       time.Time `json:"at"`
-	Instance string    `json:"instance"`
-	// ReplyTo and Result are the job's result, sent once the outcome was
-	// stored; a redelivered copy sends it again (a crash may have lost it).
-	ReplyTo string          `json:"reply_to,omitempty"`
-	Result  json.RawMessage `json:"result,omitempty"`
-}
-
-// markerTTL is how long a marker is kept: twice AckWait and ten minutes, far
-// past the redelivery of a delivery whose ack was lost.
+// markerTTL is how long a marker is kept: twice AckWait and five minutes,
+// past any redelivery of a delivery whose ack was lost, and within the
+// settle window of the streams the outcome goes to.
 func markerTTL(ackWait time.Duration) time.Duration {
-	return (2*ackWait + 10*time.Minute).Round(time.Second)
+	return (2*ackWait + 5*time.Minute).Round(time.Second)
 }
 
-// settledBefore reports whether an earlier delivery of j's message stored
-// its outcome, and which; the result that delivery meant to send is sent
-// again. Errors count as "no": the worst case is one call more, and then a
-// second outcome only if storing it again is not caught as a duplicate.
-func (w *Worker) settledBefore(j *job) (kind string, ok bool) {
+// mark writes the settle marker of j announcing in, before in's outcome is
+// stored. A failure leaves the delivery for redelivery, as a failed store
+// does.
+func (w *Worker) mark(j *job, in *settleIntent) error {
+	if in.State == nil {
+		h := nats.Header{}
+		j.state.write(h)
+		in.State = make(map[string]string, len(h))
+		for k := range h {
+			in.State[k] = h.Get(k)
+		}
+	}
+	in.Instance, in.Written = w.o.instance, w.o.now().UTC()
+	if len(in.Result) > maxMarkerResult {
+		in.ReplyTo, in.Result = "", nil
+	}
+	m := nats.NewMsg(w.o.topo.SettledSubject(j.key))
+	m.Data, _ = json.Marshal(in)
+	m.Header.Set(jetstream.MsgTTLHeader, markerTTL(w.ackWait).String())
+	m.Header.Set(jetstream.MsgIDHeader, "settled:"+j.key+":"+in.MsgID)
+	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
+	defer cancel()
+	_, err := w.js.PublishMsg(ctx, m)
+	return err
+}
+
+// settledBefore returns the settle marker of j's delivery, when an earlier
+// delivery of the same message wrote one. Errors count as "none": the worst
+// case is one call more, and then a second outcome only if this copy
+// decides differently and the first stored its outcome.
+func (w *Worker) settledBefore(j *job) (*settleIntent, bool) {
 	ctx, cancel := context.WithTimeout(w.hardCtx, 5*time.Second)
 	defer cancel()
-	for _, kind := range schemas.SettledKinds {
-		st, err := w.streamHandle(ctx, w.o.topo.SettledStream(kind))
-		if err != nil {
-			continue
-		}
-		m, err := st.GetLastMsgForSubject(ctx, w.o.topo.SettledSubject(kind, j.meta.Stream, j.seq))
-		if err != nil {
-			continue
-		}
-		var mark settledMark
-		if json.Unmarshal(m.Data, &mark) == nil && mark.ReplyTo != "" && len(mark.Result) > 0 {
-			w.sendResult(mark.ReplyTo, j.job.ID, mark.Result)
-		}
-		return kind, true
+	st, err := w.schedStream(ctx)
+	if err != nil {
+		return nil, false
 	}
-	return "", false
+	m, err := st.GetLastMsgForSubject(ctx, w.o.topo.SettledSubject(j.key))
+	if err != nil {
+		return nil, false
+	}
+	var in settleIntent
+	if err := json.Unmarshal(m.Data, &in); err != nil || in.Kind == "" {
+		w.o.log.Warn("settle marker unreadable; deciding again", zap.String("key", j.key), zap.Error(err))
+		return nil, false
+	}
+	return &in, true
 }
 
-// streamHandle returns a handle on the named stream, looked up once.
-func (w *Worker) streamHandle(ctx context.Context, name string) (jetstream.Stream, error) {
+// redo carries out again the outcome an earlier delivery of j's message
+// decided (in), storing it under the same message id, then acks.
+func (w *Worker) redo(j *job, in *settleIntent) {
+	h := nats.Header{}
+	for k, v := range in.State {
+		h.Set(k, v)
+	}
+	traceID := j.state.traceID
+	j.state = readState(h)
+	if j.state.traceID == "" {
+		j.state.traceID = traceID
+	}
+	w.o.log.Info("outcome already decided by an earlier delivery; redone",
+		zap.String("key", j.key), zap.String("settled", in.Kind), zap.String("by", in.Instance))
+	switch in.Kind {
+	case settleSchedule:
+		w.scheduleAndAck(j, in.At, in.Park, in)
+	case settleDeadLetter:
+		w.deadLetterIntent(j, in)
+	case settleFallback:
+		w.fallbackIntent(j, in)
+	}
+}
+
+// schedStream returns a handle on the scheduling stream, looked up once.
+func (w *Worker) schedStream(ctx context.Context) (jetstream.Stream, error) {
 	w.streamsMu.Lock()
 	defer w.streamsMu.Unlock()
-	if st, ok := w.streams[name]; ok {
-		return st, nil
+	if w.sched != nil {
+		return w.sched, nil
 	}
-	st, err := w.js.Stream(ctx, name)
+	st, err := w.js.Stream(ctx, w.o.topo.SchedStream())
 	if err != nil {
 		return nil, err
 	}
-	if w.streams == nil {
-		w.streams = map[string]jetstream.Stream{}
-	}
-	w.streams[name] = st
+	w.sched = st
 	return st, nil
 }
 

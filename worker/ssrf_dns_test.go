@@ -159,11 +159,9 @@ func (noJetStream) Conn() *nats.Conn { return nil }
 
 type noRecorder struct{}
 
-func (noRecorder) DeadLetter(context.Context, *schemas.DeadLetter, string, *nats.Msg) error {
-	return nil
-}
-func (noRecorder) Fallback(context.Context, *schemas.Fallback, string, *nats.Msg) error { return nil }
-func (noRecorder) Schedule(context.Context, *nats.Msg, *nats.Msg) error                 { return nil }
+func (noRecorder) DeadLetter(context.Context, *schemas.DeadLetter, string) error { return nil }
+func (noRecorder) Fallback(context.Context, *schemas.Fallback, string) error     { return nil }
+func (noRecorder) Schedule(context.Context, *nats.Msg) error                     { return nil }
 
 // callOnce builds the worker of one target at endpoint with the guard on
 // service-wide and makes one attempt.

@@ -30,7 +30,7 @@ type Worker struct {
 	client   *http.Client
 	breakers []*endpointBreaker
 	secret   map[string]bool
-	jobsSubj string
+	dueSubj  string // where the target's scheduled copies fire
 	ackWait  time.Duration
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
 	// guard refuses before DNS (nil map: guard off).
@@ -53,16 +53,16 @@ type Worker struct {
 	heldUntil atomic.Int64
 	// stream and consumer name the consumer Start was given (for a pause).
 	stream, consumer string
-	// streams are handles on the streams settle markers are looked up in.
+	// sched is a handle on the scheduling stream (settle markers).
 	streamsMu sync.Mutex
-	streams   map[string]jetstream.Stream
+	sched     jetstream.Stream
 
 	// lifecycle (pool.go)
 	mu         sync.Mutex
 	started    bool
 	stopping   chan struct{}
 	stopPull   context.CancelFunc
-	pullDone   chan struct{}
+	pulling    sync.WaitGroup
 	keeperDone chan struct{}
 	hardCtx    context.Context
 	hardStop   context.CancelFunc
@@ -92,10 +92,10 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	sec.MaxJobBytes = clampJobBytes(sec.MaxJobBytes, js.Conn(), o.log)
 	w := &Worker{
 		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
-		client:   newClient(t, sec),
-		secret:   secretSet(t, sec),
-		jobsSubj: o.topo.JobsSubject(t.Name),
-		closed:   make(chan struct{}),
+		client:  newClient(t, sec),
+		secret:  secretSet(t, sec),
+		dueSubj: o.topo.DueSubject(t.Name),
+		closed:  make(chan struct{}),
 	}
 	if t.Signing != nil {
 		s, err := NewSigner(t.Signing.Secrets...)
