@@ -87,11 +87,12 @@ func (w *Worker) mark(j *job, in *settleIntent) error {
 		}
 	}
 	in.Instance, in.Written = w.o.instance, w.o.now().UTC()
-	if len(in.Result) > maxMarkerResult {
-		in.ReplyTo, in.Result = "", nil
+	stored := *in
+	if len(stored.Result) > maxMarkerResult {
+		stored.ReplyTo, stored.Result = "", nil
 	}
 	m := nats.NewMsg(w.o.topo.SettledSubject(j.key))
-	m.Data, _ = json.Marshal(in)
+	m.Data, _ = json.Marshal(&stored)
 	m.Header.Set(jetstream.MsgTTLHeader, markerTTL(w.ackWait).String())
 	m.Header.Set(jetstream.MsgIDHeader, "settled:"+j.key+":"+in.MsgID)
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())

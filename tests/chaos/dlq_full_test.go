@@ -49,9 +49,7 @@ func TestDeadLetterStreamFull(t *testing.T) {
 			t.Fatalf("update %s: %v", testenv.DLQStream, err)
 		}
 	}
-	// Each dead letter is stored with its settle marker: room for `room`
-	// records is twice as many messages.
-	setDLQLimit(2*room, jetstream.DiscardNew)
+	setDLQLimit(room, jetstream.DiscardNew)
 
 	ids := make([]string, jobs)
 	msgs := make([]testenv.Msg, jobs)
