@@ -32,7 +32,7 @@ func TestCrashBetweenStoreAndAck(t *testing.T) {
 		// deliveries the consumer makes in all, the redelivery included
 		deliveries uint64
 	}{
-		{kind: "schedule", first: 503, target: testenv.M{"retry": testenv.M{"initial_interval": "100ms", "randomization": 0}},
+		{kind: "schedule", first: 503, target: testenv.M{"retry": testenv.M{"initial_interval": "1100ms", "randomization": 0}},
 			calls: 2, outcomes: []string{schemas.OutcomeDelivered}, deliveries: 3},
 		{kind: "dead_letter", first: 400,
 			calls: 1, outcomes: []string{schemas.OutcomeDeadLettered}, deliveries: 2},

@@ -59,3 +59,38 @@ func assertTwoAttempts(t *testing.T, d schemas.DeadLetter) {
 		t.Errorf("history shows attempt 2 %s after attempt 1, want >= 2s", gap)
 	}
 }
+
+// TestRetryInPlaceSurvivesServiceRestart: a retry due within a second is
+// waited out in place (no scheduled copy); a graceful stop in the wait
+// stores it as a scheduled copy with the attempt made, so the restarted
+// service makes the second attempt as the last one.
+func TestRetryInPlaceSurvivesServiceRestart(t *testing.T) {
+	t.Parallel()
+	b, sink, results, cfg := failingTarget(t, testenv.M{
+		"retry": testenv.M{"max_attempts": 2, "initial_interval": "900ms", "randomization": 0},
+	})
+	first := testenv.RunService(t, cfg)
+
+	b.Publish(t, testenv.JobMsg("a", schemas.Job{ID: "dur-inplace", ReplyTo: "app.results"}))
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) { return sink.Count() == 1, "waiting for attempt 1" })
+	if n := testenv.CountMsgs(t, b.JS, testenv.Topo.SchedStream(), testenv.Topo.SchedWildcard()); n != 0 {
+		t.Fatalf("%d scheduled copies while the retry waits in place, want 0", n)
+	}
+	first.Stop(t) // within the 900ms wait
+	if n := sink.Count(); n != 1 {
+		t.Fatalf("%d calls before the restart, want 1", n)
+	}
+	if n := testenv.CountMsgs(t, b.JS, testenv.Topo.SchedStream(), testenv.Topo.SchedWildcard()); n != 1 {
+		t.Fatalf("%d scheduled copies after the stop, want the retry stored as one", n)
+	}
+
+	testenv.RunService(t, cfg)
+	d := testenv.WaitDeadLetters(t, b.JS, "a", 1, 20*time.Second)[0].Rec
+	if n := sink.Count(); n != 2 {
+		t.Fatalf("%d calls, want 2 (one per instance)", n)
+	}
+	if d.Reason != schemas.ReasonExhausted || d.Attempts != 2 || len(d.History) != 2 {
+		t.Errorf("dead letter: reason %q, %d attempts, history %d; want exhausted after 2, both kept", d.Reason, d.Attempts, len(d.History))
+	}
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) { return results.Len() == 1, "waiting for the result" })
+}

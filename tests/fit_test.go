@@ -267,7 +267,8 @@ func TestRetryCopyFits(t *testing.T) {
 	const attempts = 12
 	long := down.URL + "/" + strings.Repeat("p", 3000) // ~3 kB per attempt of history
 	testenv.RunService(t, b.Config(testenv.Targets(testenv.M{"a": testenv.Target(long, fitTimeouts, testenv.M{"retry": testenv.M{
-		"max_attempts": attempts, "initial_interval": "10ms", "max_interval": "10ms", "multiplier": 1}})})))
+		// Over a second apart: every retry is a scheduled copy, none made in place.
+		"max_attempts": attempts, "initial_interval": "1100ms", "max_interval": "1100ms", "multiplier": 1, "randomization": 0}})})))
 	job := testenv.JobMsg("a", schemas.Job{ID: "near-max", Body: json.RawMessage(`"` + strings.Repeat("b", 1_031_000) + `"`)})
 	b.Publish(t, job)
 	dls := testenv.WaitDeadLetters(t, b.JS, "a", 1, 60*time.Second)

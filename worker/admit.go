@@ -74,17 +74,20 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
 		return nil, false
 	}
+	return j, w.mayCall(j)
+}
+
+// mayCall is the end of admit, passed again by a job resumed after a retry
+// made in place: the retry budget, then the rate limit (waited for).
+func (w *Worker) mayCall(j *job) bool {
 	if j.state.attempts > 0 {
 		if ok, next := w.budget.allowRetry(w.o.now()); !ok {
 			// Spread the postponed retries over the next bucket.
 			w.postpone(j, next.Add(rand.N(budgetBucket)))
-			return nil, false
+			return false
 		}
 	}
-	if !w.waitRate(j) {
-		return nil, false
-	}
-	return j, true
+	return w.waitRate(j)
 }
 
 func lastStatus(s retryState) int {

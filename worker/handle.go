@@ -18,14 +18,23 @@ type job struct {
 	tp    string // traceparent sent with the call; the trace id is state.traceID
 	host  string // upstream host of the last attempt
 	start time.Time
+	// inPlace counts the retries of this delivery made in place.
+	inPlace int
 }
 
 // handle runs one delivery through the pipeline: admit (is it a job we may
 // attempt now?), attempt (one call to one endpoint), settle (what the
 // result means: decide, then its effects). Each stage that disposes of the
 // delivery itself (a dead letter at admit, a fallback at attempt) ends it.
-func (w *Worker) handle(m jetstream.Msg) {
-	j, ok := w.admit(m)
+// A job resumed after a retry made in place (resume not nil) skips what
+// admit found out already and passes its checks of the moment again.
+func (w *Worker) handle(m jetstream.Msg, resume *job) {
+	j, ok := resume, true
+	if j == nil {
+		j, ok = w.admit(m)
+	} else {
+		ok = w.mayCall(j)
+	}
 	if !ok {
 		return
 	}
@@ -43,6 +52,11 @@ func (w *Worker) settle(j *job, res *callResult) {
 	case actDeliver:
 		w.delivered(j, res)
 	case actRetry:
+		if act.delay <= inPlaceRetry && j.inPlace < maxInPlace && w.lane.delay(j, act.at) {
+			j.inPlace++
+			w.retriedInPlace(j, res, act)
+			return
+		}
 		w.retry(j, res, act)
 	case actDeadLetter:
 		w.deadLetter(j, act.reason, act.class, act.errText, act.status)

@@ -1,29 +1,33 @@
 package worker
 
 import (
+	"container/heap"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// lane is a target's intake: it holds the deliveries its puller fetched —
+// lane is a target's intake: it holds the deliveries its pullers fetched —
 // at most its capacity, so that a fetch asks only for what the lane has
 // room for and no delivery waits anywhere out of its sight — and runs the
 // pipeline on them in at most limit slots. A slot runs one delivery after
 // another and ends when nothing waits (no goroutine while idle). A
-// delivery that waits is kept fresh: keep sends InProgress before its
-// AckWait can run out, so a job waiting for its turn is never delivered a
-// second time.
+// delivery may also wait for a time (a retry due within a second, made in
+// place: delay) without a slot. Every delivery that waits is kept fresh:
+// keep sends InProgress before its AckWait can run out, so a job waiting
+// for its turn is never delivered a second time.
 type lane struct {
-	run     func(jetstream.Msg) // the pipeline
+	run     func(jetstream.Msg, *job) // the pipeline; the job when resumed
 	ackWait time.Duration
 	now     func() time.Time
 
 	mu      sync.Mutex
-	queue   []held // FIFO, waiting for a slot
-	running int    // slots busy
-	limit   int    // slots: Concurrency, or this instance's fleet quota of it
+	queue   []held      // FIFO, waiting for a slot
+	later   laterHeap   // waiting for a time
+	timer   *time.Timer // fires at later's earliest
+	running int         // slots busy
+	limit   int         // slots: Concurrency, or this instance's fleet quota of it
 	closed  bool
 	idle    sync.Cond     // signalled when running drops to 0
 	roomy   chan struct{} // closed and replaced when a delivery leaves the lane
@@ -32,10 +36,12 @@ type lane struct {
 // held is a delivery waiting in a lane.
 type held struct {
 	m     jetstream.Msg
+	j     *job      // the job in hand, when it waits to be resumed (delay)
+	at    time.Time // when a delayed delivery is due
 	fresh time.Time // when its AckWait last (re)started
 }
 
-func newLane(limit int, ackWait time.Duration, now func() time.Time, run func(jetstream.Msg)) *lane {
+func newLane(limit int, ackWait time.Duration, now func() time.Time, run func(jetstream.Msg, *job)) *lane {
 	l := &lane{run: run, ackWait: ackWait, now: now, limit: limit, roomy: make(chan struct{})}
 	l.idle.L = &l.mu
 	return l
@@ -53,27 +59,70 @@ func capacity(limit int) int { return max(4*limit, 16) }
 func (l *lane) room() (int, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return capacity(l.limit) - l.running - len(l.queue), l.roomy
+	return capacity(l.limit) - l.running - len(l.queue) - len(l.later), l.roomy
 }
 
 // offer takes a delivery in. It returns false when the lane is closed (the
 // caller hands the delivery back).
 func (l *lane) offer(m jetstream.Msg) bool {
-	h := held{m: m, fresh: l.now()}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.closed {
-		l.mu.Unlock()
 		return false
 	}
+	l.startLocked(held{m: m, fresh: l.now()})
+	return true
+}
+
+// startLocked runs h in a free slot, or queues it.
+func (l *lane) startLocked(h held) {
 	if l.running < l.limit {
 		l.running++
-		l.mu.Unlock()
 		go l.slot(h)
-		return true
+		return
 	}
 	l.queue = append(l.queue, h)
-	l.mu.Unlock()
+}
+
+// delay keeps j's delivery waiting until at, without a slot, then runs the
+// pipeline on j again. It returns false when the lane is closed (the caller
+// carries the job on another way).
+func (l *lane) delay(j *job, at time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	heap.Push(&l.later, held{m: j.m, j: j, at: at, fresh: l.now()})
+	l.armLocked()
 	return true
+}
+
+// armLocked sets the timer for the earliest delayed delivery.
+func (l *lane) armLocked() {
+	if len(l.later) == 0 {
+		return
+	}
+	d := max(l.later[0].at.Sub(l.now()), 0)
+	if l.timer == nil {
+		l.timer = time.AfterFunc(d, l.due)
+		return
+	}
+	l.timer.Reset(d)
+}
+
+// due starts the delayed deliveries whose time came.
+func (l *lane) due() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	now := l.now()
+	for len(l.later) > 0 && !l.later[0].at.After(now) {
+		l.startLocked(heap.Pop(&l.later).(held))
+	}
+	l.armLocked()
 }
 
 // slot runs the pipeline on h, then on whatever waits, while the lane's
@@ -83,7 +132,7 @@ func (l *lane) slot(h held) {
 		if l.now().Sub(h.fresh) > l.ackWait/3 {
 			inProgress(h.m)
 		}
-		l.run(h.m)
+		l.run(h.m, h.j)
 		l.mu.Lock()
 		close(l.roomy)
 		l.roomy = make(chan struct{})
@@ -106,20 +155,16 @@ func (l *lane) slot(h held) {
 // once; lowered, busy slots finish their delivery and end.
 func (l *lane) setLimit(n int) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.limit = n
-	var start []held
 	for l.running < l.limit && len(l.queue) > 0 {
-		start = append(start, l.queue[0])
+		h := l.queue[0]
 		l.queue[0] = held{}
 		l.queue = l.queue[1:]
-		l.running++
+		l.startLocked(h)
 	}
 	close(l.roomy)
 	l.roomy = make(chan struct{})
-	l.mu.Unlock()
-	for _, h := range start {
-		go l.slot(h)
-	}
 }
 
 // keep restarts the AckWait of every waiting delivery that has waited a
@@ -128,10 +173,12 @@ func (l *lane) keep() {
 	now := l.now()
 	var due []jetstream.Msg
 	l.mu.Lock()
-	for i := range l.queue {
-		if now.Sub(l.queue[i].fresh) >= l.ackWait/3 {
-			l.queue[i].fresh = now
-			due = append(due, l.queue[i].m)
+	for _, hs := range [][]held{l.queue, l.later} {
+		for i := range hs {
+			if now.Sub(hs[i].fresh) >= l.ackWait/3 {
+				hs[i].fresh = now
+				due = append(due, hs[i].m)
+			}
 		}
 	}
 	l.mu.Unlock()
@@ -140,18 +187,22 @@ func (l *lane) keep() {
 	}
 }
 
-// close stops taking deliveries and returns those that wait; busy slots
-// finish the delivery they hold.
-func (l *lane) close() []jetstream.Msg {
+// close stops taking deliveries and returns those that wait for a slot and
+// those delayed (with their job and time); busy slots finish the delivery
+// they hold.
+func (l *lane) close() (waiting []jetstream.Msg, delayed []held) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	out := make([]jetstream.Msg, 0, len(l.queue))
-	for _, h := range l.queue {
-		out = append(out, h.m)
+	if l.timer != nil {
+		l.timer.Stop()
 	}
-	l.queue = nil
-	return out
+	for _, h := range l.queue {
+		waiting = append(waiting, h.m)
+	}
+	delayed = l.later
+	l.queue, l.later = nil, nil
+	return waiting, delayed
 }
 
 // wait blocks until no slot is busy.
@@ -170,11 +221,12 @@ func (l *lane) limitNow() int {
 	return l.limit
 }
 
-// stats returns the slots busy and the deliveries waiting.
+// stats returns the slots busy and the deliveries waiting (for a slot or a
+// time).
 func (l *lane) stats() (running, waiting int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.running, len(l.queue)
+	return l.running, len(l.queue) + len(l.later)
 }
 
 // keepEvery is how often waiting deliveries are looked at: a sixth of
@@ -186,3 +238,18 @@ func keepEvery(ackWait time.Duration) time.Duration {
 // inProgress restarts a delivery's AckWait; a failure changes nothing (the
 // worst case is a redelivery, which admit recognises).
 func inProgress(m jetstream.Msg) { _ = m.InProgress() }
+
+// laterHeap orders delayed deliveries by when they are due.
+type laterHeap []held
+
+func (h laterHeap) Len() int           { return len(h) }
+func (h laterHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h laterHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *laterHeap) Push(x any)        { *h = append(*h, x.(held)) }
+func (h *laterHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = held{}
+	*h = old[:len(old)-1]
+	return x
+}

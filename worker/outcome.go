@@ -68,6 +68,29 @@ func (w *Worker) retry(j *job, res *callResult, act action) {
 		zap.Duration("duration", res.duration), zap.Duration("retry_delay", act.delay), zap.Time("next_attempt_at", act.at))
 }
 
+// inPlaceRetry is the longest retry delay waited out in place: the
+// delivery kept (fresh, without a slot) and attempted again when due, with
+// no scheduled copy — the server fires schedules no sooner than 250 ms,
+// each a publish. At most maxInPlace retries of one delivery are made so;
+// the next is a scheduled copy, which carries the attempts made. A crash
+// in the wait forgets the attempts made in place since the delivery came
+// (at most maxInPlace; with the default 1s first interval, one): the
+// redelivered copy, with the same Idempotency-Key, may be tried that many
+// times more.
+const (
+	inPlaceRetry = time.Second
+	maxInPlace   = 3
+)
+
+// retriedInPlace logs and counts a retry made in place (lane.delay).
+func (w *Worker) retriedInPlace(j *job, res *callResult, act action) {
+	w.o.obs.RetryScheduled(w.t.Name, res.class, act.delay)
+	w.o.log.Info("retry in place",
+		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
+		zap.Int("attempt", j.state.attempts), zap.String("error_class", res.class), zap.Int("status", res.status),
+		zap.Duration("duration", res.duration), zap.Duration("retry_delay", act.delay), zap.Time("next_attempt_at", act.at))
+}
+
 // scheduleAndAck stores j's next delivery as a scheduled copy due at `at`,
 // then acks; park says why when it is no retry (schemas.ParkReasons). The
 // settle marker is written first, unless in is the one an earlier delivery

@@ -118,8 +118,14 @@ func (w *Worker) Stop(ctx context.Context) {
 		w.stopPull()
 		w.pulling.Wait()
 		<-w.keeperDone
-		for _, m := range w.lane.close() {
+		waiting, delayed := w.lane.close()
+		for _, m := range waiting {
 			w.handBack(m)
+		}
+		for _, h := range delayed {
+			// A retry waited out in place: stored as a scheduled copy, so
+			// that its attempts stay counted.
+			w.scheduleAndAck(h.j, h.at, "", nil)
 		}
 		done := make(chan struct{})
 		go func() { w.lane.wait(); close(done) }()
