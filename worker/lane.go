@@ -55,11 +55,13 @@ func capacity(limit int) int { return max(4*limit, 16) }
 
 // room returns how many deliveries the lane can take now, and a channel
 // closed when that may have grown. With several pullers the lane may take
-// up to one fetch more per puller.
+// up to one fetch more per puller. Deliveries delayed in place do not
+// count: they wait for their time, not for a slot, and are few (retries
+// due within a second).
 func (l *lane) room() (int, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return capacity(l.limit) - l.running - len(l.queue) - len(l.later), l.roomy
+	return capacity(l.limit) - l.running - len(l.queue), l.roomy
 }
 
 // offer takes a delivery in. It returns false when the lane is closed (the
