@@ -36,7 +36,7 @@ func TestLogFields(t *testing.T) {
 		host    bool // the line names the upstream host
 	}{
 		{"attempt", 1, true},
-		{"retry scheduled", 1, true},
+		{"retry in place", 1, true},
 		{"attempt", 2, true},
 		{"job dead-lettered", 2, false},
 	}
