@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,11 +31,24 @@ type orphanSweeper struct {
 	log      *zap.Logger
 	service  string
 	instance string
-	redact   *worker.Redactor
 	obs      worker.Observer // nil: none
+	// guards are the redaction and reply policy of the security config in
+	// effect (a reload replaces them).
+	guards atomic.Pointer[orphanGuards]
 
 	st    jetstream.Stream // the jobs stream, looked up by the first sweep
 	sched jetstream.Stream // the scheduling stream (fired copies), likewise
+}
+
+// orphanGuards are what the security config gives the sweeper.
+type orphanGuards struct {
+	redact *worker.Redactor
+	reply  *worker.ReplyPolicy
+}
+
+// setSecurity makes the sweeper redact and check reply_to by sec.
+func (o *orphanSweeper) setSecurity(sec worker.Security) {
+	o.guards.Store(&orphanGuards{redact: worker.NewRedactor(sec.RedactHeaders), reply: worker.NewReplyPolicy(o.topo.Prefix, sec.ReplyToAllow)})
 }
 
 // unknownTargetLabel is the target label of every orphan in the metrics: the
@@ -123,14 +137,15 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 			Error:  "no live instance has target " + strconv.Quote(target) + " configured",
 			DeadAt: time.Now().UTC(), ServiceName: o.service, Instance: o.instance,
 		}
+		g := o.guards.Load()
 		job, err := schemas.DecodeJob(m.Data)
 		if err == nil {
-			rec.Job = o.redact.Job(job)
+			rec.Job = g.redact.Job(job)
 			rec.TraceID = job.TraceID
-		} else if obj := o.redact.Object(m.Data); obj != nil {
+		} else if obj := g.redact.Object(m.Data); obj != nil {
 			rec.Job = obj // a JSON object, headers redacted, as a worker stores invalid jobs
 		} else {
-			rec.Raw = o.redact.Raw(m.Data)
+			rec.Raw = g.redact.Raw(m.Data)
 		}
 		// A sweep that died between the dead letter and the delete finds
 		// the orphan again: the same msg id within the dead-letter stream's
@@ -140,7 +155,7 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		if err != nil && !errors.Is(err, schemas.ErrTooLarge) {
 			return err
 		}
-		if err == nil && job != nil && job.ReplyTo != "" {
+		if err == nil && job != nil && job.ReplyTo != "" && g.reply.Allowed(job.ReplyTo) {
 			res, _, err := schemas.FitResult(&schemas.Result{
 				JobID: job.ID, Target: target, Outcome: schemas.OutcomeDeadLettered,
 				ErrorClass: schemas.ClassUnknownTarget, Error: rec.Error, TraceID: rec.TraceID, Meta: job.Meta,

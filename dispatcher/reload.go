@@ -266,6 +266,9 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	}
 	s.wmu.Unlock()
 	s.retire(retired)
+	if secChanged && s.sweeper != nil {
+		s.sweeper.setSecurity(cfg.Security)
+	}
 	s.reload.cfg = &eff
 
 	s.log.Info("config reloaded", zap.Strings("added", added), zap.Strings("changed", changed), zap.Strings("removed", removed))
@@ -295,6 +298,7 @@ func (s *Service) newWorker(tg worker.Target, sec worker.Security) (*worker.Work
 	opts := []worker.Option{
 		worker.WithLogger(s.baseLog), worker.WithSubjectPrefix(s.cfg.NATS.SubjectPrefix),
 		worker.WithIdentity(s.cfg.ServiceName, s.instance), worker.WithUserAgent(s.userAgent), s.observer(),
+		worker.WithStateKeys(s.stateKeys),
 	}
 	if s.fleet != nil {
 		opts = append(opts, worker.WithBreakerShare(s.fleet))

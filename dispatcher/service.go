@@ -67,6 +67,9 @@ type Service struct {
 	reload   reloadState
 	instance string
 	metrics  *metrics.Metrics // observability.go
+	sweeper  *orphanSweeper   // orphans.go
+	// stateKeys are the keys of the retry state's MAC (statekeys.go).
+	stateKeys worker.StateKeys
 	// userAgent is the User-Agent of the workers' calls.
 	userAgent string
 	fleet     *fleetMember // fleet_member.go
@@ -157,6 +160,13 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		return ""
 	})
 	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.String("nats", s.nc.ConnectedUrlRedacted()))
+	s.sweeper = &orphanSweeper{
+		topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, cfg.NATS.SubjectPrefix),
+		unserved: s.fleet.unserved,
+		grace:    cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
+		obs: s.Metrics(),
+	}
+	s.sweeper.setSecurity(cfg.Security)
 	stopReload := s.startReload(&o)
 	if o.onReady != nil {
 		o.onReady(s)
@@ -168,12 +178,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	sweepWG.Add(1)
 	go func() {
 		defer sweepWG.Done()
-		(&orphanSweeper{
-			topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, cfg.NATS.SubjectPrefix),
-			unserved: s.fleet.unserved,
-			grace:    cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
-			redact: worker.NewRedactor(cfg.Security.RedactHeaders), obs: s.Metrics(),
-		}).run(sweepCtx)
+		s.sweeper.run(sweepCtx)
 	}()
 
 	<-ctx.Done()
@@ -281,6 +286,14 @@ func (s *Service) start(ctx context.Context) error {
 		}
 		s.fleet = newFleetMember(s, inst, brk)
 		return s.fleet.start()
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	err = s.retry(ctx, "keys not ready; retrying", func(ctx context.Context) error {
+		keys, err := stateKeys(ctx, s.js, s.topo, s.cfg.Security, s.cfg.NATS.Replicas)
+		s.stateKeys = keys
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)

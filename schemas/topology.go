@@ -134,6 +134,10 @@ func (t Topology) ConsumerName(target string) string { return "dispatch_" + targ
 // dispatch_instances.
 func (t Topology) InstancesBucket() string { return t.bucketBase() + "_instances" }
 
+// KeysBucket is the KV bucket of the keys the fleet shares, e.g.
+// dispatch_keys.
+func (t Topology) KeysBucket() string { return t.bucketBase() + "_keys" }
+
 // BreakersBucket is the KV bucket of the fleet's breaker states, e.g.
 // dispatch_breakers.
 func (t Topology) BreakersBucket() string { return t.bucketBase() + "_breakers" }

@@ -118,6 +118,11 @@ const (
 	HeaderFirstAttemptAt = "Dispatch-First-Attempt-At"
 	HeaderHistory        = "Dispatch-History"
 	HeaderTraceID        = "Dispatch-Trace-Id"
+	// HeaderStateFrom and HeaderStateMAC sign the retry state: the delivery
+	// that wrote it and the MAC over it, the job's bytes and that delivery
+	// (worker/statemac.go). A state without a valid MAC is not trusted.
+	HeaderStateFrom = "Dispatch-State-From"
+	HeaderStateMAC  = "Dispatch-State-Mac"
 	// HeaderReplayOf marks a job re-published from a dead letter; its value
 	// is the dead letter's sequence.
 	HeaderReplayOf = "Dispatch-Replay-Of"

@@ -33,8 +33,11 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 	}
 	j.meta = meta
 	j.key = schemas.DeliveryKey(meta.Stream, meta.Sequence.Stream)
-	j.state = readState(m.Headers())
 	data := m.Data()
+	var trusted bool
+	if j.state, trusted = w.trustedState(m.Headers(), data); !trusted {
+		w.o.log.Debug("retry state without a valid MAC ignored: a fresh job", zap.String("key", j.key))
+	}
 
 	var settled *settleIntent
 	if meta.NumDelivered > 1 {
@@ -58,6 +61,14 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 	j.job = jb
 	if jb.Target != "" && jb.Target != w.t.Name {
 		w.invalid(j, fmt.Sprintf("invalid job: field \"target\": %q does not match the subject's target %q", jb.Target, w.t.Name))
+		return nil, false
+	}
+	if escapesBase(jb.EffectivePath()) {
+		w.invalid(j, fmt.Sprintf("invalid job: field \"path\": %q climbs above the endpoint's base path with dot-segments", jb.EffectivePath()))
+		return nil, false
+	}
+	if why := w.replyTo.refuse(jb.ReplyTo); why != "" {
+		w.invalid(j, "invalid job: field \"reply_to\": "+why)
 		return nil, false
 	}
 	j.state.traceID, j.tp = jobTrace(j.state.traceID, jb.TraceID, m.Headers().Get("Traceparent"))

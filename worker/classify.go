@@ -36,6 +36,12 @@ func classifyError(ctx context.Context, err error) string {
 		return schemas.ClassSSRFBlocked
 	}
 	msg := err.Error()
+	// net/http refuses to send a request with a header it cannot write (a
+	// control byte in a value, a bad name): the job's fault, not the
+	// target's — never retried, never counted against a breaker.
+	if strings.Contains(msg, "net/http: invalid header field") {
+		return schemas.ClassInvalidJob
+	}
 	// net/http reports these two with unexported error types (which may
 	// also match context.DeadlineExceeded), so they are looked at first.
 	if strings.Contains(msg, "timeout awaiting response headers") {

@@ -176,3 +176,30 @@ func TestClassifyRealDialTimeout(t *testing.T) {
 		t.Errorf("classifyError(%v) = %s, want timeout_connect", dialErr, got)
 	}
 }
+
+// TestClassifyRefusedHeader: a request net/http will not send for a header
+// value (a control byte) is the job's fault: invalid_job, excluded from the
+// breaker, never retried.
+func TestClassifyRefusedHeader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\x01")
+	_, err = srv.Client().Do(req)
+	if err == nil {
+		t.Fatal("net/http sent a header value with a control byte")
+	}
+	res := &callResult{err: err, class: classifyError(context.Background(), err)}
+	if res.class != schemas.ClassInvalidJob {
+		t.Errorf("class %s for %v, want invalid_job", res.class, err)
+	}
+	if breakerOutcome(res) != errBreakerExcluded {
+		t.Error("a refused header counts against the breaker")
+	}
+	if retryableClass(res.class) {
+		t.Error("a refused header is retried")
+	}
+}

@@ -29,6 +29,7 @@ type options struct {
 	userAgent   string
 	now         func() time.Time
 	share       BreakerShare // nil: transitions stay here
+	stateKeys   StateKeys    // none: no retry state is trusted (statemac.go)
 }
 
 // defaultOptions is the wiring of a Worker built without options.

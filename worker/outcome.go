@@ -119,7 +119,7 @@ func (w *Worker) invalidRecord(j *job, why string) (rec *schemas.DeadLetter, job
 		if json.Unmarshal(data, &loose) == nil {
 			jobID, _ = loose.ID.(string)
 			replyTo, _ = loose.ReplyTo.(string)
-			if schemas.CheckSubject(replyTo) != "" {
+			if schemas.CheckSubject(replyTo) != "" || !w.replyTo.Allowed(replyTo) {
 				replyTo = ""
 			}
 		}
@@ -275,9 +275,14 @@ func (w *Worker) encodeResult(replyTo string, r *schemas.Result) []byte {
 	return b
 }
 
-// sendResult publishes an encoded result (core NATS, best effort).
+// sendResult publishes an encoded result (core NATS, best effort), never to
+// a subject the reply policy refuses.
 func (w *Worker) sendResult(replyTo, jobID string, b []byte) {
 	if replyTo == "" || b == nil {
+		return
+	}
+	if why := w.replyTo.refuse(replyTo); why != "" {
+		w.o.log.Warn("result not published: reply_to refused", zap.String("job_id", jobID), zap.String("reason", why))
 		return
 	}
 	if err := w.nc.Publish(replyTo, b); err != nil {

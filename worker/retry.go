@@ -95,7 +95,9 @@ func (w *Worker) schedule(j *job, next time.Time, msgID string) error {
 	m.Header.Set("Nats-Schedule-Target", w.dueSubj)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	m.Data = j.m.Data()
+	w.signState(m.Header, j.key, m.Data) // its size counted by the fit...
 	fitHistory(m, w.nc.MaxPayload())
+	w.signState(m.Header, j.key, m.Data) // ...its MAC over what is sent
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return w.rec.Schedule(ctx, m)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -141,7 +142,22 @@ type Security struct {
 	// RedactHeaders are extra header names whose values never leave the
 	// process except towards the target.
 	RedactHeaders []string
+	// ReplyToAllow are subject patterns a job's reply_to may name even in
+	// the service's own namespaces (see ReplyPolicy).
+	ReplyToAllow []string
+	// StateKeys are the keys of the retry state's MAC (statemac.go); none:
+	// the service keeps a key of its own for the fleet.
+	StateKeys Secrets
 }
+
+// Secrets are secret strings: never printed.
+type Secrets []string
+
+// String keeps the secrets out of logs and error messages.
+func (s Secrets) String() string { return fmt.Sprintf("[%d secrets]", len(s)) }
+
+// GoString keeps the secrets out of %#v.
+func (s Secrets) GoString() string { return s.String() }
 
 // Defaults of the zero values above.
 const (

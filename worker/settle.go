@@ -93,6 +93,7 @@ func (w *Worker) mark(j *job, in *settleIntent) error {
 	}
 	m := nats.NewMsg(w.o.topo.SettledSubject(j.key))
 	m.Data, _ = json.Marshal(&stored)
+	w.signState(m.Header, j.key, m.Data)
 	m.Header.Set(jetstream.MsgTTLHeader, markerTTL(w.ackWait).String())
 	m.Header.Set(jetstream.MsgIDHeader, "settled:"+j.key+":"+in.MsgID)
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
@@ -114,6 +115,10 @@ func (w *Worker) settledBefore(j *job) (*settleIntent, bool) {
 	}
 	m, err := st.GetLastMsgForSubject(ctx, w.o.topo.SettledSubject(j.key))
 	if err != nil {
+		return nil, false
+	}
+	if len(w.o.stateKeys) > 0 && !w.signed(nats.Header(m.Header), m.Data) {
+		w.o.log.Warn("settle marker without a valid MAC ignored; deciding again", zap.String("key", j.key))
 		return nil, false
 	}
 	var in settleIntent

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"strings"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
@@ -78,26 +77,39 @@ func endAttemptSpan(span trace.Span, res *callResult) {
 	span.End()
 }
 
-// parseTraceparent reads a version-00 traceparent into a remote span
-// context; a bad span id is replaced by a random one.
+// parseTraceparent reads a traceparent by the W3C Trace Context rules:
+// version (two lowercase hex digits, not ff), trace-id (32, not all zero),
+// parent-id (16, not all zero), trace-flags (2), separated by '-'; exactly
+// that for version 00, more after a '-' for a later version. Anything else
+// (a control byte, upper case, a zero id) is invalid and ignored: the job
+// gets a trace of its own. What is sent on is always formatted anew from
+// the parsed values (formatTraceparent), never the header as it came.
 func parseTraceparent(tp string) (trace.SpanContext, bool) {
-	parts := strings.Split(strings.TrimSpace(tp), "-")
-	if len(parts) != 4 {
+	if len(tp) < 55 || (tp[:2] == "00" && len(tp) != 55) || (len(tp) > 55 && tp[55] != '-') ||
+		tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || tp[:2] == "ff" ||
+		!lowerHex(tp[:2]) || !lowerHex(tp[3:35]) || !lowerHex(tp[36:52]) || !lowerHex(tp[53:55]) {
 		return trace.SpanContext{}, false
 	}
-	tid, err := trace.TraceIDFromHex(strings.ToLower(parts[1]))
-	if err != nil {
+	tid, err := trace.TraceIDFromHex(tp[3:35])
+	if err != nil { // all zero
 		return trace.SpanContext{}, false
 	}
-	sid, err := trace.SpanIDFromHex(strings.ToLower(parts[2]))
-	if err != nil {
-		_, _ = rand.Read(sid[:])
+	sid, err := trace.SpanIDFromHex(tp[36:52])
+	if err != nil { // all zero
+		return trace.SpanContext{}, false
 	}
-	flags := trace.FlagsSampled
-	if b, err := hex.DecodeString(parts[3]); err == nil && len(b) == 1 {
-		flags = trace.TraceFlags(b[0])
+	b, _ := hex.DecodeString(tp[53:55])
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(b[0]), Remote: true}), true
+}
+
+// lowerHex reports whether s is lowercase hexadecimal digits only.
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
 	}
-	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags, Remote: true}), true
+	return true
 }
 
 // formatTraceparent is the W3C traceparent of sc.
@@ -131,16 +143,21 @@ func traceIDFromParent(tp string) string {
 
 // jobTrace decides the trace of a delivery: the trace id its retry state
 // carries (stateID), else the job's trace_id (jobID), else the trace id of
-// the incoming traceparent tp, else a new one. The traceparent sent on is tp
-// when it carries that trace id, else a new one for it.
+// the incoming traceparent tp, else a new one. The traceparent sent on
+// continues tp when tp is valid and carries that trace id (formatted anew:
+// never the header as it came), else it is a new one for it.
 func jobTrace(stateID, jobID, tp string) (traceID, traceparent string) {
-	parentID := traceIDFromParent(tp)
+	sc, ok := parseTraceparent(tp)
+	parentID := ""
+	if ok {
+		parentID = sc.TraceID().String()
+	}
 	traceID = cmp.Or(stateID, jobID, parentID)
 	if traceID == "" {
 		traceID = newTraceID()
 	}
-	if parentID == traceID {
-		return traceID, tp
+	if ok && parentID == traceID {
+		return traceID, formatTraceparent(sc)
 	}
 	return traceID, newTraceparent(traceID)
 }

@@ -16,9 +16,15 @@ func TestParseTraceparent(t *testing.T) {
 		wantTraceID string
 	}{
 		{"valid", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true, "00f067aa0ba902b7", true, "4bf92f3577b34da6a3ce929d0e0e4736"},
-		{"upper case", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", true, "00f067aa0ba902b7", true, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"upper case (W3C: lowercase only)", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", false, "", false, ""},
+		{"a control byte", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\x01", false, "", false, ""},
+		{"a control byte inside", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba9\n2b7-01", false, "", false, ""},
+		{"spaces around", " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ", false, "", false, ""},
+		{"version ff", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false, "", false, ""},
+		{"a later version with more", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz", true, "00f067aa0ba902b7", true, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"version 00 with more", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz", false, "", false, ""},
 		{"not sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", true, "00f067aa0ba902b7", false, "4bf92f3577b34da6a3ce929d0e0e4736"},
-		{"zero span id", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", true, "", true, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"zero span id", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", false, "", false, ""},
 		{"zero trace id", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", false, "", false, ""},
 		{"garbage", "nope", false, "", false, ""},
 		{"empty", "", false, "", false, ""},
@@ -84,6 +90,7 @@ func TestJobTrace(t *testing.T) {
 		{"same id everywhere keeps the parent", tpID, tpID, tp, tpID, true},
 		{"nothing: a new trace", "", "", "", "", false},
 		{"bad traceparent: a new trace", "", "", "garbage", "", false},
+		{"a control byte: a new trace, the header not sent on", "", "", tp + "\x01", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id, parent := jobTrace(tc.stateID, tc.jobID, tc.tp)

@@ -36,6 +36,7 @@ type Worker struct {
 	// guard refuses before DNS (nil map: guard off).
 	hostBlocked map[string]error
 	rawRedact   *rawRedactor
+	replyTo     *ReplyPolicy
 	signer      *Signer       // nil: calls are not signed
 	budget      *retryBudget  // nil: no retry budget
 	limiter     *rate.Limiter // nil: no rate limit
@@ -116,6 +117,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	w.wake.Store(&wake)
 	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now, w.breakersChanged)
 	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
+	w.replyTo = NewReplyPolicy(o.topo.Prefix, sec.ReplyToAllow)
 	if guarded(t, sec) {
 		w.hostBlocked = map[string]error{}
 		for _, ep := range t.Endpoints {

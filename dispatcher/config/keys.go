@@ -116,6 +116,8 @@ func (d *decoder) security(path string, n *yaml.Node, out *worker.Security) {
 		"max_job_bytes":          d.intField(&out.MaxJobBytes),
 		"max_response_bytes":     d.intField(&out.MaxResponseBytes),
 		"redact_headers":         func(p string, v *yaml.Node) { d.stringList(p, v, &out.RedactHeaders) },
+		"reply_to_allow":         func(p string, v *yaml.Node) { d.stringList(p, v, &out.ReplyToAllow) },
+		"state_keys":             func(p string, v *yaml.Node) { d.stringList(p, v, (*[]string)(&out.StateKeys)) },
 	})
 }
 

@@ -108,6 +108,31 @@ func (v *validator) security(s *worker.Security) {
 			v.fail(indexPath("security.redact_headers", i), "must be a valid header name, got %q", name)
 		}
 	}
+	for i, k := range s.StateKeys {
+		if len(k) < 16 {
+			v.fail(indexPath("security.state_keys", i), "must be at least 16 bytes, got %d", len(k))
+		}
+	}
+	for i, pat := range s.ReplyToAllow {
+		if !validSubjectPattern(pat) {
+			v.fail(indexPath("security.reply_to_allow", i), "must be a NATS subject pattern (non-empty tokens, * for one, > last for the rest), got %q", pat)
+		}
+	}
+}
+
+// validSubjectPattern reports whether p is a NATS subject pattern:
+// non-empty tokens without whitespace, '*' alone in a token, '>' alone in
+// the last.
+func validSubjectPattern(p string) bool {
+	toks := strings.Split(p, ".")
+	for i, tok := range toks {
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n") ||
+			(tok != "*" && strings.Contains(tok, "*")) ||
+			(tok != ">" && strings.Contains(tok, ">")) || (tok == ">" && i != len(toks)-1) {
+			return false
+		}
+	}
+	return true
 }
 
 // target validates one merged target. own reports whether a key, relative

@@ -36,6 +36,7 @@ func TestValidateServiceWide(t *testing.T) {
 		{"max job bytes", withTop("security: {max_job_bytes: 0}"), "security.max_job_bytes: must be greater than 0"},
 		{"max response bytes", withTop("security: {max_response_bytes: -1}"), "security.max_response_bytes: must be greater than 0"},
 		{"redact header name", withTop("security: {redact_headers: [X-Ok, \"Bad Name\"]}"), `security.redact_headers[1]: must be a valid header name, got "Bad Name"`},
+		{"reply_to_allow pattern", withTop("security: {reply_to_allow: [\"app.>\", \"a.>.b\"]}"), `security.reply_to_allow[1]: must be a NATS subject pattern (non-empty tokens, * for one, > last for the rest), got "a.>.b"`},
 		{"no targets section", "service_name: x\n", "targets: at least one target is required"},
 		{"empty targets", "targets: {}\n", "targets: at least one target is required"},
 	}
