@@ -24,39 +24,7 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command:", err)
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bench")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	results := filepath.Join(dir, "results.json")
-	cmd := exec.Command(bin, "-quick", "-json", results)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.WaitDelay = 10 * time.Second
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("bench -quick: %v", err)
-		}
-	case <-time.After(5 * time.Minute):
-		_ = cmd.Process.Signal(os.Interrupt)
-		<-done
-		t.Fatal("bench -quick did not finish within 5 minutes")
-	}
-
-	b, err := os.ReadFile(results)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("results: %v", err)
-	}
+	rep := runQuick(t, goBin, "-quick")
 	want := 0
 	for _, sc := range allScenarios {
 		for _, sut := range allSUTs {
@@ -87,4 +55,92 @@ func TestQuickRun(t *testing.T) {
 	if row := rep.row("flaky_random.seconds"); row == nil || len(row.Repeats) != 1 || row.Repeats[0].Ratio == nil {
 		t.Errorf("flaky_random.seconds lacks its figures repeat by repeat: %+v", row)
 	}
+}
+
+// TestQuickRunBaseline runs the harness with -quick and -baseline-bin (a
+// second build of ./cmd/dispatcher) on the scenarios that take dispatcher's
+// other paths: the baseline must run wherever dispatcher runs and get its
+// ratio. Like TestQuickRun it runs only with DISPATCH_BENCH_SMOKE=1.
+func TestQuickRunBaseline(t *testing.T) {
+	if os.Getenv("DISPATCH_BENCH_SMOKE") != "1" {
+		t.Skip("set DISPATCH_BENCH_SMOKE=1 to run the benchmark's smoke run")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	base := filepath.Join(t.TempDir(), "dispatcher-base")
+	if out, err := exec.Command(goBin, "build", "-o", base, "../../cmd/dispatcher").CombinedOutput(); err != nil {
+		t.Fatalf("go build dispatcher: %v\n%s", err, out)
+	}
+	scenarios := []string{scDrain, scFlakyRandom, scScaleout}
+	rep := runQuick(t, goBin, "-quick", "-scenarios", strings.Join(scenarios, ","), "-baseline-bin", base)
+	want := 0
+	for _, sc := range scenarios {
+		for _, sut := range knownSUTs {
+			if runs(sc, sut) {
+				want++
+			}
+		}
+	}
+	if len(rep.Runs) != want {
+		t.Errorf("runs = %d, want %d", len(rep.Runs), want)
+	}
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
+		}
+	}
+	for _, key := range []string{"drain.jobs_per_s", "flaky_random.seconds", "scaleout.ratio"} {
+		row := rep.row(key)
+		if row == nil || row.SUTs[sutBaseline] == nil || row.RatioBaseline == nil {
+			t.Errorf("summary lacks the baseline's %s or dispatcher/baseline: %+v", key, row)
+		}
+	}
+	if row := rep.row("flaky_random.seconds"); row == nil || len(row.Repeats) != 1 || row.Repeats[0].RatioBaseline == nil {
+		t.Errorf("flaky_random.seconds lacks the baseline repeat by repeat: %+v", row)
+	}
+	if rep.Builds[sutBaseline] == "" {
+		t.Error("report lacks the baseline's build")
+	}
+}
+
+// runQuick builds the harness, runs it with args and returns its JSON
+// report.
+func runQuick(t *testing.T, goBin string, args ...string) *report {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bench")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	results := filepath.Join(dir, "results.json")
+	cmd := exec.Command(bin, append(args, "-json", results)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.WaitDelay = 10 * time.Second
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("bench -quick: %v", err)
+		}
+	case <-time.After(5 * time.Minute):
+		_ = cmd.Process.Signal(os.Interrupt)
+		<-done
+		t.Fatal("bench -quick did not finish within 5 minutes")
+	}
+
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("results: %v", err)
+	}
+	return &rep
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,19 @@ type harness struct {
 	root   string // temp dir: bin/ and one dir per run
 
 	natsBin, dispatcherBin, selfBin string
+	baselineBin                     string // -baseline-bin, absolute; empty: no baseline
+	// builtFrom is the commit of the work tree ./cmd/dispatcher was built
+	// from, when the harness built it; empty otherwise.
+	builtFrom string
+}
+
+// binOf is the binary of a dispatcher build: sutDispatcher's or
+// sutBaseline's.
+func (h *harness) binOf(sut string) string {
+	if sut == sutBaseline {
+		return h.baselineBin
+	}
+	return h.dispatcherBin
 }
 
 // newHarness makes the temp dir and builds nats-server (from the module in
@@ -50,6 +64,16 @@ func newHarness(ctx context.Context, o options, procs *procSet, stderr io.Writer
 		natsBin:       filepath.Join(root, "bin", "nats-server"),
 		dispatcherBin: filepath.Join(root, "bin", "dispatcher"),
 	}
+	if o.baseline != "" {
+		if h.baselineBin, err = filepath.Abs(o.baseline); err != nil {
+			h.close()
+			return nil, err
+		}
+		if st, err := os.Stat(h.baselineBin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			h.close()
+			return nil, fmt.Errorf("-baseline-bin %s: not an executable file (%v)", o.baseline, err)
+		}
+	}
 	builds := [][2]string{{h.natsBin, "github.com/nats-io/nats-server/v2"}}
 	if o.dispatcher != "" {
 		if h.dispatcherBin, err = filepath.Abs(o.dispatcher); err != nil {
@@ -58,6 +82,7 @@ func newHarness(ctx context.Context, o options, procs *procSet, stderr io.Writer
 		}
 	} else {
 		builds = append(builds, [2]string{h.dispatcherBin, "./cmd/dispatcher"})
+		h.builtFrom = workTreeCommit(ctx, modRoot)
 	}
 	fmt.Fprintf(stderr, "bench: building %d binaries in %s\n", len(builds), filepath.Join(root, "bin"))
 	start := time.Now()
@@ -83,6 +108,53 @@ func newHarness(ctx context.Context, o options, procs *procSet, stderr io.Writer
 	return h, nil
 }
 
+// describeBuild names a dispatcher binary: its path and the commit it was
+// built from, when the build stamped one (go build in a git work tree does).
+func describeBuild(path string) string {
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return path
+	}
+	var rev, modified, at string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		case "vcs.time":
+			at = s.Value
+		}
+	}
+	if rev == "" {
+		return path
+	}
+	desc := fmt.Sprintf("%s (commit %.12s of %s", path, rev, at)
+	if modified == "true" {
+		desc += ", with uncommitted changes"
+	}
+	return desc + ")"
+}
+
+// workTreeCommit is the commit checked out in dir and whether the work
+// tree has changes, for a build made without VCS stamping
+// (GOFLAGS=-buildvcs=false); empty when git cannot tell.
+func workTreeCommit(ctx context.Context, dir string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "log", "-1", "--format=%h %cI").Output()
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		return ""
+	}
+	desc := fmt.Sprintf("%s (commit %s of %s", dir, f[0], f[1])
+	if st, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		desc += ", with uncommitted changes"
+	}
+	return desc + ")"
+}
+
 // moduleRoot is the directory of the go.mod governing the working directory.
 func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
@@ -106,10 +178,45 @@ func (h *harness) close() {
 	}
 }
 
-// runAll runs every scenario for every system, repeat after repeat,
-// flipping the order of the systems each repeat.
+// runOrder is the order of the systems in repeat r (0-based): the
+// rotations of the systems in turn, then, for an odd number of them, the
+// rotations of the reverse (a Williams design). Two systems run A B, B A,
+// A B, …; three run A B C, B C A, C A B, C B A, A C B, B A C, again and
+// again: each takes each place once every 3 repeats, and each follows each
+// other one equally often every 6.
+func runOrder(suts []string, r int) []string {
+	n := len(suts)
+	if n == 0 {
+		return nil
+	}
+	cycle := n
+	if n%2 == 1 && n > 1 {
+		cycle = 2 * n
+	}
+	k := r % cycle
+	order := make([]string, n)
+	for i := range order {
+		order[i] = suts[(i+k)%n]
+	}
+	if k >= n {
+		slices.Reverse(order)
+	}
+	return order
+}
+
+// runAll runs every scenario for every system, repeat after repeat, in the
+// order runOrder gives each repeat.
 func (h *harness) runAll(ctx context.Context) *report {
 	rep := newReport(h.opt)
+	rep.Builds = map[string]string{}
+	for _, sut := range h.opt.suts {
+		if isDispatcher(sut) {
+			rep.Builds[sut] = describeBuild(h.binOf(sut))
+			if sut == sutDispatcher && h.builtFrom != "" && rep.Builds[sut] == h.dispatcherBin {
+				rep.Builds[sut] = "built from " + h.builtFrom
+			}
+		}
+	}
 	total := 0
 	for _, sc := range h.opt.scenarios {
 		for _, sut := range h.opt.suts {
@@ -120,10 +227,7 @@ func (h *harness) runAll(ctx context.Context) *report {
 	}
 	i := 0
 	for r := range h.opt.repeats {
-		order := slices.Clone(h.opt.suts)
-		if r%2 == 1 {
-			slices.Reverse(order)
-		}
+		order := runOrder(h.opt.suts, r)
 		for _, sc := range h.opt.scenarios {
 			for _, sut := range order {
 				if !runs(sc, sut) {
@@ -152,8 +256,8 @@ func (h *harness) runAll(ctx context.Context) *report {
 }
 
 // runs reports whether scenario sc applies to system sut: scaleout is
-// dispatcher's alone.
-func runs(sc, sut string) bool { return sc != scScaleout || sut == sutDispatcher }
+// dispatcher's (and its baseline's) alone.
+func runs(sc, sut string) bool { return sc != scScaleout || isDispatcher(sut) }
 
 // run is one scenario against one system on a fresh nats-server and sink.
 type run struct {
@@ -228,7 +332,7 @@ func (r *run) teardown() {
 	}
 	if r.proc != nil {
 		r.stopSUT()
-		if r.sut == sutDispatcher {
+		if isDispatcher(r.sut) {
 			r.res.Log = summariseLog(r.proc.log.Name())
 			r.res.Notes = append(r.res.Notes, r.res.Log.notes()...)
 		}
@@ -260,7 +364,7 @@ func (r *run) startSUT(targets map[string]any, clientTimeout time.Duration) erro
 	case sutNaive:
 		argv = []string{r.h.selfBin, "naive", "-nats-url", r.b.url, "-endpoint", r.sink.url,
 			"-workers", "64", "-timeout", clientTimeout.String()}
-	case sutDispatcher:
+	case sutDispatcher, sutBaseline:
 		cfg, err := yaml.Marshal(dispatcherConfig(r.b.url, targets))
 		if err != nil {
 			return err
@@ -269,7 +373,7 @@ func (r *run) startSUT(targets map[string]any, clientTimeout time.Duration) erro
 		if err := os.WriteFile(path, cfg, 0o644); err != nil {
 			return err
 		}
-		argv = []string{r.h.dispatcherBin, "serve", "--config", path, "--log-level", "info"}
+		argv = []string{r.h.binOf(r.sut), "serve", "--config", path, "--log-level", "info"}
 	default:
 		return fmt.Errorf("unknown system %q", r.sut)
 	}
@@ -303,7 +407,7 @@ func dispatcherConfig(natsURL string, targets map[string]any) map[string]any {
 }
 
 // waitReady waits until the system consumes: naive's "ready" line, or
-// dispatcher's /readyz answering 200.
+// dispatcher's (or the baseline's) /readyz answering 200.
 func (r *run) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	if r.sut == sutNaive {
@@ -335,7 +439,7 @@ func (r *run) waitReady(ctx context.Context, timeout time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("dispatcher: not ready within %s (see %s)", timeout, r.proc.log.Name())
+			return fmt.Errorf("%s: not ready within %s (see %s)", r.sut, timeout, r.proc.log.Name())
 		}
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return err

@@ -10,6 +10,7 @@
 //	go run ./tests/bench -scenarios drain,rate -repeats 5 -v
 //	go run ./tests/bench -scenarios scaleout -suts dispatcher   # one instance vs two
 //	go run ./tests/bench -scenarios flaky-random -repeats 5     # the retry budget's tail
+//	go run ./tests/bench -scenarios drain -repeats 5 -baseline-bin /tmp/dispatcher-base  # before/after a change
 //
 // The same binary is the sink ("bench sink") and the naive consumer
 // ("bench naive"); the harness re-executes itself for both.
@@ -41,6 +42,9 @@ const (
 const (
 	sutNaive      = "naive"
 	sutDispatcher = "dispatcher"
+	// sutBaseline is dispatcher built from another commit (-baseline-bin):
+	// the same program, config and harness path as sutDispatcher.
+	sutBaseline = "baseline"
 )
 
 // Names of the scenarios, in the order they run within a repeat.
@@ -56,8 +60,13 @@ const (
 
 var (
 	allScenarios = []string{scDrain, scRate, scAlone, scIsolation, scFlaky, scFlakyRandom, scScaleout}
-	allSUTs      = []string{sutNaive, sutDispatcher}
+	allSUTs      = []string{sutNaive, sutDispatcher} // the default of -suts
+	knownSUTs    = []string{sutNaive, sutDispatcher, sutBaseline}
 )
+
+// isDispatcher reports whether sut is a build of dispatcher: dispatcher
+// itself or the baseline.
+func isDispatcher(sut string) bool { return sut == sutDispatcher || sut == sutBaseline }
 
 func main() {
 	if len(os.Args) > 1 {
@@ -94,6 +103,7 @@ type options struct {
 	scaleoutConcurrency int
 	jsonPath            string
 	dispatcher          string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
+	baseline            string // a dispatcher binary of another build, run as sutBaseline; empty: none
 	quick               bool
 	keep                bool
 	verbose             bool
@@ -120,13 +130,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.isoTimeout, "isolation-timeout", 60*time.Second, "isolation: give up on the healthy target's jobs after this long")
 	fs.IntVar(&o.nFlaky, "n-flaky", 20000, "flaky and flaky-random: jobs published before the system starts")
 	fs.Float64Var(&o.flakyP, "flaky-p", 0.2, "flaky and flaky-random: share of calls answered 503")
-	fs.Uint64Var(&o.flakySeed, "flaky-seed", 1, "flaky-random: seed of the sink's draws in repeat 1 (repeat k: seed+k-1, the same for both systems)")
+	fs.Uint64Var(&o.flakySeed, "flaky-seed", 1, "flaky-random: seed of the sink's draws in repeat 1 (repeat k: seed+k-1, the same for every system)")
 	fs.DurationVar(&o.flakyTimeout, "flaky-timeout", 3*time.Minute, "flaky and flaky-random: give up after this long")
 	fs.IntVar(&o.nScaleout, "n-scaleout", 6000, "scaleout: jobs drained by one instance, then as many by two")
 	fs.DurationVar(&o.scaleoutDelay, "scaleout-delay", 50*time.Millisecond, "scaleout: the target's time per call")
 	fs.IntVar(&o.scaleoutConcurrency, "scaleout-concurrency", 16, "scaleout: concurrency of each instance")
 	fs.StringVar(&o.jsonPath, "json", "bench-results.json", "write the results as JSON to this file (empty: none)")
 	fs.StringVar(&o.dispatcher, "dispatcher-bin", "", "use this dispatcher binary instead of building ./cmd/dispatcher (e.g. to compare two builds)")
+	fs.StringVar(&o.baseline, "baseline-bin", "", "also run this dispatcher binary (built from another commit) as system \"baseline\", wherever dispatcher runs, interleaved with the others; the table adds dispatcher/baseline")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: tiny sizes, one repeat (flags set explicitly still win)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, configs, stores)")
 	fs.BoolVar(&o.verbose, "v", false, "print each run's figures as it goes")
@@ -161,8 +172,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.scenarios, err = parseList("-scenarios", scenarios, allScenarios); err != nil {
 		return o, err
 	}
-	if o.suts, err = parseList("-suts", suts, allSUTs); err != nil {
+	if o.baseline != "" {
+		suts += "," + sutBaseline // wherever dispatcher runs
+	}
+	if o.suts, err = parseList("-suts", suts, knownSUTs); err != nil {
 		return o, err
+	}
+	if slices.Contains(o.suts, sutBaseline) && o.baseline == "" {
+		return o, errors.New("-suts: baseline needs -baseline-bin")
 	}
 	switch {
 	case o.repeats < 1:

@@ -33,8 +33,8 @@ type metricDef struct {
 }
 
 // everyRepeatKeys are the rows also printed (and written) repeat by repeat,
-// with dispatcher ÷ naive of each repeat: their median hides a bimodal
-// spread.
+// with dispatcher ÷ naive (and ÷ baseline) of each repeat: their median
+// hides a bimodal spread.
 var everyRepeatKeys = []string{"flaky_random.seconds", "flaky_random.delivered"}
 
 var metricDefs = []metricDef{
@@ -88,6 +88,9 @@ type summaryRow struct {
 	SUTs  map[string]*spread `json:"suts"`
 	// Ratio is dispatcher's median over naive's, when both ran.
 	Ratio *float64 `json:"ratio_dispatcher_over_naive,omitempty"`
+	// RatioBaseline is dispatcher's median over the baseline's (a ratio of
+	// medians, as Ratio), when both ran.
+	RatioBaseline *float64 `json:"ratio_dispatcher_over_baseline,omitempty"`
 	// Repeats are the figures of every repeat, for the rows of
 	// everyRepeatKeys.
 	Repeats []repeatFigures `json:"repeats,omitempty"`
@@ -99,6 +102,9 @@ type repeatFigures struct {
 	SUTs   map[string]float64 `json:"suts"`
 	// Ratio is dispatcher's figure over naive's in this repeat.
 	Ratio *float64 `json:"ratio_dispatcher_over_naive,omitempty"`
+	// RatioBaseline is dispatcher's figure over the baseline's in this
+	// repeat.
+	RatioBaseline *float64 `json:"ratio_dispatcher_over_baseline,omitempty"`
 }
 
 // targetCheck is one target: issue 3's unless its label says otherwise.
@@ -129,6 +135,9 @@ type report struct {
 	Runs     []runResult    `json:"runs"`
 	Summary  []summaryRow   `json:"summary"`
 	Targets  []targetCheck  `json:"targets,omitempty"`
+	// Builds names each dispatcher binary (dispatcher's and the
+	// baseline's) and the commit it was built from.
+	Builds map[string]string `json:"builds,omitempty"`
 
 	suts []string
 }
@@ -145,6 +154,7 @@ func newReport(o options) *report {
 			"isolation_timeout": o.isoTimeout.String(), "n_flaky": o.nFlaky, "flaky_p": o.flakyP, "flaky_seed": o.flakySeed,
 			"flaky_timeout": o.flakyTimeout.String(), "n_scaleout": o.nScaleout,
 			"scaleout_delay": o.scaleoutDelay.String(), "scaleout_concurrency": o.scaleoutConcurrency, "quick": o.quick,
+			"dispatcher_bin": o.dispatcher, "baseline_bin": o.baseline,
 		},
 		Runs: []runResult{},
 		suts: o.suts,
@@ -189,10 +199,8 @@ func (rep *report) finish() {
 		if len(row.SUTs) == 0 {
 			continue
 		}
-		if n, d := row.SUTs[sutNaive], row.SUTs[sutDispatcher]; n != nil && d != nil && n.Median != 0 {
-			ratio := d.Median / n.Median
-			row.Ratio = &ratio
-		}
+		row.Ratio = medianRatio(row.SUTs[sutDispatcher], row.SUTs[sutNaive])
+		row.RatioBaseline = medianRatio(row.SUTs[sutDispatcher], row.SUTs[sutBaseline])
 		if slices.Contains(everyRepeatKeys, d.Key) {
 			row.Repeats = rep.everyRepeat(d.Key)
 		}
@@ -215,15 +223,64 @@ func (rep *report) everyRepeat(key string) []repeatFigures {
 		if len(f.SUTs) == 0 {
 			continue
 		}
-		n, okN := f.SUTs[sutNaive]
-		d, okD := f.SUTs[sutDispatcher]
-		if okN && okD && n != 0 {
-			ratio := d / n
-			f.Ratio = &ratio
-		}
+		f.Ratio = figureRatio(f.SUTs, sutDispatcher, sutNaive)
+		f.RatioBaseline = figureRatio(f.SUTs, sutDispatcher, sutBaseline)
 		out = append(out, f)
 	}
 	return out
+}
+
+// medianRatio is a's median over b's, nil unless both ran and b's is not 0.
+func medianRatio(a, b *spread) *float64 {
+	if a == nil || b == nil || b.Median == 0 {
+		return nil
+	}
+	ratio := a.Median / b.Median
+	return &ratio
+}
+
+// figureRatio is figs[a] over figs[b], nil unless both are there and
+// figs[b] is not 0.
+func figureRatio(figs map[string]float64, a, b string) *float64 {
+	x, okA := figs[a]
+	y, okB := figs[b]
+	if !okA || !okB || y == 0 {
+		return nil
+	}
+	ratio := x / y
+	return &ratio
+}
+
+// ratioColumn is a column of dispatcher's figure over another system's.
+type ratioColumn struct {
+	header string
+	of     func(*summaryRow) *float64
+	ofRep  func(*repeatFigures) *float64
+}
+
+// ratioColumns are the ratio columns of the table: dispatcher ÷ naive and
+// dispatcher ÷ baseline, each when both systems ran.
+func (rep *report) ratioColumns() []ratioColumn {
+	var cols []ratioColumn
+	if slices.Contains(rep.suts, sutDispatcher) && slices.Contains(rep.suts, sutNaive) {
+		cols = append(cols, ratioColumn{"dispatcher/naive",
+			func(r *summaryRow) *float64 { return r.Ratio },
+			func(f *repeatFigures) *float64 { return f.Ratio }})
+	}
+	if slices.Contains(rep.suts, sutDispatcher) && slices.Contains(rep.suts, sutBaseline) {
+		cols = append(cols, ratioColumn{"dispatcher/baseline",
+			func(r *summaryRow) *float64 { return r.RatioBaseline },
+			func(f *repeatFigures) *float64 { return f.RatioBaseline }})
+	}
+	return cols
+}
+
+// fmtRatio prints a ratio column's cell.
+func fmtRatio(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", *v)
 }
 
 func newSpread(vals []float64) *spread {
@@ -303,34 +360,43 @@ func (rep *report) checkTargets() []targetCheck {
 
 // print writes the table, the target checks and the notes.
 func (rep *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\ndispatcher benchmark — %s, %d CPUs, %s %s/%s, %d repeat(s), medians (min–max)\n\n",
+	fmt.Fprintf(w, "\ndispatcher benchmark — %s, %d CPUs, %s %s/%s, %d repeat(s), medians (min–max)",
 		rep.Started.Format("2006-01-02"), rep.Host.CPUs, rep.Host.GoVersion, rep.Host.GOOS, rep.Host.GOARCH, rep.repeats())
+	cols := rep.ratioColumns()
+	if len(cols) > 0 {
+		fmt.Fprint(w, ", ratios of the medians")
+	}
+	fmt.Fprintln(w)
+	if rep.Builds[sutBaseline] != "" {
+		for _, sut := range []string{sutDispatcher, sutBaseline} {
+			if b := rep.Builds[sut]; b != "" {
+				fmt.Fprintf(w, "%-10s  %s\n", sut, b)
+			}
+		}
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "metric")
 	for _, sut := range rep.suts {
 		fmt.Fprintf(tw, "\t%s", sut)
 	}
-	showRatio := slices.Contains(rep.suts, sutNaive) && slices.Contains(rep.suts, sutDispatcher)
-	if showRatio {
-		fmt.Fprint(tw, "\tdispatcher/naive")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "\t%s", c.header)
 	}
 	fmt.Fprintln(tw)
-	for _, row := range rep.Summary {
+	for i := range rep.Summary {
+		row := &rep.Summary[i]
 		fmt.Fprint(tw, row.Label)
 		for _, sut := range rep.suts {
 			fmt.Fprintf(tw, "\t%s", row.SUTs[sut].String())
 		}
-		if showRatio {
-			if row.Ratio != nil {
-				fmt.Fprintf(tw, "\t%.2f×", *row.Ratio)
-			} else {
-				fmt.Fprint(tw, "\t-")
-			}
+		for _, c := range cols {
+			fmt.Fprintf(tw, "\t%s", fmtRatio(c.of(row)))
 		}
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
-	rep.printRepeats(w, showRatio)
+	rep.printRepeats(w, cols)
 
 	if len(rep.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets (dispatcher; issue 3's unless marked):")
@@ -372,8 +438,9 @@ func (rep *report) print(w io.Writer) {
 }
 
 // printRepeats writes the rows of everyRepeatKeys repeat by repeat (the
-// systems ran A B in odd repeats, B A in even ones).
-func (rep *report) printRepeats(w io.Writer, showRatio bool) {
+// systems ran in the order runOrder gives: with two, A B in odd repeats,
+// B A in even ones).
+func (rep *report) printRepeats(w io.Writer, cols []ratioColumn) {
 	for _, row := range rep.Summary {
 		if len(row.Repeats) == 0 {
 			continue
@@ -384,11 +451,12 @@ func (rep *report) printRepeats(w io.Writer, showRatio bool) {
 		for _, sut := range rep.suts {
 			fmt.Fprintf(tw, "\t%s", sut)
 		}
-		if showRatio {
-			fmt.Fprint(tw, "\tdispatcher/naive")
+		for _, c := range cols {
+			fmt.Fprintf(tw, "\t%s", c.header)
 		}
 		fmt.Fprintln(tw)
-		for _, f := range row.Repeats {
+		for i := range row.Repeats {
+			f := &row.Repeats[i]
 			fmt.Fprintf(tw, "  #%d", f.Repeat)
 			for _, sut := range rep.suts {
 				if v, ok := f.SUTs[sut]; ok {
@@ -397,12 +465,8 @@ func (rep *report) printRepeats(w io.Writer, showRatio bool) {
 					fmt.Fprint(tw, "\t-")
 				}
 			}
-			if showRatio {
-				if f.Ratio != nil {
-					fmt.Fprintf(tw, "\t%.2f×", *f.Ratio)
-				} else {
-					fmt.Fprint(tw, "\t-")
-				}
+			for _, c := range cols {
+				fmt.Fprintf(tw, "\t%s", fmtRatio(c.ofRep(f)))
 			}
 			fmt.Fprintln(tw)
 		}

@@ -17,7 +17,7 @@ import (
 
 // scaleout: the same number of jobs, published before the systems start,
 // drained once by one dispatcher instance and once by two instances on the
-// same durable consumer, against a target that takes -scaleout-delay per
+// same durable consumer (the baseline's build for sutBaseline), against a target that takes -scaleout-delay per
 // call (the HTTP calls are the limit, not the CPU) → jobs/s of each and
 // their ratio, and how the calls split between the two instances. Only
 // dispatcher runs it: naive has no shared durable consumer to scale.
@@ -37,7 +37,7 @@ func (r *run) scaleout(ctx context.Context) error {
 		}
 		procs := make([]*proc, k)
 		for i := range procs {
-			p, err := r.startDispatcher(fmt.Sprintf("dispatcher-%d-of-%d", i+1, k), targets)
+			p, err := r.startDispatcher(fmt.Sprintf("%s-%d-of-%d", r.sut, i+1, k), targets)
 			if err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ func (r *run) startDispatcher(name string, targets map[string]any) (*proc, error
 		return nil, err
 	}
 	p, err := r.h.procs.start(name, filepath.Join(r.dir, name+".log"),
-		r.h.dispatcherBin, "serve", "--config", path, "--log-level", "info")
+		r.h.binOf(r.sut), "serve", "--config", path, "--log-level", "info")
 	if err != nil {
 		return nil, err
 	}

@@ -199,7 +199,7 @@ func (r *run) isolation(ctx context.Context, nh int) error {
 		}
 	}
 	r.note("isolation: %d calls held by the hole, %d given up by the client", st.Status["held"], st.HoleGone)
-	if r.sut == sutDispatcher {
+	if isDispatcher(r.sut) {
 		dlq, err1 := r.b.streamMsgs(ctx, topo.DLQStream())
 		fb, err2 := r.b.streamMsgs(ctx, topo.FallbackStream())
 		if err1 == nil && err2 == nil {
@@ -279,7 +279,7 @@ func (r *run) flakyRun(ctx context.Context, spec flakySpec) error {
 			return err
 		}
 		nd, nf := 0, 0
-		if r.sut == sutDispatcher {
+		if isDispatcher(r.sut) {
 			if nd, err = r.b.streamMsgs(ctx, topo.DLQStream()); err != nil {
 				return err
 			}
@@ -351,7 +351,7 @@ func (r *run) flakyOutcomes(ctx context.Context) (got map[string]int64, dlq, fb 
 		return nil, nil, nil, err
 	}
 	dlq, fb = map[string]time.Time{}, map[string]time.Time{}
-	if r.sut != sutDispatcher {
+	if !isDispatcher(r.sut) {
 		return got, dlq, fb, nil
 	}
 	if dlq, err = r.b.recordIDs(ctx, topo.DLQStream()); err != nil {
