@@ -115,6 +115,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
 	}
 	note := func(s string) {
+		s = escape(s) // job ids and errors from the record
 		if bar != nil {
 			notes = append(notes, s)
 			return
