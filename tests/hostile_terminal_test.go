@@ -262,19 +262,6 @@ func watchFrames(t *testing.T, args ...string) string {
 // Selectors on the command line still work, narrowed by the variables.
 func TestCLIDLQEnvDoesNotSelect(t *testing.T) {
 	t.Parallel()
-	b := testenv.NewBroker(t)
-	testenv.EnsureStreams(t, b.JS)
-	testenv.PutDeadLetters(t, b.JS, "alpha", []string{"a1", "a2", "a3"})
-	testenv.PutDeadLetters(t, b.JS, "bravo", []string{"b1", "b2"})
-	count := func(target string) int {
-		return testenv.CountMsgs(t, b.JS, testenv.DLQStream, testenv.DLQSubject(target))
-	}
-	jobs := func() int { return testenv.CountMsgs(t, b.JS, testenv.JobsStream, "dispatch.jobs.>") }
-	cli := func(env []string, args ...string) testenv.CLIResult {
-		t.Helper()
-		return testenv.RunCLI(t, nil, env, append(args, "--nats-url", b.URL)...)
-	}
-
 	attacks := []struct {
 		name string
 		env  []string
@@ -290,35 +277,77 @@ func TestCLIDLQEnvDoesNotSelect(t *testing.T) {
 		{"replay --since of an unset variable", nil, []string{"dlq", "replay", "--since", ""}, "--since with an empty value"},
 	}
 	for _, a := range attacks {
-		r := cli(a.env, a.args...)
-		if r.Code != 2 || !strings.Contains(r.Stderr, a.want) {
-			t.Errorf("%s: want exit 2 saying %q\n%s", a.name, a.want, r)
-		}
-		if na, nb, nj := count("alpha"), count("bravo"), jobs(); na != 3 || nb != 2 || nj != 0 {
-			t.Fatalf("%s: %d alpha and %d bravo dead letters left (want 3 and 2), %d jobs replayed (want 0)\n%s", a.name, na, nb, nj, r)
-		}
+		t.Run(a.name, func(t *testing.T) {
+			t.Parallel()
+			w := newEnvWorld(t)
+			r := w.cli(a.env, a.args...)
+			if r.Code != 2 || !strings.Contains(r.Stderr, a.want) {
+				t.Errorf("want exit 2 saying %q\n%s", a.want, r)
+			}
+			if na, nb, nj := w.count("alpha"), w.count("bravo"), w.jobs(); na != 3 || nb != 2 || nj != 0 {
+				t.Errorf("%d alpha and %d bravo dead letters left (want 3 and 2), %d jobs replayed (want 0)\n%s", na, nb, nj, r)
+			}
+		})
 	}
 
 	// Explicit selectors work; the variable narrows them and is noted.
-	r := cli([]string{"DISPATCHER_TARGET=alpha"}, "dlq", "purge", "--reason", "exhausted", "--job-id", "a1,b1", "--yes")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "deleted 1 of 1") || !strings.Contains(r.Stderr, "narrowed by DISPATCHER_TARGET=alpha") {
-		t.Errorf("purge --reason --job-id narrowed by DISPATCHER_TARGET\n%s", r)
-	}
-	if na, nb := count("alpha"), count("bravo"); na != 2 || nb != 2 {
-		t.Errorf("after purging a1: %d alpha and %d bravo dead letters, want 2 and 2", na, nb)
-	}
-	if r := cli([]string{"DISPATCHER_TARGET=alpha"}, "dlq", "replay", "--target", "bravo"); r.Code != 0 || !strings.Contains(r.Stdout, "replayed 2") {
-		t.Errorf("replay --target bravo (the flag wins over the variable)\n%s", r)
-	}
-	if nb, nj := count("bravo"), jobs(); nb != 0 || nj != 2 {
-		t.Errorf("after replaying bravo: %d bravo dead letters (want 0), %d jobs (want 2)", nb, nj)
-	}
-	if r := cli(nil, "dlq", "purge", "--all", "--yes"); r.Code != 0 || !strings.Contains(r.Stdout, "deleted 2 of 2") {
-		t.Errorf("purge --all --yes\n%s", r)
-	}
-	if na := count("alpha"); na != 0 {
-		t.Errorf("%d alpha dead letters after purge --all", na)
-	}
+	t.Run("explicit selectors", func(t *testing.T) {
+		t.Parallel()
+		w := newEnvWorld(t)
+		r := w.cli([]string{"DISPATCHER_TARGET=alpha"}, "dlq", "purge", "--reason", "exhausted", "--job-id", "a1,b1", "--yes")
+		if r.Code != 0 || !strings.Contains(r.Stdout, "deleted 1 of 1") || !strings.Contains(r.Stderr, "narrowed by DISPATCHER_TARGET=alpha") {
+			t.Errorf("purge --reason --job-id narrowed by DISPATCHER_TARGET\n%s", r)
+		}
+		if na, nb := w.count("alpha"), w.count("bravo"); na != 2 || nb != 2 {
+			t.Errorf("after purging a1: %d alpha and %d bravo dead letters, want 2 and 2", na, nb)
+		}
+		if r := w.cli([]string{"DISPATCHER_TARGET=alpha"}, "dlq", "replay", "--target", "bravo"); r.Code != 0 || !strings.Contains(r.Stdout, "replayed 2") {
+			t.Errorf("replay --target bravo (the flag wins over the variable)\n%s", r)
+		}
+		if nb, nj := w.count("bravo"), w.jobs(); nb != 0 || nj != 2 {
+			t.Errorf("after replaying bravo: %d bravo dead letters (want 0), %d jobs (want 2)", nb, nj)
+		}
+		if r := w.cli(nil, "dlq", "purge", "--all", "--yes"); r.Code != 0 || !strings.Contains(r.Stdout, "deleted 2 of 2") {
+			t.Errorf("purge --all --yes\n%s", r)
+		}
+		if na := w.count("alpha"); na != 0 {
+			t.Errorf("%d alpha dead letters after purge --all", na)
+		}
+	})
+}
+
+// envWorld is a server with the dispatcher's streams, 3 dead letters of
+// alpha (a1, a2, a3) and 2 of bravo (b1, b2), and no service.
+type envWorld struct {
+	t *testing.T
+	b *testenv.Broker
+}
+
+func newEnvWorld(t *testing.T) *envWorld {
+	t.Helper()
+	w := &envWorld{t: t, b: testenv.NewBroker(t)}
+	testenv.EnsureStreams(t, w.b.JS)
+	testenv.PutDeadLetters(t, w.b.JS, "alpha", []string{"a1", "a2", "a3"})
+	testenv.PutDeadLetters(t, w.b.JS, "bravo", []string{"b1", "b2"})
+	return w
+}
+
+// count is the number of target's dead letters.
+func (w *envWorld) count(target string) int {
+	return testenv.CountMsgs(w.t, w.b.JS, testenv.DLQStream, testenv.DLQSubject(target))
+}
+
+// jobs is the number of jobs in the jobs stream (replayed ones: no
+// service consumes them).
+func (w *envWorld) jobs() int {
+	return testenv.CountMsgs(w.t, w.b.JS, testenv.JobsStream, testenv.Prefix+".jobs.>")
+}
+
+// cli runs the dispatcher against the world's server with the variables
+// env (and no other DISPATCHER_* variable).
+func (w *envWorld) cli(env []string, args ...string) testenv.CLIResult {
+	w.t.Helper()
+	return testenv.RunCLI(w.t, nil, env, append(args, "--nats-url", w.b.URL)...)
 }
 
 func mustJSON(t *testing.T, v any) []byte {
