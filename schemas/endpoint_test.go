@@ -67,7 +67,6 @@ func TestDisplayEndpoint(t *testing.T) {
 	}
 }
 
-
 // FuzzDisplayEndpoint holds the display form to its promises on any input:
 // valid UTF-8, its own display form, no user info or query but REDACTED,
 // and the input's secrets gone.
