@@ -330,7 +330,7 @@ func (s *Service) start(ctx context.Context) error {
 		s.wmu.Unlock()
 		c, r := w.Limits()
 		s.log.Info("worker started", zap.String("target", names[i]), zap.Int("concurrency", c), zap.Float64("rate_per_second", r),
-			zap.String("limit_scope", w.Target().LimitScope), zap.Strings("endpoints", s.cfg.Targets[names[i]].Endpoints))
+			zap.String("limit_scope", w.Target().LimitScope), zap.Strings("endpoints", displayEndpoints(s.cfg.Targets[names[i]].Endpoints)))
 	}
 	return nil
 }
@@ -362,4 +362,13 @@ func (s *Service) stopWorkers() {
 	s.wmu.Unlock()
 	wg.Wait()
 	s.reload.retiring.Wait()
+}
+
+// displayEndpoints is endpoints as logs show them (schemas.DisplayEndpoint).
+func displayEndpoints(endpoints []string) []string {
+	out := make([]string, len(endpoints))
+	for i, e := range endpoints {
+		out[i] = schemas.DisplayEndpoint(e)
+	}
+	return out
 }

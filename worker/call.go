@@ -139,7 +139,7 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 	}
 	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.o.userAgent, w.signer, w.o.now())
 	if err != nil {
-		res.err, res.class, res.errText = err, schemas.ClassInvalidJob, err.Error()
+		res.err, res.class, res.errText = err, schemas.ClassInvalidJob, errorText(err)
 		return res
 	}
 	var wrote atomic.Bool
@@ -184,14 +184,15 @@ func readBody(body io.Reader, max int) (b []byte, cut bool) {
 	return b, err != nil
 }
 
-// errorText is a short, secret-free description of a transport error: the
-// url.Error wrapper (which repeats the URL, query included) is dropped.
+// errorText is a short, secret-free description of a failed call: the
+// url.Error in it (which repeats the URL, its query and user name included)
+// is replaced by the error it wraps; the wrappers around it are kept.
 func errorText(err error) string {
+	msg := err.Error()
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
-		err = uerr.Err
+		msg = strings.Replace(msg, uerr.Error(), uerr.Err.Error(), 1)
 	}
-	msg := err.Error()
 	if len(msg) > 512 {
 		msg = msg[:512]
 	}
