@@ -125,8 +125,9 @@ func (d *decoder) security(path string, n *yaml.Node, out *worker.Security) {
 // override one by one.
 func (d *decoder) settingsFields(t *worker.Target) map[string]field {
 	return map[string]field{
-		"concurrency": d.intField(&t.Concurrency),
-		"limit_scope": d.strField(&t.LimitScope),
+		"concurrency":    d.intField(&t.Concurrency),
+		"limit_scope":    d.strField(&t.LimitScope),
+		"allow_networks": func(p string, v *yaml.Node) { d.networkList(p, v, &t.AllowNetworks) },
 		"timeouts": func(p string, v *yaml.Node) {
 			d.fields(p, v, map[string]field{
 				"connect":         d.durationField(&t.Timeouts.Connect),
