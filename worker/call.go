@@ -25,14 +25,11 @@ import (
 var dialResolver *net.Resolver
 
 // newClient builds the target's own HTTP client: one keep-alive pool sized to
-// the target's concurrency, split timeouts, the SSRF guard in the dialer and
-// no redirects. No proxy is used: a proxy would dial on our behalf and bypass
-// the guard.
-func newClient(t Target, sec Security) *http.Client {
-	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second, Resolver: dialResolver}
-	if guarded(t, sec) {
-		dialer.Control = ssrfControl
-	}
+// the target's concurrency, split timeouts, the SSRF guard of policy in the
+// dialer and no redirects. No proxy is used: a proxy would dial on our behalf
+// and bypass the guard.
+func newClient(t Target, policy NetPolicy) *http.Client {
+	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second, Resolver: dialResolver, Control: policy.control}
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialer.DialContext,
@@ -73,9 +70,6 @@ type callResult struct {
 
 // ok reports a 2xx answer.
 func (r *callResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
-
-// guarded reports whether the SSRF guard applies to t's calls.
-func guarded(t Target, sec Security) bool { return !sec.AllowPrivateNetworks && !t.AllowPrivate }
 
 // buildRequest turns a job into the HTTP request for endpoint. A non-nil
 // signer signs the exact body bytes sent, with timestamp now. userAgent is
