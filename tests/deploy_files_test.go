@@ -72,6 +72,7 @@ func TestDeployFilesParse(t *testing.T) {
 func TestDeployDispatcherConfigsValid(t *testing.T) {
 	t.Setenv("PAYMENTS_TOKEN", "test-token")
 	t.Setenv("DEMO_TOKEN", "test-token")
+	setDeployPasswords(t)
 	for _, path := range []string{"compose/dispatcher.yaml", "k8s/base/dispatcher.yaml"} {
 		t.Run(path, func(t *testing.T) {
 			cfg, err := config.Load(filepath.Join(deployDir, path))
@@ -124,11 +125,15 @@ func TestDeployStreamDefinitionsMatchTopology(t *testing.T) {
 
 // The nats-server configs load with the server's own parser.
 func TestDeployNATSConfigsLoad(t *testing.T) {
+	setDeployPasswords(t)
 	paths, _ := filepath.Glob(filepath.Join(deployDir, "nats", "*.conf"))
 	if len(paths) < 4 {
 		t.Fatalf("found %d nats configs, want single + 3 cluster nodes", len(paths))
 	}
 	for _, p := range paths {
+		if filepath.Base(p) == "accounts.conf" {
+			continue // included by the others (TestDeployNATSAccountsEverywhere)
+		}
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			opts, err := server.ProcessConfigFile(p)
 			if err != nil {
@@ -146,6 +151,7 @@ func TestDeployNATSConfigsLoad(t *testing.T) {
 func TestDeployGracePeriodsAboveShutdownTimeout(t *testing.T) {
 	t.Setenv("PAYMENTS_TOKEN", "x")
 	t.Setenv("DEMO_TOKEN", "x")
+	setDeployPasswords(t)
 	k8sCfg, err := config.Load(filepath.Join(deployDir, "k8s/base/dispatcher.yaml"))
 	if err != nil {
 		t.Fatal(err)
