@@ -2,14 +2,17 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
 )
@@ -221,5 +224,77 @@ func legacyJobsStream(t *testing.T, js jetstream.JetStream) {
 	})
 	if err != nil {
 		t.Fatalf("legacy jobs stream: %v", err)
+	}
+}
+
+// TestHostileOrphanSubjectTokens: a job on a jobs subject of several tokens
+// (dispatch.jobs.evil.t1) is an orphan whatever its last token names — no
+// target's consumer reads it (their filters are dispatch.jobs.<target>). It
+// is never called on target t1; lag shows it as an orphan with its whole
+// subject; its dead letter and dlq name it in full; a replay puts it back on
+// exactly that subject.
+func TestHostileOrphanSubjectTokens(t *testing.T) {
+	t.Parallel()
+	b := testenv.NewBroker(t)
+	testenv.EnsureStreams(t, b.JS)
+	sink := testenv.NewSink(t)
+	const subject, tail = "dispatch.jobs.evil.t1", "evil.t1"
+	testenv.Publish(t, b.JS, testenv.Msg{Subject: subject, ID: "evil-1", Data: []byte(`{"id":"evil-1","path":"/evil"}`)})
+	cfgText := b.Config(testenv.M{"orphan_grace": "1s"}, testenv.Targets(testenv.M{"t1": testenv.Target(sink.URL)}))
+	cfg := testenv.WriteConfig(t, cfgText)
+
+	lagJSON := func(t *testing.T) dispatcher.Lag {
+		t.Helper()
+		r := testenv.RunCLI(t, nil, nil, "lag", "--json", "--config", cfg)
+		var lag dispatcher.Lag
+		if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &lag) != nil {
+			t.Fatalf("lag --json\n%s", r)
+		}
+		return lag
+	}
+	lag := lagJSON(t)
+	if len(lag.Orphans) != 1 || lag.Orphans[0].Subject != subject || lag.Orphans[0].Target != tail || lag.Orphans[0].Messages != 1 {
+		t.Errorf("lag --json: orphans %+v, want %s (target %s, 1 job)", lag.Orphans, subject, tail)
+	}
+	if r := testenv.RunCLI(t, nil, []string{"COLUMNS=0"}, "lag", "--config", cfg); !strings.Contains(r.Stdout, "ORPHANS") || !strings.Contains(lineWith(r.Stdout, subject), subject) {
+		t.Errorf("lag does not show %s among the orphans\n%s", subject, r)
+	}
+
+	svc := testenv.RunService(t, cfgText)
+	d := testenv.WaitDeadLetters(t, b.JS, tail, 1, 15*time.Second)[0]
+	if d.Subject != testenv.DLQSubject(tail) || d.Rec.Target != tail || d.Rec.Reason != schemas.ReasonUnknownTarget {
+		t.Errorf("dead letter on %s, target %q, reason %s; want %s, %q, unknown_target", d.Subject, d.Rec.Target, d.Rec.Reason, testenv.DLQSubject(tail), tail)
+	}
+	svc.Stop(t)
+	if n := sink.Count(); n != 0 {
+		t.Errorf("target t1 was called %d times for a job on %s", n, subject)
+	}
+	lag = lagJSON(t)
+	for _, tl := range lag.Targets {
+		if tl.Target == "t1" && tl.Dead != 0 {
+			t.Errorf("lag counts the orphan's dead letter as t1's: %+v", tl)
+		}
+	}
+	r := testenv.RunCLI(t, nil, []string{"COLUMNS=0"}, "dlq", "ls", "--nats-url", b.URL)
+	row := ""
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if strings.Contains(l, "unknown_target") {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); r.Code != 0 || len(f) < 3 || f[2] != tail {
+		t.Errorf("dlq ls: the orphan's row %q, want target %s\n%s", row, tail, r)
+	}
+
+	r = testenv.RunCLI(t, nil, nil, "dlq", "replay", "--seq", fmt.Sprint(d.Seq), "--json", "--nats-url", b.URL)
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"target":"`+tail+`"`) {
+		t.Errorf("dlq replay\n%s", r)
+	}
+	on := testenv.JobsOn(t, b.JS, subject)
+	if len(on) != 1 || on[0].Header.Get(schemas.HeaderReplayOf) != fmt.Sprint(d.Seq) {
+		t.Errorf("after the replay %s holds %d jobs, want the replayed one", subject, len(on))
+	}
+	if n := len(testenv.JobsOn(t, b.JS, testenv.JobsSubject("t1"))); n != 0 {
+		t.Errorf("the replay put %d jobs on %s", n, testenv.JobsSubject("t1"))
 	}
 }
