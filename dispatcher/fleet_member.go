@@ -32,6 +32,7 @@ type fleetMember struct {
 	m                     *metrics.Metrics
 	connected             func() bool
 	partSize              int // targetSetPartSize, or less for the server's max payload
+	partitions            int // streams.partitions, announced in the heartbeat
 
 	shares chan FleetBreaker // transitions to publish, in order
 	kick   chan struct{}     // a heartbeat now: the targets or a share changed
@@ -65,9 +66,9 @@ func newFleetMember(s *Service, inst, brk jetstream.KeyValue) *fleetMember {
 	return &fleetMember{
 		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
 		cfg: s.cfg.Fleet, grace: s.cfg.OrphanGrace, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
-		connected: s.nc.IsConnected,
-		partSize:  min(targetSetPartSize, max(int(s.nc.MaxPayload())-4096, 1024)),
-		shares:    make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
+		connected: s.nc.IsConnected, partitions: s.cfg.Streams.Partitions,
+		partSize: min(targetSetPartSize, max(int(s.nc.MaxPayload())-4096, 1024)),
+		shares:   make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
 		workers: map[string]*worker.Worker{}, breakers: map[string]FleetBreaker{},
 		servingState: newServingState(),
 	}
@@ -250,6 +251,7 @@ func (f *fleetMember) heartbeat(ctx context.Context) {
 	rec := FleetInstance{
 		ID: f.id, Instance: f.instance, ServiceName: f.service, StartedAt: f.started,
 		At: time.Now().UTC(), HeartbeatMS: f.cfg.Heartbeat.Milliseconds(), Targets: []FleetLimits{},
+		Partitions: f.partitions,
 	}
 	f.mu.Lock()
 	set := f.ownSet()

@@ -2,7 +2,9 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,18 +24,26 @@ type StreamSettings struct {
 	// copy that redoes its delivery's outcome within it stores nothing
 	// twice (worker/settle.go). Zero means MinSettleWindow.
 	SettleWindow time.Duration
+	// Partitions is streams.partitions: the subject transforms of the jobs
+	// and scheduling streams map each target to one of them.
+	Partitions int
+	// Legacy is set when the jobs stream exists and allows scheduled
+	// messages (created by a version before partitions): that cannot be
+	// turned off on an existing stream, so its flags are kept (docs/runbook.md
+	// says how to recreate it).
+	Legacy bool
 }
 
 // MinSettleWindow is the smallest settle window.
 const MinSettleWindow = 15 * time.Minute
 
 // SettleWindow is the settle window for cfg's targets: twice the longest
-// AckWait (the delay of a redelivery after a crash), at least
-// MinSettleWindow.
+// AckWait of a consumer a delivery can come from (the delay of a
+// redelivery after a crash), at least MinSettleWindow.
 func SettleWindow(cfg *config.Config) time.Duration {
-	w := MinSettleWindow
+	w := max(MinSettleWindow, 2*worker.AckWait)
 	for _, tg := range cfg.Targets {
-		w = max(w, 2*worker.AckWait(tg))
+		w = max(w, 2*worker.LegacyAckWait(tg))
 	}
 	return w
 }
@@ -44,24 +54,34 @@ func SettleWindow(cfg *config.Config) time.Duration {
 func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfig {
 	r := max(s.Replicas, 1)
 	window := max(s.SettleWindow, MinSettleWindow)
+	n := max(s.Partitions, 1)
+	jobs := jetstream.StreamConfig{
+		Name:        t.JobsStream(),
+		Description: "dispatcher jobs",
+		Subjects:    []string{t.JobsWildcard()},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    r,
+		Discard:     jetstream.DiscardOld,
+		Duplicates:  2 * time.Minute,
+		// Publishers write here: no scheduled messages and no rollups, so
+		// that no header of theirs can purge a pending job.
+		AllowDirect: true,
+	}
+	jobs.SubjectTransform = &jetstream.SubjectTransformConfig{}
+	jobs.SubjectTransform.Source, jobs.SubjectTransform.Destination = t.JobsTransform(n)
+	if s.Legacy {
+		// Created before partitions: <p>.retry.> holds copies scheduled
+		// before the scheduling stream existed (they fire onto
+		// <p>.jobs.<target>), and schedules cannot be turned off on a
+		// stream once on.
+		jobs.Subjects = append(jobs.Subjects, t.RetryWildcard())
+		jobs.AllowMsgSchedules, jobs.AllowRollup = true, true
+	}
+	sched := &jetstream.SubjectTransformConfig{}
+	sched.Source, sched.Destination = t.DueTransform(n)
 	return []jetstream.StreamConfig{
-		{
-			Name:        t.JobsStream(),
-			Description: "dispatcher jobs",
-			// <p>.retry.> holds copies scheduled before the scheduling
-			// stream existed; they fire onto <p>.jobs.<target>.
-			Subjects:   []string{t.JobsWildcard(), t.RetryWildcard()},
-			Retention:  jetstream.WorkQueuePolicy,
-			Storage:    jetstream.FileStorage,
-			Replicas:   r,
-			Discard:    jetstream.DiscardOld,
-			Duplicates: 2 * time.Minute,
-			// Kept for the copies above: a stream's schedules cannot be
-			// turned off once on.
-			AllowMsgSchedules: true,
-			AllowRollup:       true,
-			AllowDirect:       true,
-		},
+		jobs,
 		{
 			Name:        t.SchedStream(),
 			Description: "dispatcher scheduled copies of jobs (retries, postponements, holds) and settle markers",
@@ -77,6 +97,7 @@ func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfi
 			AllowRollup:       true, // forced on by schedules
 			AllowMsgTTL:       true, // settle markers expire
 			AllowDirect:       true,
+			SubjectTransform:  sched,
 		},
 		{
 			Name:        t.DLQStream(),
@@ -106,6 +127,11 @@ func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfi
 // EnsureStreams creates or updates the streams. Doing so twice with the
 // same settings changes nothing.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, t schemas.Topology, s StreamSettings) error {
+	if st, err := js.Stream(ctx, t.JobsStream()); err == nil {
+		s.Legacy = st.CachedInfo().Config.AllowMsgSchedules
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("stream %s: %w", t.JobsStream(), err)
+	}
 	for _, sc := range StreamConfigs(t, s) {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
@@ -114,41 +140,54 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, t schemas.Topolo
 	return nil
 }
 
-// consumerConfig is a durable pull consumer of one target: on the jobs
-// stream (filter <p>.jobs.<target>) or, due, on the scheduling stream
-// (filter <p>.due.<target>). Deliveries waiting in the worker's lane are
-// kept fresh, so AckWait only covers a call; retries do not hold a slot, so
-// MaxAckPending only needs room for what a few instances hold and messages
-// of a crashed instance awaiting redelivery.
-func consumerConfig(t schemas.Topology, tg worker.Target, due bool) jetstream.ConsumerConfig {
-	conc := max(tg.Concurrency, 1)
-	name, filter, what := t.ConsumerName(tg.Name), t.JobsSubject(tg.Name), "jobs"
+// partitionConsumer is the durable pull consumer of partition k, on the
+// jobs stream or (due) on the scheduling stream, shared by every instance.
+// Deliveries held are kept fresh by their intake, so AckWait only bounds
+// how long a crashed instance's deliveries wait for redelivery; an
+// intake holds at most its budget, so MaxAckPending only needs room for
+// what a fleet holds and what a crashed instance left.
+func partitionConsumer(t schemas.Topology, k int, due bool) jetstream.ConsumerConfig {
+	name, filter, what := t.PartConsumerName(k), t.PartFilter(k), "jobs"
 	if due {
-		name, filter, what = t.DueConsumerName(tg.Name), t.DueSubject(tg.Name), "scheduled copies"
+		name, filter, what = t.DuePartConsumerName(k), t.DuePartFilter(k), "scheduled copies"
 	}
 	return jetstream.ConsumerConfig{
 		Durable:       name,
-		Description:   "dispatcher worker of target " + tg.Name + " (" + what + ")",
+		Description:   "dispatcher partition " + strconv.Itoa(k) + " (" + what + ")",
 		FilterSubject: filter,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       worker.AckWait(tg),
+		AckWait:       worker.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: max(1000, 4*conc),
+		MaxAckPending: partitionMaxAckPending,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
 	}
 }
 
-// EnsureConsumers creates or updates the durable consumers of a target: its
-// jobs' and its scheduled copies'.
-func EnsureConsumers(ctx context.Context, js jetstream.JetStream, t schemas.Topology, tg worker.Target) ([]jetstream.Consumer, error) {
-	jobs, err := js.CreateOrUpdateConsumer(ctx, t.JobsStream(), consumerConfig(t, tg, false))
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", t.ConsumerName(tg.Name), err)
+// partitionMaxAckPending is each partition consumer's MaxAckPending: a
+// dozen instances each holding its largest budget.
+const partitionMaxAckPending = 50000
+
+// EnsurePartitions creates or updates the durable consumers of partitions
+// 0…n-1: jobs[k] on the jobs stream, due[k] on the scheduling stream.
+func EnsurePartitions(ctx context.Context, js jetstream.JetStream, t schemas.Topology, n int) (jobs, due []jetstream.Consumer, err error) {
+	for k := range n {
+		for _, isDue := range []bool{false, true} {
+			stream := t.JobsStream()
+			if isDue {
+				stream = t.SchedStream()
+			}
+			cc := partitionConsumer(t, k, isDue)
+			c, err := js.CreateOrUpdateConsumer(ctx, stream, cc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("consumer %s: %w", cc.Durable, err)
+			}
+			if isDue {
+				due = append(due, c)
+			} else {
+				jobs = append(jobs, c)
+			}
+		}
 	}
-	due, err := js.CreateOrUpdateConsumer(ctx, t.SchedStream(), consumerConfig(t, tg, true))
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", t.DueConsumerName(tg.Name), err)
-	}
-	return []jetstream.Consumer{jobs, due}, nil
+	return jobs, due, nil
 }

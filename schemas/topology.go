@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"hash/fnv"
 	"strconv"
 	"strings"
 )
@@ -85,8 +86,8 @@ func (t Topology) DueTarget(subject string) (target string, ok bool) {
 	return cutPrefix(subject, t.Prefix+".due.")
 }
 
-// DueConsumerName is the durable consumer of a target's fired copies:
-// dispatch_due_<target>.
+// DueConsumerName is the durable consumer of a target's fired copies in
+// the per-target consumption of earlier versions: dispatch_due_<target>.
 func (t Topology) DueConsumerName(target string) string { return "dispatch_due_" + target }
 
 // DeliveryKey names a delivery across the streams jobs come from: the
@@ -103,6 +104,114 @@ func (t Topology) SettledSubject(key string) string { return t.Prefix + ".settle
 
 // SettledWildcard matches every settle marker: <p>.settled.>.
 func (t Topology) SettledWildcard() string { return t.Prefix + ".settled.>" }
+
+// Partitions. The jobs stream stores a job published on <p>.jobs.<target>
+// as <p>.part.<k>.<target>, k the target's partition (Partition), and the
+// scheduling stream stores a copy fired onto <p>.due.<target> as
+// <p>.duepart.<k>.<target>: subject transforms of the streams do it, with
+// NATS's partition() mapping. Neither subject space is one any stream
+// listens on, so no publisher can write there, and neither looks like
+// <p>.jobs.<anything>. Each partition has one durable consumer per stream,
+// shared by every instance.
+
+// Partition is the partition of target among n: what NATS's
+// {{partition(n,1)}} mapping computes for a subject whose first wildcard
+// token is target (FNV-1a, 32 bits, modulo n).
+func Partition(target string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(target))
+	return int(h.Sum32() % uint32(n))
+}
+
+// PartSubject is where the jobs stream stores target's jobs of partition
+// k: <p>.part.<k>.<target>.
+func (t Topology) PartSubject(k int, target string) string {
+	return t.Prefix + ".part." + strconv.Itoa(k) + "." + target
+}
+
+// PartFilter matches the jobs of partition k: <p>.part.<k>.>.
+func (t Topology) PartFilter(k int) string { return t.Prefix + ".part." + strconv.Itoa(k) + ".>" }
+
+// PartWildcard matches the jobs of every partition: <p>.part.>.
+func (t Topology) PartWildcard() string { return t.Prefix + ".part.>" }
+
+// DuePartSubject is where the scheduling stream stores target's fired
+// copies of partition k: <p>.duepart.<k>.<target>.
+func (t Topology) DuePartSubject(k int, target string) string {
+	return t.Prefix + ".duepart." + strconv.Itoa(k) + "." + target
+}
+
+// DuePartFilter matches the fired copies of partition k: <p>.duepart.<k>.>.
+func (t Topology) DuePartFilter(k int) string {
+	return t.Prefix + ".duepart." + strconv.Itoa(k) + ".>"
+}
+
+// DuePartWildcard matches the fired copies of every partition: <p>.duepart.>.
+func (t Topology) DuePartWildcard() string { return t.Prefix + ".duepart.>" }
+
+// PartTarget is the partition and the target of a subject
+// <p>.part.<k>.<target> or <p>.duepart.<k>.<target>.
+func (t Topology) PartTarget(subject string) (k int, target string, ok bool) {
+	rest, ok := cutPrefix(subject, t.Prefix+".part.")
+	if !ok {
+		if rest, ok = cutPrefix(subject, t.Prefix+".duepart."); !ok {
+			return 0, "", false
+		}
+	}
+	num, target, ok := strings.Cut(rest, ".")
+	if !ok || target == "" {
+		return 0, "", false
+	}
+	k, err := strconv.Atoi(num)
+	if err != nil || k < 0 {
+		return 0, "", false
+	}
+	return k, target, true
+}
+
+// JobsTransform is the subject transform of the jobs stream with n
+// partitions: <p>.jobs.* to <p>.part.{{partition(n,1)}}.{{wildcard(1)}}.
+// Subjects of more tokens (<p>.jobs.a.b) do not match it: they are stored
+// as published, consumed by no partition, and swept as orphans.
+func (t Topology) JobsTransform(n int) (source, destination string) {
+	return t.Prefix + ".jobs.*", t.Prefix + ".part.{{partition(" + strconv.Itoa(n) + ",1)}}.{{wildcard(1)}}"
+}
+
+// DueTransform is the subject transform of the scheduling stream with n
+// partitions: <p>.due.* to <p>.duepart.{{partition(n,1)}}.{{wildcard(1)}}.
+func (t Topology) DueTransform(n int) (source, destination string) {
+	return t.Prefix + ".due.*", t.Prefix + ".duepart.{{partition(" + strconv.Itoa(n) + ",1)}}.{{wildcard(1)}}"
+}
+
+// PartConsumerName is the durable consumer of partition k on the jobs
+// stream: dispatcher-jobs-<k>. (Not dispatch_…: no target's consumer name
+// of the per-target consumption can take it.)
+func (t Topology) PartConsumerName(k int) string { return "dispatcher-jobs-" + strconv.Itoa(k) }
+
+// DuePartConsumerName is the durable consumer of partition k on the
+// scheduling stream: dispatcher-due-<k>.
+func (t Topology) DuePartConsumerName(k int) string { return "dispatcher-due-" + strconv.Itoa(k) }
+
+// PartConsumerIndex is k for a partition consumer's name on the jobs
+// stream (due false) or the scheduling stream (due true).
+func (t Topology) PartConsumerIndex(name string, due bool) (int, bool) {
+	prefix := "dispatcher-jobs-"
+	if due {
+		prefix = "dispatcher-due-"
+	}
+	num, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return 0, false
+	}
+	k, err := strconv.Atoi(num)
+	if err != nil || k < 0 || strconv.Itoa(k) != num {
+		return 0, false
+	}
+	return k, true
+}
 
 // DLQSubject is where target's dead letters are stored: <p>.dlq.<target>.
 func (t Topology) DLQSubject(target string) string { return t.Prefix + ".dlq." + target }
@@ -127,7 +236,9 @@ func (t Topology) FallbackTarget(subject string) (target string, ok bool) {
 	return cutPrefix(subject, t.Prefix+".fallback.")
 }
 
-// ConsumerName is the durable consumer of a target: dispatch_<target>.
+// ConsumerName is the durable consumer of a target in the per-target
+// consumption of earlier versions: dispatch_<target>. The service drains
+// and removes those it finds (legacy.go).
 func (t Topology) ConsumerName(target string) string { return "dispatch_" + target }
 
 // InstancesBucket is the KV bucket of the fleet's heartbeats, e.g.

@@ -14,7 +14,6 @@ import (
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
-	"github.com/jetdispatch/dispatcher/worker"
 )
 
 // TestCLILag checks `lag` against a stream state built by hand: consumers,
@@ -25,12 +24,9 @@ func TestCLILag(t *testing.T) {
 	testenv.EnsureStreams(t, b.JS)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topo := schemas.Topology{Prefix: testenv.Prefix}
-	conss, err := dispatcher.EnsureConsumers(ctx, b.JS, topo, worker.Target{Name: "alpha"})
-	alpha := conss[0]
-	if err != nil {
-		t.Fatal(err)
-	}
+	_ = schemas.Topology{}
+	alpha, _ := testenv.LegacyConsumers(t, b.JS, "alpha")
+	var err error
 	var msgs []testenv.Msg
 	for i := range 30 {
 		msgs = append(msgs, testenv.JobMsg("alpha", schemas.Job{ID: fmt.Sprintf("lag-a-%d", i)}))
@@ -126,11 +122,7 @@ func TestCLILagWatch(t *testing.T) {
 	t.Parallel()
 	b := testenv.NewBroker(t)
 	testenv.EnsureStreams(t, b.JS)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := dispatcher.EnsureConsumers(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, worker.Target{Name: "alpha"}); err != nil {
-		t.Fatal(err)
-	}
+	testenv.LegacyConsumers(t, b.JS, "alpha")
 	p := testenv.StartProcess(t, testenv.Binary(t), "lag", "--watch", "--interval", "200ms", "--nats-url", b.URL)
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		out := p.Stdout()

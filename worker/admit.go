@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/jetdispatch/dispatcher/schemas"
@@ -23,8 +22,9 @@ const maxDeliveries = 20
 // the trace, then not_after, the delivery count, the retry budget and the
 // rate limit. It returns false when it disposed of the delivery itself (a
 // dead letter, an ack, a postponement, a hand-back).
-func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
-	j := &job{m: m, start: w.o.now()}
+func (w *Worker) admit(d *delivery) (*job, bool) {
+	m := d.m
+	j := &job{m: m, d: d, start: w.o.now()}
 	meta, err := m.Metadata()
 	if err != nil {
 		w.o.log.Error("message without JetStream metadata", zap.Error(err))
@@ -81,7 +81,7 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
 	}
-	if meta.NumDelivered > maxDeliveries {
+	if limit := w.deliveryLimit(); meta.NumDelivered > uint64(limit) {
 		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
 		return nil, false
 	}
@@ -113,4 +113,14 @@ func lastClass(s retryState) string {
 		return s.history[n-1].ErrorClass
 	}
 	return schemas.ClassTimeoutTotal
+}
+
+// deliveryLimit is how often a job may be delivered without an outcome:
+// maxDeliveries, times the deliveries that went to instances not serving
+// its target for each one that came here (WithDeliverySpread).
+func (w *Worker) deliveryLimit() int {
+	if w.o.spread == nil {
+		return maxDeliveries
+	}
+	return maxDeliveries * max(1, w.o.spread(w.t.Name))
 }

@@ -7,6 +7,9 @@ import (
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
+// MaxPartitions is the largest streams.partitions.
+const MaxPartitions = 1024
+
 // Documented defaults of the service-wide keys.
 const (
 	DefaultServiceName      = "dispatcher"
@@ -16,6 +19,7 @@ const (
 	DefaultSubjectPrefix    = "dispatch"
 	DefaultDeadLetterMaxAge = 720 * time.Hour
 	DefaultFallbackMaxAge   = 168 * time.Hour
+	DefaultPartitions       = 8
 	DefaultHTTPListen       = "127.0.0.1:9090"
 	DefaultShutdownTimeout  = 30 * time.Second
 	DefaultOrphanGrace      = 60 * time.Second
@@ -34,6 +38,7 @@ func defaultConfig() Config {
 		Streams: Streams{
 			DeadLetterMaxAge: DefaultDeadLetterMaxAge,
 			FallbackMaxAge:   DefaultFallbackMaxAge,
+			Partitions:       DefaultPartitions,
 		},
 		HTTP:            HTTP{Listen: DefaultHTTPListen},
 		ShutdownTimeout: DefaultShutdownTimeout,

@@ -35,6 +35,9 @@ func validate(dec *decoded, set map[string]bool) []FieldError {
 	v.nats(&cfg.NATS)
 	v.positive("streams.dead_letter_max_age", cfg.Streams.DeadLetterMaxAge)
 	v.positive("streams.fallback_max_age", cfg.Streams.FallbackMaxAge)
+	if p := cfg.Streams.Partitions; p < 1 || p > MaxPartitions {
+		v.fail("streams.partitions", "must be between 1 and %d, got %d", MaxPartitions, p)
+	}
 	if msg := checkListen(cfg.HTTP.Listen, 0); msg != "" {
 		v.fail("http.listen", "%s", msg)
 	}

@@ -374,6 +374,9 @@ func (r *run) startSUT(targets map[string]any, clientTimeout time.Duration) erro
 			return err
 		}
 		argv = []string{r.h.binOf(r.sut), "serve", "--config", path, "--log-level", "info"}
+		if d := r.h.opt.cpuProfileDir; d != "" {
+			argv = append(argv, "--cpuprofile", filepath.Join(d, filepath.Base(r.dir)+".prof"))
+		}
 	default:
 		return fmt.Errorf("unknown system %q", r.sut)
 	}

@@ -104,6 +104,7 @@ type options struct {
 	jsonPath            string
 	dispatcher          string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
 	baseline            string // a dispatcher binary of another build, run as sutBaseline; empty: none
+	cpuProfileDir       string // where dispatcher and baseline runs write CPU profiles; empty: none
 	quick               bool
 	keep                bool
 	verbose             bool
@@ -122,6 +123,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.repeats, "repeats", 3, "repeats of every scenario and system")
 	fs.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma separated")
 	fs.StringVar(&suts, "suts", strings.Join(allSUTs, ","), "systems under test, comma separated")
+	fs.StringVar(&o.cpuProfileDir, "cpuprofile-dir", "", "write a CPU profile of every dispatcher and baseline run here (<repeat>-<scenario>-<system>.prof; go tool pprof)")
 	fs.IntVar(&o.nDrain, "n-drain", 50000, "drain: jobs published before the system starts")
 	fs.IntVar(&o.rate, "rate", 2000, "rate: jobs published per second")
 	fs.DurationVar(&o.rateDuration, "rate-duration", 10*time.Second, "rate: how long to publish")
