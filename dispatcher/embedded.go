@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/jetdispatch/dispatcher/dispatcher/config"
 )
 
 // EmbeddedOptions configure the embedded JetStream server.
@@ -16,7 +19,14 @@ type EmbeddedOptions struct {
 	Listen string
 	// StoreDir is where JetStream keeps its files (default ./data/nats).
 	StoreDir string
+	// Token is the token every client must present; empty for none, which
+	// is refused unless Listen is a loopback address.
+	Token string
 }
+
+// ErrEmbeddedAuth is returned (wrapped) by StartEmbedded for a listen
+// address beyond loopback without a token.
+var ErrEmbeddedAuth = errors.New("nats.embedded.token: is required when nats.embedded.listen is not a loopback address")
 
 // StartEmbedded starts a JetStream-enabled nats-server in this process,
 // reachable by other commands and the nats tool on Listen.
@@ -26,6 +36,10 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 	}
 	if o.StoreDir == "" {
 		o.StoreDir = "./data/nats"
+	}
+	if o.Token == "" && !config.LoopbackListen(o.Listen) {
+		// config.Parse refuses this already; a Config built in code too.
+		return nil, fmt.Errorf("%w (got %q)", ErrEmbeddedAuth, o.Listen)
 	}
 	host, portStr, err := net.SplitHostPort(o.Listen)
 	if err != nil {
@@ -50,6 +64,9 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: 8 << 20,
+		// Token auth: every client, the service's own connection included,
+		// presents it. The server compares it in constant time.
+		Authorization: o.Token,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)

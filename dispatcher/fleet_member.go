@@ -336,6 +336,9 @@ func (f *fleetMember) watchBreakers(ctx context.Context, w jetstream.KeyWatcher)
 			f.log.Warn("fleet breaker record ignored", zap.String("key", e.Key()), zap.Error(err))
 			return
 		}
+		// Metrics labels and logs show only the display form, whoever wrote
+		// the record.
+		b.Endpoint = schemas.DisplayEndpoint(b.Endpoint)
 		f.mu.Lock()
 		f.breakers[e.Key()] = b
 		wk := f.workers[b.Target]

@@ -73,7 +73,8 @@ type FleetLimits struct {
 // FleetBreaker is the shared state of one endpoint's breaker: the last
 // transition an instance published for it.
 type FleetBreaker struct {
-	Target   string `json:"target"`
+	Target string `json:"target"`
+	// Endpoint is the endpoint's display form (schemas.DisplayEndpoint).
 	Endpoint string `json:"endpoint"`
 	// State is open, half_open or closed; Until, for open and half_open,
 	// is when the others may try the endpoint again without further word.
@@ -108,7 +109,8 @@ func targetSetKey(id string, part int) string {
 // heartbeatKeys is the watch filter of the heartbeats alone.
 const heartbeatKeys = "*"
 
-// breakerKey is the KV key of target's endpoint: <target>.<hash of URL>.
+// breakerKey is the KV key of target's endpoint: <target>.<hash of its
+// display form> (for an endpoint a config file accepts, its URL).
 func breakerKey(target, endpoint string) string {
 	h := sha256.Sum256([]byte(endpoint))
 	return target + "." + hex.EncodeToString(h[:8])

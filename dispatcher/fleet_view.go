@@ -48,6 +48,7 @@ func ReadFleet(ctx context.Context, js jetstream.JetStream, topo schemas.Topolog
 	}
 	for _, r := range brks {
 		if r.v.OpenAt(now) {
+			r.v.Endpoint = schemas.DisplayEndpoint(r.v.Endpoint) // whoever wrote the record
 			out.OpenBreakers = append(out.OpenBreakers, r.v)
 		}
 	}

@@ -10,12 +10,16 @@ import (
 	"time"
 )
 
-// Health serves /healthz (the process runs) and /readyz (connected to NATS
-// with every target's consumer bound).
+// Health is the service's HTTP listener. It serves /healthz (the process
+// runs) and /readyz (connected to NATS with every target's consumer bound)
+// to anyone, and every other handler (Handle) behind the bearer token of
+// SetToken (httpauth.go).
 type Health struct {
 	mu     sync.Mutex
 	reason string // "" when ready
 	check  func() string
+	mux    *http.ServeMux
+	auth   *bearerAuth
 	srv    *http.Server
 	ln     net.Listener
 }
@@ -37,14 +41,21 @@ func NewHealth() *Health {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	h.mux, h.auth = mux, &bearerAuth{next: mux}
+	h.srv = &http.Server{Handler: h.auth, ReadHeaderTimeout: 5 * time.Second}
 	return h
 }
 
-// Handle adds a handler to the health listener (e.g. /metrics).
+// Handle adds a handler to the listener (e.g. /metrics). Unless its path
+// is one of OpenPaths it is served only to requests with the token.
 func (h *Health) Handle(pattern string, handler http.Handler) {
-	h.srv.Handler.(*http.ServeMux).Handle(pattern, handler)
+	h.mux.Handle(pattern, handler)
 }
+
+// SetToken sets the bearer token (http.token) that every request outside
+// OpenPaths must present; "" requires none. It may be called while serving
+// (a reload).
+func (h *Health) SetToken(token string) { h.auth.setToken(token) }
 
 // SetNotReady records why the service is not ready ("" means ready).
 func (h *Health) SetNotReady(reason string) {

@@ -40,6 +40,17 @@ func NATSAccessOptions(n config.NATS) ([]nats.Option, error) {
 	return opts, nil
 }
 
+// EmbeddedAccess returns n as a client of the embedded server (no
+// nats.url) uses it: with nats.embedded.token, when set, as its token.
+// The service's own connection and the operator commands' --config both
+// go through it.
+func EmbeddedAccess(n config.NATS) config.NATS {
+	if n.Embedded.Token != "" {
+		n.Token = n.Embedded.Token
+	}
+	return n
+}
+
 // RedactNATSURL masks the password of every URL of a comma-separated NATS
 // URL list, for logs and messages.
 func RedactNATSURL(list string) string {

@@ -163,9 +163,9 @@ func (s *Service) refused(err error) error {
 // targets changed get a new worker, routed to before the old one stops
 // gracefully (its in-flight calls finish, what waits in its lane is handed
 // back to the new one); targets removed have their worker stopped
-// gracefully. Consumers do not change: they are the partitions'.
-// Service-level keys are logged as needing a restart and otherwise
-// ignored.
+// gracefully. Consumers do not change: they are the partitions'. The HTTP
+// token is swapped. Other service-level keys are logged as needing a
+// restart and otherwise ignored.
 func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	if s.reload.closed {
 		return fmt.Errorf("%w: shutting down", ErrReload)
@@ -174,9 +174,15 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	for _, key := range config.RestartKeys(old, cfg) {
 		s.log.Warn("config change needs a restart; ignored until then", zap.String("key", key))
 	}
-	// The config in effect: the new targets and security, the old rest.
+	// The config in effect: the new targets, security and HTTP token, the
+	// old rest.
 	eff := *old
-	eff.Security, eff.Targets = cfg.Security, cfg.Targets
+	eff.Security, eff.Targets, eff.HTTP.Token = cfg.Security, cfg.Targets, cfg.HTTP.Token
+	if err := checkHTTPToken(eff.HTTP.Listen, eff.HTTP.Token); err != nil {
+		// The new file may move http.listen to loopback and drop the
+		// token; the listener stays where it is until a restart.
+		return fmt.Errorf("%w: %w", ErrReload, err)
+	}
 	secChanged := !reflect.DeepEqual(old.Security, cfg.Security)
 	if SettleWindow(&eff) > SettleWindow(old) {
 		// A target with a longer AckWait needs a longer duplicate window
@@ -249,6 +255,10 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 	s.retire(retired)
 	if secChanged && s.sweeper != nil {
 		s.sweeper.setSecurity(cfg.Security)
+	}
+	if eff.HTTP.Token != old.HTTP.Token {
+		s.health.SetToken(eff.HTTP.Token)
+		s.log.Info("http.token replaced")
 	}
 	s.reload.cfg = &eff
 

@@ -112,6 +112,10 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		userAgent: "dispatcher/" + o.build.Version, natsOverride: o.nats,
 	}
 	s.initObservability(o.build)
+	if err := checkHTTPToken(cfg.HTTP.Listen, cfg.HTTP.Token); err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	s.health.SetToken(cfg.HTTP.Token)
 	if err := s.health.Listen(cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
@@ -128,7 +132,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	url := cfg.NATS.URL
 	if url == "" {
 		s.health.SetNotReady("starting embedded NATS")
-		srv, err := StartEmbedded(EmbeddedOptions{Listen: cfg.NATS.Embedded.Listen, StoreDir: cfg.NATS.Embedded.StoreDir})
+		srv, err := StartEmbedded(EmbeddedOptions{Listen: cfg.NATS.Embedded.Listen, StoreDir: cfg.NATS.Embedded.StoreDir, Token: cfg.NATS.Embedded.Token})
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
@@ -138,7 +142,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	}
 
 	s.health.SetNotReady("connecting to NATS")
-	if err := s.connect(ctx, url); err != nil {
+	if err := s.connect(ctx, url, cfg.NATS.URL == ""); err != nil {
 		if ctx.Err() != nil {
 			// Asked to stop before NATS was ever reachable: the start
 			// failed (exit 1, docs/cli.md), but not with ctx's error.
@@ -214,8 +218,9 @@ func (s *Service) parseConfig(data []byte) (*config.Config, error) {
 }
 
 // connect connects to NATS, retrying until ctx is done; once connected the
-// client reconnects by itself forever.
-func (s *Service) connect(ctx context.Context, url string) error {
+// client reconnects by itself forever. To the embedded server it presents
+// nats.embedded.token (EmbeddedAccess).
+func (s *Service) connect(ctx context.Context, url string, embedded bool) error {
 	opts := []nats.Option{
 		nats.Name("dispatcher " + s.cfg.ServiceName),
 		nats.MaxReconnects(-1),
@@ -233,7 +238,11 @@ func (s *Service) connect(ctx context.Context, url string) error {
 			s.log.Warn("NATS async error", zap.Error(err))
 		}),
 	}
-	access, err := NATSAccessOptions(s.cfg.NATS)
+	n := s.cfg.NATS
+	if embedded {
+		n = EmbeddedAccess(n)
+	}
+	access, err := NATSAccessOptions(n)
 	if err != nil {
 		return err
 	}
@@ -331,7 +340,8 @@ func (s *Service) start(ctx context.Context) error {
 		w := s.cons.Worker(name)
 		c, r := w.Limits()
 		s.log.Debug("worker ready", zap.String("target", name), zap.Int("concurrency", c), zap.Float64("rate_per_second", r),
-			zap.String("limit_scope", w.Target().LimitScope), zap.Int("partition", schemas.Partition(name, s.cons.n)))
+			zap.String("limit_scope", w.Target().LimitScope), zap.Int("partition", schemas.Partition(name, s.cons.n)),
+			zap.Strings("endpoints", displayEndpoints(s.cfg.Targets[name].Endpoints)))
 	}
 	return nil
 }
@@ -386,4 +396,13 @@ func (s *Service) stopWorkers(ctx context.Context) {
 	s.wmu.Unlock()
 	wg.Wait()
 	s.reload.retiring.Wait()
+}
+
+// displayEndpoints is endpoints as logs show them (schemas.DisplayEndpoint).
+func displayEndpoints(endpoints []string) []string {
+	out := make([]string, len(endpoints))
+	for i, e := range endpoints {
+		out[i] = schemas.DisplayEndpoint(e)
+	}
+	return out
 }

@@ -35,3 +35,15 @@ func ExampleValidate() {
 	// Output:
 	// true
 }
+
+// DisplayEndpoint is how an endpoint is shown in metrics, logs, records and
+// the CLI; the call goes to the URL as configured.
+func ExampleDisplayEndpoint() {
+	fmt.Println(schemas.DisplayEndpoint("https://pay.example.com/v1"))
+	fmt.Println(schemas.DisplayEndpoint("https://hooks.example.com/in?token=s3cr3t"))
+	fmt.Println(schemas.DisplayEndpoint("https://user:pass@[::1]:8443/hook"))
+	// Output:
+	// https://pay.example.com/v1
+	// https://hooks.example.com/in?REDACTED#c78b34ff
+	// https://REDACTED@[::1]:8443/hook#dec4b36e
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,6 +73,7 @@ func TestDeployFilesParse(t *testing.T) {
 func TestDeployDispatcherConfigsValid(t *testing.T) {
 	t.Setenv("PAYMENTS_TOKEN", "test-token")
 	t.Setenv("DEMO_TOKEN", "test-token")
+	t.Setenv("HTTP_TOKEN", "test-http-token-0123456789")
 	for _, path := range []string{"compose/dispatcher.yaml", "k8s/base/dispatcher.yaml"} {
 		t.Run(path, func(t *testing.T) {
 			cfg, err := config.Load(filepath.Join(deployDir, path))
@@ -146,6 +148,7 @@ func TestDeployNATSConfigsLoad(t *testing.T) {
 func TestDeployGracePeriodsAboveShutdownTimeout(t *testing.T) {
 	t.Setenv("PAYMENTS_TOKEN", "x")
 	t.Setenv("DEMO_TOKEN", "x")
+	t.Setenv("HTTP_TOKEN", "test-http-token-0123456789")
 	k8sCfg, err := config.Load(filepath.Join(deployDir, "k8s/base/dispatcher.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +208,64 @@ func TestDeployGracePeriodsAboveShutdownTimeout(t *testing.T) {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("systemd unit lacks %s", want)
 		}
+	}
+}
+
+// The shipped configs listen beyond loopback, so they carry http.token
+// from HTTP_TOKEN, and whatever scrapes /metrics sends it: Prometheus'
+// dispatcher job a bearer token from the file compose mounts from the same
+// variable.
+func TestDeployHTTPToken(t *testing.T) {
+	const token = "test-http-token-0123456789"
+	t.Setenv("PAYMENTS_TOKEN", "x")
+	t.Setenv("DEMO_TOKEN", "x")
+	t.Setenv("HTTP_TOKEN", token)
+	for _, path := range []string{"compose/dispatcher.yaml", "k8s/base/dispatcher.yaml"} {
+		cfg, err := config.Load(filepath.Join(deployDir, path))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if cfg.HTTP.Token != token {
+			t.Errorf("%s: http.token is not ${HTTP_TOKEN}", path)
+		}
+	}
+	var prom struct {
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			Authorization struct {
+				Type            string
+				CredentialsFile string `yaml:"credentials_file"`
+			}
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, "prometheus/prometheus.yml", &prom)
+	var credentials string
+	for _, sc := range prom.ScrapeConfigs {
+		if sc.JobName == "dispatcher" && sc.Authorization.Type == "Bearer" {
+			credentials = sc.Authorization.CredentialsFile
+		}
+	}
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string
+			Secrets     []string
+		}
+		Secrets map[string]struct{ Environment string }
+	}
+	readYAML(t, "compose.yaml", &compose)
+	if credentials != "/run/secrets/http_token" || !slices.Contains(compose.Services["prometheus"].Secrets, "http_token") ||
+		compose.Secrets["http_token"].Environment != "HTTP_TOKEN" {
+		t.Errorf("Prometheus' dispatcher job reads its bearer token from %q; want /run/secrets/http_token, compose's secret http_token from HTTP_TOKEN mounted in prometheus", credentials)
+	}
+	if !strings.Contains(compose.Services["dispatcher"].Environment["HTTP_TOKEN"], "${HTTP_TOKEN:?") {
+		t.Errorf("compose passes dispatcher HTTP_TOKEN as %q, want it required from the environment", compose.Services["dispatcher"].Environment["HTTP_TOKEN"])
+	}
+	var secret struct {
+		StringData map[string]string `yaml:"stringData"`
+	}
+	readYAML(t, "k8s/base/secret.example.yaml", &secret)
+	if len(secret.StringData["HTTP_TOKEN"]) < config.MinTokenBytes {
+		t.Errorf("k8s secret.example.yaml has no HTTP_TOKEN of at least %d bytes", config.MinTokenBytes)
 	}
 }
 

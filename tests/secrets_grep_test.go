@@ -24,7 +24,8 @@ import (
 // security.redact_headers; NATS credentials in DISPATCHER_* variables), runs
 // jobs to every outcome and greps for each secret everywhere the service
 // writes: its debug logs, dead-letter and fallback records (payload, decoded
-// raw bytes, headers), results, /metrics and the --help of every command.
+// raw bytes, headers), results, /metrics (behind http.token, itself a
+// secret) and the --help of every command.
 // The target must still receive the real values.
 func TestSecretsGrep(t *testing.T) {
 	// Not parallel: t.Setenv.
@@ -36,9 +37,10 @@ func TestSecretsGrep(t *testing.T) {
 		internalTok  = "job-internal-S5t8v"  // X-Internal-Token on a job: redact_headers
 		natsPassword = "nats-pass-S6c3n"     // in DISPATCHER_NATS_URL
 		credsPath    = "creds-path-S7h5d"    // in DISPATCHER_CREDS
+		httpToken    = "http-token-S8w6j0xq" // http.token: the listener's bearer token
 		envVar       = "DISPATCH_GREP_TOKEN" // the variable ${ENV} reads
 	)
-	secrets := []string{envToken, tenantToken, fbToken, apiKey, internalTok, natsPassword, credsPath}
+	secrets := []string{envToken, tenantToken, fbToken, apiKey, internalTok, natsPassword, credsPath, httpToken}
 	t.Setenv(envVar, envToken)
 
 	b := testenv.NewBroker(t)
@@ -51,7 +53,7 @@ func TestSecretsGrep(t *testing.T) {
 	results := testenv.Results(t, b.NC, "app.results")
 	log, logs := testenv.NewLogger(zapcore.DebugLevel)
 	svc := testenv.RunService(t, b.Config(
-		testenv.M{"security": testenv.M{"redact_headers": []string{"X-Internal-Token"}}},
+		testenv.M{"security": testenv.M{"redact_headers": []string{"X-Internal-Token"}}, "http": testenv.M{"token": httpToken}},
 		testenv.Targets(testenv.M{
 			"a": testenv.Target(sink.URL, testenv.M{
 				"headers": testenv.M{"Authorization": "Bearer ${" + envVar + "}", "X-Tenant-Token": tenantToken},
@@ -180,8 +182,17 @@ func TestSecretsGrep(t *testing.T) {
 		grep(fmt.Sprintf("result %d on app.results", i), raw)
 	}
 
-	metrics := []byte(testenv.GetOK(t, svc.HTTPAddr(), "/metrics"))
+	code, _, body := httpDo(t, "GET", svc.HTTPAddr(), "/metrics", httpToken)
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics with http.token: %d", code)
+	}
+	metrics := []byte(body)
 	grep("GET /metrics", metrics)
+	code, _, body = httpDo(t, "GET", svc.HTTPAddr(), "/metrics", "")
+	grep("GET /metrics without the token", []byte(body))
+	if code != http.StatusUnauthorized {
+		t.Errorf("GET /metrics without http.token: %d, want 401", code)
+	}
 	if !bytes.Contains(metrics, []byte("dispatcher_jobs_total")) {
 		t.Errorf("/metrics has no dispatcher_jobs_total: nothing was checked")
 	}

@@ -35,9 +35,9 @@ func (w *Worker) attempt(j *job) (*callResult, bool) {
 	}
 	n := j.state.attempts + 1
 	at := w.o.now()
-	w.o.obs.AttemptStarted(w.t.Name, b.endpoint)
+	w.o.obs.AttemptStarted(w.t.Name, b.shown)
 	res := w.do(w.hardCtx, b.endpoint, jb, n, j.tp, total)
-	w.o.obs.AttemptDone(w.t.Name, b.endpoint, res.status, res.class, res.duration)
+	w.o.obs.AttemptDone(w.t.Name, b.shown, res.status, res.class, res.duration)
 	if res.canceled {
 		done(errBreakerExcluded)
 		w.o.log.Info("call cut by shutdown; handed back", zap.String("job_id", jb.ID), zap.Int("attempt", n))
@@ -48,7 +48,7 @@ func (w *Worker) attempt(j *job) (*callResult, bool) {
 	done(outcome)
 	w.budget.done(w.o.now(), !errors.Is(outcome, errBreakerFailure), res.duration)
 	j.state.record(schemas.Attempt{
-		Attempt: n, At: at.UTC(), Endpoint: b.endpoint, Status: res.status,
+		Attempt: n, At: at.UTC(), Endpoint: b.shown, Status: res.status,
 		ErrorClass: res.class, Error: res.errText, DurationMS: ms(res.duration), Sent: &res.sent,
 	})
 	j.host = b.host

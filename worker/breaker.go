@@ -20,10 +20,13 @@ var (
 
 // endpointBreaker is the circuit breaker of one endpoint of a target.
 type endpointBreaker struct {
-	endpoint string
-	host     string // the endpoint's host:port, for logs
-	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
-	openFor  time.Duration
+	endpoint string // the URL called
+	// shown is the endpoint's display form (schemas.DisplayEndpoint): what
+	// metrics, logs, records and the fleet see of it.
+	shown   string
+	host    string // the endpoint's host:port, for logs
+	cb      *gobreaker.TwoStepCircuitBreaker[struct{}]
+	openFor time.Duration
 	// fleetUntil is when another instance's open breaker for this endpoint
 	// stops keeping this instance away (Unix ns; 0: none). AdoptBreaker sets it.
 	fleetUntil atomic.Int64
@@ -38,8 +41,9 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 	p := t.Breaker
 	out := make([]*endpointBreaker, 0, len(t.Endpoints))
 	for _, ep := range t.Endpoints {
+		shown := schemas.DisplayEndpoint(ep)
 		st := gobreaker.Settings{
-			Name:         t.Name + " " + ep,
+			Name:         t.Name + " " + shown,
 			MaxRequests:  uint32(p.HalfOpenRequests),
 			Interval:     p.Window,
 			Timeout:      p.OpenTimeout,
@@ -50,24 +54,23 @@ func newBreakers(t Target, log *zap.Logger, obs Observer, share BreakerShare, no
 		if p.Window >= 10*time.Second {
 			st.BucketPeriod = p.Window / 10 // a rolling window rather than a fixed one
 		}
-		endpoint := ep
 		st.OnStateChange = func(_ string, from, to gobreaker.State) {
-			obs.BreakerChanged(t.Name, endpoint, breakerStateName(from), breakerStateName(to))
-			log.Warn("breaker state change", zap.String("endpoint", endpoint),
+			obs.BreakerChanged(t.Name, shown, breakerStateName(from), breakerStateName(to))
+			log.Warn("breaker state change", zap.String("endpoint", shown),
 				zap.Stringer("from", breakerStateName(from)), zap.Stringer("to", breakerStateName(to)))
 			if share != nil {
 				name := breakerStateName(to)
-				share.Share(t.Name, endpoint, name, shareUntil(t, name, now()))
+				share.Share(t.Name, shown, name, shareUntil(t, name, now()))
 			}
 			if changed != nil {
 				changed()
 			}
 		}
-		host := endpoint
-		if u, err := url.Parse(endpoint); err == nil {
-			host = u.Host
+		host := shown
+		if u, err := url.Parse(ep); err == nil {
+			host = u.Host // never the user info
 		}
-		out = append(out, &endpointBreaker{endpoint: endpoint, host: host, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st), openFor: p.OpenTimeout})
+		out = append(out, &endpointBreaker{endpoint: ep, shown: shown, host: host, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st), openFor: p.OpenTimeout})
 	}
 	return out
 }
@@ -128,7 +131,7 @@ func (w *Worker) noteEndpoint(i int) {
 	from, to := w.breakers[prev], w.breakers[i]
 	w.o.log.Warn("endpoint switched",
 		zap.String("from", from.host), zap.String("to", to.host), zap.Int("endpoint_index", i))
-	w.o.obs.EndpointSwitched(w.t.Name, from.endpoint, to.endpoint)
+	w.o.obs.EndpointSwitched(w.t.Name, from.shown, to.shown)
 }
 
 // holdFor is how long a consumer holds while every endpoint is open: until

@@ -25,14 +25,11 @@ import (
 var dialResolver *net.Resolver
 
 // newClient builds the target's own HTTP client: one keep-alive pool sized to
-// the target's concurrency, split timeouts, the SSRF guard in the dialer and
-// no redirects. No proxy is used: a proxy would dial on our behalf and bypass
-// the guard.
-func newClient(t Target, sec Security) *http.Client {
-	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second, Resolver: dialResolver}
-	if guarded(t, sec) {
-		dialer.Control = ssrfControl
-	}
+// the target's concurrency, split timeouts, the SSRF guard of policy in the
+// dialer and no redirects. No proxy is used: a proxy would dial on our behalf
+// and bypass the guard.
+func newClient(t Target, policy NetPolicy) *http.Client {
+	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second, Resolver: dialResolver, Control: policy.control}
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialer.DialContext,
@@ -73,9 +70,6 @@ type callResult struct {
 
 // ok reports a 2xx answer.
 func (r *callResult) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
-
-// guarded reports whether the SSRF guard applies to t's calls.
-func guarded(t Target, sec Security) bool { return !sec.AllowPrivateNetworks && !t.AllowPrivate }
 
 // buildRequest turns a job into the HTTP request for endpoint. A non-nil
 // signer signs the exact body bytes sent, with timestamp now. userAgent is
@@ -139,7 +133,7 @@ func (w *Worker) do(hardCtx context.Context, endpoint string, job *schemas.Job, 
 	}
 	req, err := buildRequest(ctx, &w.t, endpoint, job, traceparent, w.o.userAgent, w.signer, w.o.now())
 	if err != nil {
-		res.err, res.class, res.errText = err, schemas.ClassInvalidJob, err.Error()
+		res.err, res.class, res.errText = err, schemas.ClassInvalidJob, errorText(err)
 		return res
 	}
 	var wrote atomic.Bool
@@ -184,14 +178,15 @@ func readBody(body io.Reader, max int) (b []byte, cut bool) {
 	return b, err != nil
 }
 
-// errorText is a short, secret-free description of a transport error: the
-// url.Error wrapper (which repeats the URL, query included) is dropped.
+// errorText is a short, secret-free description of a failed call: the
+// url.Error in it (which repeats the URL, its query and user name included)
+// is replaced by the error it wraps; the wrappers around it are kept.
 func errorText(err error) string {
+	msg := err.Error()
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
-		err = uerr.Err
+		msg = strings.Replace(msg, uerr.Error(), uerr.Err.Error(), 1)
 	}
-	msg := err.Error()
 	if len(msg) > 512 {
 		msg = msg[:512]
 	}

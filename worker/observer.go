@@ -9,8 +9,9 @@ import (
 // Observer receives a worker's events as they happen; metrics (and anything
 // else that counts) hang off it. Every method must be cheap and safe for
 // concurrent use: it runs on the hot path. Label values passed in are
-// bounded: target and endpoint names from the config, contract error classes
-// and reasons, never job ids or paths.
+// bounded: target names from the config, endpoints in their display form
+// (schemas.DisplayEndpoint: never a URL's user info or query), contract
+// error classes and reasons, never job ids or paths.
 type Observer interface {
 	// AttemptStarted is called before a call goes out (in flight +1).
 	AttemptStarted(target, endpoint string)

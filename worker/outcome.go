@@ -208,7 +208,7 @@ func (w *Worker) circuitOpen(j *job) {
 	jb := j.job
 	primary := w.breakers[0]
 	in := &settleIntent{Kind: settleFallback, MsgID: "fb:" + w.t.Name + ":" + j.key,
-		BreakerState: string(primary.stateName(w.o.now())), Endpoint: primary.endpoint, ReplyTo: jb.ReplyTo}
+		BreakerState: string(primary.stateName(w.o.now())), Endpoint: primary.shown, ReplyTo: jb.ReplyTo}
 	fb := &schemas.FallbackResponse{Status: http.StatusServiceUnavailable}
 	if w.t.Fallback != nil {
 		fb = &schemas.FallbackResponse{Status: w.t.Fallback.Status, Body: w.t.Fallback.Body}
@@ -236,7 +236,7 @@ func (w *Worker) storeFallback(j *job, in *settleIntent, result []byte) {
 	jb := j.job
 	rec := &schemas.Fallback{
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
-		Endpoint: in.Endpoint, BreakerState: in.BreakerState,
+		Endpoint: schemas.DisplayEndpoint(in.Endpoint), BreakerState: in.BreakerState,
 		Attempts: j.state.attempts, At: w.o.now().UTC(), TraceID: j.state.traceID,
 		ServiceName: w.o.serviceName, Instance: w.o.instance,
 	}

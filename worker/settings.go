@@ -3,6 +3,7 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -115,6 +116,10 @@ type Target struct {
 	// (both the pre-DNS host check and the dialer hook); other targets stay
 	// guarded.
 	AllowPrivate bool
+	// AllowNetworks lets the addresses of these networks through the SSRF
+	// guard, cloud metadata addresses included (which AllowPrivate and
+	// Security.AllowPrivateNetworks do not admit); see NetPolicy.
+	AllowNetworks []netip.Prefix
 	// Signing, when set, signs every call with the Standard Webhooks scheme.
 	Signing *Signing
 }

@@ -52,7 +52,7 @@ type settleIntent struct {
 	Error   string `json:"error,omitempty"`
 	Status  int    `json:"status,omitempty"`
 	Invalid bool   `json:"invalid,omitempty"`
-	// fallback
+	// fallback; Endpoint is the primary's display form
 	BreakerState string `json:"breaker_state,omitempty"`
 	Endpoint     string `json:"endpoint,omitempty"`
 	// the result to send once stored (a crash may lose it: a redone outcome

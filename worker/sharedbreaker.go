@@ -13,10 +13,11 @@ import (
 // bucket; see dispatcher/fleet.go). Share runs inside the breaker's lock:
 // it must not block.
 type BreakerShare interface {
-	// Share reports that the breaker of target's endpoint went to state
-	// (open, half_open or closed). For open and half_open, until is when
-	// the others may try the endpoint again if they hear nothing more: the
-	// end of the open timeout, or of the probe.
+	// Share reports that the breaker of target's endpoint (named by its
+	// display form, schemas.DisplayEndpoint) went to state (open,
+	// half_open or closed). For open and half_open, until is when the
+	// others may try the endpoint again if they hear nothing more: the end
+	// of the open timeout, or of the probe.
 	Share(target, endpoint string, state schemas.BreakerState, until time.Time)
 }
 
@@ -43,13 +44,15 @@ func shareUntil(t Target, state schemas.BreakerState, now time.Time) time.Time {
 	return time.Time{}
 }
 
-// AdoptBreaker applies another instance's breaker state for endpoint: with
-// open or half_open, this instance sends nothing there until until (or until
-// a closed state arrives); with closed, calls go there again at once. The
+// AdoptBreaker applies another instance's breaker state for endpoint (its
+// display form, as Share gives it, or the URL itself): with open or
+// half_open, this instance sends nothing there until until (or until a
+// closed state arrives); with closed, calls go there again at once. The
 // local breaker keeps its own counts. Unknown endpoints are ignored.
 func (w *Worker) AdoptBreaker(endpoint string, state schemas.BreakerState, until time.Time) {
+	shown := schemas.DisplayEndpoint(endpoint)
 	for _, b := range w.breakers {
-		if b.endpoint != endpoint {
+		if b.shown != shown {
 			continue
 		}
 		var u int64

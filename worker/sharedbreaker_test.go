@@ -177,3 +177,30 @@ func BenchmarkPickEndpoint(b *testing.B) {
 		})
 	}
 }
+
+// An endpoint's breaker names it by its display form to the observer and the
+// fleet; AdoptBreaker takes either form.
+func TestBreakersNameEndpointsByDisplayForm(t *testing.T) {
+	primary, backup := "http://h.example.com/in?token=tok-A", "http://h.example.com/in?token=tok-B"
+	tg := Target{Name: "a", Endpoints: []string{primary, backup}}.withDefaults()
+	tg.Breaker.ConsecutiveFailures = 1
+	share := &shareRecorder{}
+	w := &Worker{t: tg, o: options{log: zap.NewNop(), obs: nopObserver{}, now: time.Now}}
+	w.breakers = newBreakers(tg, zap.NewNop(), nopObserver{}, share, time.Now, nil)
+	if w.breakers[0].shown == w.breakers[1].shown {
+		t.Fatalf("two endpoints differing in their token share the display form %q", w.breakers[0].shown)
+	}
+	_, _, done := pickEndpoint(w.breakers, time.Now())
+	done(errBreakerFailure)
+	want := "a " + schemas.DisplayEndpoint(primary) + " open"
+	if len(share.got) != 1 || share.got[0] != want {
+		t.Errorf("shared %q, want [%q]", share.got, want)
+	}
+	for _, form := range []string{schemas.DisplayEndpoint(backup), backup} {
+		w.AdoptBreaker(form, schemas.BreakerOpen, time.Now().Add(time.Hour))
+		if open, _ := w.breakers[1].fleetOpen(time.Now().UnixNano()); !open {
+			t.Errorf("AdoptBreaker(%q): the backup is not held open", form)
+		}
+		w.AdoptBreaker(form, schemas.BreakerClosed, time.Time{})
+	}
+}

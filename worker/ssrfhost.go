@@ -6,13 +6,19 @@ import (
 	"strings"
 )
 
+// CheckHost judges a URL's host before any DNS lookup, as the zero
+// NetPolicy does (NetPolicy.CheckHost).
+func CheckHost(host string) error { return NetPolicy{}.CheckHost(host) }
+
 // CheckHost judges a URL's host before any DNS lookup: an IP literal in any
 // spelling (dotted, bracketed, with a zone, IPv4-mapped, or the legacy
 // inet_aton forms 127.1, 2130706433, 0x7f000001, 0177.0.0.1 that some
-// resolvers and proxies accept) and the localhost names are decided here.
-// Other names pass; their resolved addresses are checked again, right before
-// the dial, by the dialer's Control hook (so DNS rebinding gains nothing).
-func CheckHost(host string) error {
+// resolvers and proxies accept) is decided here by CheckAddr, and so are
+// the localhost names (refused unless the policy admits a loopback
+// address). Other names pass; their resolved addresses are checked again,
+// right before the dial, by the dialer's Control hook (so DNS rebinding
+// gains nothing).
+func (p NetPolicy) CheckHost(host string) error {
 	h := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(host, "]"), "["), ".")
 	h = strings.ToLower(h)
 	if h == "" {
@@ -20,13 +26,16 @@ func CheckHost(host string) error {
 	}
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") || h == "localhost.localdomain" ||
 		h == "ip6-localhost" || h == "ip6-loopback" {
+		if p.CheckAddr(netip.IPv6Loopback()) == nil || p.CheckAddr(netip.MustParseAddr("127.0.0.1")) == nil {
+			return nil // what the name resolves to is judged at the dial
+		}
 		return &SSRFError{Addr: netip.MustParseAddr("127.0.0.1"), Reason: "loopback name " + strconv.Quote(host)}
 	}
 	if ip, err := netip.ParseAddr(h); err == nil {
-		return CheckAddr(ip.WithZone(""))
+		return p.CheckAddr(ip.WithZone(""))
 	}
 	if ip, ok := parseLegacyIPv4(h); ok {
-		return CheckAddr(ip)
+		return p.CheckAddr(ip)
 	}
 	return nil
 }

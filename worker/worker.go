@@ -34,7 +34,7 @@ type Worker struct {
 	dueSubj  string // where the target's scheduled copies fire
 	ackWait  time.Duration
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
-	// guard refuses before DNS (nil map: guard off).
+	// guard refuses before DNS.
 	hostBlocked map[string]error
 	rawRedact   *rawRedactor
 	replyTo     *ReplyPolicy
@@ -87,7 +87,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	sec.MaxJobBytes = clampJobBytes(sec.MaxJobBytes, js.Conn(), o.log)
 	w := &Worker{
 		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
-		client:  newClient(t, sec),
+		client:  newClient(t, NetPolicyOf(t, sec)),
 		secret:  secretSet(t, sec),
 		dueSubj: o.topo.DueSubject(t.Name),
 		closed:   make(chan struct{}),
@@ -113,13 +113,11 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now, w.breakersChanged)
 	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
 	w.replyTo = NewReplyPolicy(o.topo.Prefix, sec.ReplyToAllow)
-	if guarded(t, sec) {
-		w.hostBlocked = map[string]error{}
-		for _, ep := range t.Endpoints {
-			if u, err := url.Parse(ep); err == nil {
-				if err := CheckHost(u.Hostname()); err != nil {
-					w.hostBlocked[ep] = err
-				}
+	w.hostBlocked = map[string]error{}
+	for _, ep := range t.Endpoints {
+		if u, err := url.Parse(ep); err == nil {
+			if err := NetPolicyOf(t, sec).CheckHost(u.Hostname()); err != nil {
+				w.hostBlocked[ep] = err
 			}
 		}
 	}

@@ -70,5 +70,7 @@ func knownTargets(cmd *cobra.Command, prefix string) []string {
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
-	return slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) })
+	// A subject's last token is whatever a publisher wrote: offer only
+	// names --target accepts, never escape sequences to the shell.
+	return slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) || !schemas.ValidTarget(n) })
 }

@@ -95,6 +95,9 @@ func (f *connFlags) resolve() (*connSettings, error) {
 		}
 		s.cfg, s.nats = cfg, cfg.NATS
 		if s.nats.URL == "" {
+			// The service runs its embedded server: reach it as the
+			// service does, with nats.embedded.token.
+			s.nats = dispatcher.EmbeddedAccess(s.nats)
 			s.nats.URL = "nats://" + cfg.NATS.Embedded.Listen
 		}
 	}

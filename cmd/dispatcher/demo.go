@@ -370,7 +370,7 @@ func (d *demoRun) printOutcomes(got map[string]outcome) {
 		if !ok {
 			o = outcome{where: "(none yet)"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", j.id, j.target, j.expect, o.where, o.attempts, clip(o.detail, 70))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", j.id, j.target, j.expect, escape(o.where), o.attempts, escape(clip(o.detail, 70)))
 	}
 	_ = tw.Flush()
 	counts := map[string]int{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -64,14 +65,28 @@ func (f *dlqFilterFlags) register(cmd *cobra.Command) {
 	completeFixed(cmd, "status", statusValues)
 }
 
-// given reports whether any filter was set.
-func (f *dlqFilterFlags) given(cmd *cobra.Command) bool {
-	for _, n := range []string{"target", "reason", "class", "status", "since", "until", "job-id"} {
-		if cmd.Flags().Changed(n) {
-			return true
-		}
+// filterFlagNames are the filters of ls, replay and purge.
+var filterFlagNames = []string{"target", "reason", "class", "status", "since", "until", "job-id"}
+
+// values returns what the filter flag name holds.
+func (f *dlqFilterFlags) values(name string) []string {
+	switch name {
+	case "target":
+		return f.targets
+	case "reason":
+		return f.reasons
+	case "class":
+		return f.classes
+	case "status":
+		return f.statuses
+	case "since":
+		return []string{f.since}
+	case "until":
+		return []string{f.until}
+	case "job-id":
+		return f.jobIDs
 	}
-	return len(f.targets)+len(f.reasons)+len(f.classes)+len(f.statuses)+len(f.jobIDs) > 0 || f.since != "" || f.until != ""
+	panic("dlq: no filter flag --" + name)
 }
 
 // filter builds the filter, reporting bad values as usage errors.
@@ -166,11 +181,14 @@ func storeErr(err error) error {
 }
 
 // selectorFlags are how replay and purge choose records: the filters, or
-// --seq, or --all.
+// --seq, or --all, given on the command line.
 type selectorFlags struct {
 	dlqFilterFlags
 	seqs []uint
 	all  bool
+	// narrowedBy lists the filters' variables that narrowed the selection
+	// ("DISPATCHER_TARGET=payments"), once filter has run.
+	narrowedBy []string
 }
 
 func (f *selectorFlags) register(cmd *cobra.Command) {
@@ -179,14 +197,43 @@ func (f *selectorFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.all, "all", false, "every record (instead of filters or --seq)")
 }
 
-// filter builds the selection filter; with no selector at all it is a usage
-// error, so that a bare replay or purge never touches every record.
+// filter builds the selection filter; with no selector on the command line
+// it is a usage error, so that a bare replay or purge never touches every
+// record. A filter's DISPATCHER_* variable narrows a selection made on the
+// command line but never makes one: an exported DISPATCHER_TARGET does not
+// turn a bare purge into "every dead letter of that target", nor does it
+// stand beside --all. A selector given an empty value (--target "$UNSET")
+// is refused rather than read as no filter.
 func (f *selectorFlags) filter(cmd *cobra.Command, now time.Time) (deadletter.Filter, error) {
-	given := f.given(cmd) || len(f.seqs) > 0
+	var given, env, instead []string
+	for _, name := range filterFlagNames {
+		fl := cmd.Flags().Lookup(name)
+		if fl.Changed {
+			if vs := f.values(name); len(vs) == 0 || slices.Contains(vs, "") {
+				return deadletter.Filter{}, usageErr("--%s with an empty value: give a value, or --all for every record", name)
+			}
+			given = append(given, "--"+name)
+			continue
+		}
+		if v, val, ok := fromEnv(fl); ok {
+			env = append(env, v+"="+escape(val))
+			instead = append(instead, "--"+name+" "+escape(val))
+		}
+	}
+	if len(f.seqs) > 0 {
+		given = append(given, "--seq")
+	}
+	f.narrowedBy = env
 	switch {
-	case f.all && given:
+	case f.all && len(given) > 0:
 		return deadletter.Filter{}, usageErr("--all selects every record; drop it to use filters or --seq, or drop those")
-	case !f.all && !given:
+	case f.all && len(env) > 0:
+		return deadletter.Filter{}, usageErr("--all selects every record, but the environment narrows it (%s): unset that to act on every record, or pass %s instead of --all",
+			strings.Join(env, ", "), strings.Join(instead, " "))
+	case !f.all && len(given) == 0 && len(env) > 0:
+		return deadletter.Filter{}, usageErr("%s needs a selector on the command line: the environment (%s) only narrows one; pass %s, or other filters, --seq N or --all",
+			cmd.CommandPath(), strings.Join(env, ", "), strings.Join(instead, " "))
+	case !f.all && len(given) == 0:
 		return deadletter.Filter{}, usageErr("%s needs a selector: filters (--target, --reason, --class, --status, --since, --until, --job-id), --seq N, or --all", cmd.CommandPath())
 	}
 	flt, err := f.dlqFilterFlags.filter(now)
@@ -199,6 +246,14 @@ func (f *selectorFlags) filter(cmd *cobra.Command, now time.Time) (deadletter.Fi
 		}
 	}
 	return flt, err
+}
+
+// noteNarrowed says on w which variables narrowed the selection, so that a
+// filter the command line does not show is not a surprise.
+func (f *selectorFlags) noteNarrowed(w io.Writer) {
+	for _, e := range f.narrowedBy {
+		fmt.Fprintf(w, "selection narrowed by %s from the environment\n", e)
+	}
 }
 
 // describe says in words what a filter selects, for prompts and summaries.

@@ -26,10 +26,12 @@ func newDLQPurgeCmd() *cobra.Command {
 		Use:   "purge",
 		Short: "Delete dead letters",
 		Long: `purge deletes the selected dead letters for good. Nothing happens without a
-selector: filters, --seq N (repeatable) or --all. On a terminal it asks for
-confirmation; without one (a script, CI) it needs --yes, else it exits with
-status 2 and deletes nothing. Records stored after the selection was made
-are never touched.`,
+selector on the command line: filters, --seq N (repeatable) or --all. A
+filter's DISPATCHER_* variable (DISPATCHER_TARGET, say) only narrows a
+selection the command line makes; alone, or beside --all, it is refused with
+status 2. On a terminal it asks for confirmation; without one (a script, CI)
+it needs --yes, else it exits with status 2 and deletes nothing. Records
+stored after the selection was made are never touched.`,
 		Example: `  dispatcher dlq purge --target payments --reason non_retryable
   dispatcher dlq purge --until 720h --yes          # older than 30 days
   dispatcher dlq purge --seq 1042 --dry-run`,
@@ -51,6 +53,7 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 	if err != nil {
 		return err
 	}
+	f.sel.noteNarrowed(cmd.ErrOrStderr())
 	ctx, store, sel, done, err := openSelection(cmd, &f.conn, flt)
 	if err != nil {
 		return err

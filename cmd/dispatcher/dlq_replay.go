@@ -37,8 +37,10 @@ window does not drop it, a Dispatch-Replay-Of: <seq> header, and no retry state,
 so attempts start anew. Each dead letter is deleted only after JetStream
 acknowledged its job's re-publish.
 
-Nothing happens without a selector: filters, --seq N (repeatable) or --all.
---dry-run prints what would be replayed and the count, and changes nothing.
+Nothing happens without a selector on the command line: filters, --seq N
+(repeatable) or --all. A filter's DISPATCHER_* variable (DISPATCHER_TARGET,
+say) only narrows a selection the command line makes; alone, or beside
+--all, it is refused with status 2. --dry-run prints what would be replayed and the count, and changes nothing.
 
 Killed half-way, rerun the same command: no dead letter is lost, and a job
 that was re-published but whose dead letter was not yet deleted is dropped by
@@ -86,6 +88,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 	if err != nil {
 		return err
 	}
+	f.sel.noteNarrowed(cmd.ErrOrStderr())
 	if f.rate < 0 || f.concurrency < 1 {
 		return usageErr("--rate must not be negative and --concurrency must be at least 1")
 	}
@@ -115,6 +118,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
 	}
 	note := func(s string) {
+		s = escape(s) // job ids and errors from the record
 		if bar != nil {
 			notes = append(notes, s)
 			return

@@ -65,14 +65,16 @@ job itself. --json prints the record exactly as stored.`,
 	return cmd
 }
 
-// showRecord prints a record for a person.
+// showRecord prints a record for a person. What the record holds came from
+// a publisher: every piece of it is escaped (escape.go).
 func showRecord(w io.Writer, r *deadletter.Record) error {
 	dl, err := r.DeadLetter()
 	if err != nil {
-		fmt.Fprintf(w, "Dead letter %d on %s, stored %s\n%v\n\n%s\n", r.Seq, r.Subject, r.Time.UTC().Format(time.RFC3339Nano), err, r.Data)
+		fmt.Fprintf(w, "Dead letter %d on %s, stored %s\n%s\n\n%s\n", r.Seq, escape(r.Subject), r.Time.UTC().Format(time.RFC3339Nano),
+			escapeLines(err.Error()), escapeLines(string(r.Data)))
 		return nil
 	}
-	fmt.Fprintf(w, "Dead letter %d on %s, stored %s\n\n", r.Seq, r.Subject, r.Time.UTC().Format(time.RFC3339Nano))
+	fmt.Fprintf(w, "Dead letter %d on %s, stored %s\n\n", r.Seq, escape(r.Subject), r.Time.UTC().Format(time.RFC3339Nano))
 	var fields [][2]string
 	add := func(k, v string) {
 		if v != "" {
@@ -97,7 +99,7 @@ func showRecord(w io.Writer, r *deadletter.Record) error {
 	cut := r.Cut()
 	add("truncated:", strings.Join(cut, ", "))
 	for _, f := range fields {
-		fmt.Fprintf(w, "  %-15s%s\n", f[0], f[1])
+		fmt.Fprintf(w, "  %-15s%s\n", f[0], escape(f[1]))
 	}
 	if len(dl.History) > 0 {
 		fmt.Fprintf(w, "\nHistory (%d attempts kept):\n", len(dl.History))
@@ -117,20 +119,20 @@ func showRecord(w io.Writer, r *deadletter.Record) error {
 		}
 	}
 	if len(dl.Job) > 0 && string(dl.Job) != "null" {
-		fmt.Fprintf(w, "\nJob:\n%s\n", indentJSON(dl.Job))
+		fmt.Fprintf(w, "\nJob:\n%s\n", escapeLines(indentJSON(dl.Job)))
 	}
 	if len(dl.Raw) > 0 {
 		if utf8.Valid(dl.Raw) {
-			fmt.Fprintf(w, "\nRaw payload (%d bytes, as received):\n  %s\n", len(dl.Raw), dl.Raw)
+			fmt.Fprintf(w, "\nRaw payload (%d bytes, as received):\n  %s\n", len(dl.Raw), escape(string(dl.Raw)))
 		} else {
 			fmt.Fprintf(w, "\nRaw payload (%d bytes, base64):\n  %s\n", len(dl.Raw), base64.StdEncoding.EncodeToString(dl.Raw))
 		}
 	}
 	if meta := dl.JobMeta(); meta != nil {
-		fmt.Fprintf(w, "\nMeta:\n%s\n", indentJSON(meta))
+		fmt.Fprintf(w, "\nMeta:\n%s\n", escapeLines(indentJSON(meta)))
 	}
 	if len(cut) > 0 {
-		fmt.Fprintf(w, "\nNot replayable: cut to fit the NATS max payload (lost: %s)\n", strings.Join(cut, ", "))
+		fmt.Fprintf(w, "\nNot replayable: cut to fit the NATS max payload (lost: %s)\n", escape(strings.Join(cut, ", ")))
 		return nil
 	}
 	fmt.Fprintf(w, "\nReplay it with: dispatcher dlq replay --seq %d\n", r.Seq)

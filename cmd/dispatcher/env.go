@@ -32,7 +32,9 @@ func envFlag(f *pflag.Flag) {
 
 // envFlags applies envFlag to every local flag of cmd except those named.
 // Flags that act (--yes, --dry-run, --all, --seq) are best left out: an
-// exported variable should not delete or replay anything by itself.
+// exported variable should not delete or replay anything by itself. The
+// filters of replay and purge do read their variables, but only to narrow
+// a selection made on the command line (selectorFlags.filter).
 func envFlags(cmd *cobra.Command, except ...string) {
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		for _, e := range except {
@@ -51,17 +53,28 @@ func envFlags(cmd *cobra.Command, except ...string) {
 func applyEnv(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		names := f.Annotations[envAnnotation]
-		if err != nil || f.Changed || len(names) == 0 {
-			return
-		}
-		v, ok := os.LookupEnv(names[0])
-		if !ok || v == "" {
+		name, v, ok := fromEnv(f)
+		if err != nil || !ok {
 			return
 		}
 		if serr := f.Value.Set(v); serr != nil {
-			err = usageErr("%s=%q: invalid value for --%s: %v", names[0], v, f.Name, serr)
+			err = usageErr("%s=%q: invalid value for --%s: %v", name, v, f.Name, serr)
 		}
 	})
 	return err
+}
+
+// fromEnv reports whether f takes its value from its variable: it reads
+// one, the command line did not give f, and the variable is set and not
+// empty. It returns the variable's name and value.
+func fromEnv(f *pflag.Flag) (name, value string, ok bool) {
+	names := f.Annotations[envAnnotation]
+	if f.Changed || len(names) == 0 {
+		return "", "", false
+	}
+	v, set := os.LookupEnv(names[0])
+	if !set || v == "" {
+		return "", "", false
+	}
+	return names[0], v, true
 }

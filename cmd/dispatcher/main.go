@@ -64,7 +64,7 @@ func run(args []string) int {
 		code = exitUsage
 	}
 	if err.Error() != "" {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(os.Stderr, "error:", escapeLines(err.Error())) // it may quote a record or a subject
 	}
 	if code == exitUsage && !errors.As(err, &ee) {
 		fmt.Fprintln(os.Stderr, "Run 'dispatcher --help' for usage.")

@@ -199,10 +199,10 @@ func publishOne(cmd *cobra.Command, f *publishFlags) error {
 		return json.NewEncoder(out).Encode(ack)
 	}
 	if ack.Duplicate {
-		fmt.Fprintf(out, "duplicate: %s was already stored (stream %s seq %d) inside the duplicate window; not stored again\n", ack.JobID, ack.Stream, ack.Sequence)
+		fmt.Fprintf(out, "duplicate: %s was already stored (stream %s seq %d) inside the duplicate window; not stored again\n", escape(ack.JobID), ack.Stream, ack.Sequence)
 		return nil
 	}
-	fmt.Fprintf(out, "published %s to %s (stream %s seq %d, duplicate false)\n", ack.JobID, ack.Subject, ack.Stream, ack.Sequence)
+	fmt.Fprintf(out, "published %s to %s (stream %s seq %d, duplicate false)\n", escape(ack.JobID), escape(ack.Subject), ack.Stream, ack.Sequence)
 	return nil
 }
 
@@ -268,7 +268,7 @@ func publishFile(cmd *cobra.Command, f *publishFlags) error {
 		}
 		bad = append(bad, badLine{Line: r.Line, JobID: r.JobID, Error: msg})
 		if !f.asJSON {
-			fmt.Fprintf(stderr, "%s:%d: %s\n", name, r.Line, msg)
+			fmt.Fprintf(stderr, "%s:%d: %s\n", escape(name), r.Line, escape(msg)) // msg may quote the line
 		}
 	})
 	took := time.Since(start)

@@ -41,9 +41,13 @@ error: exit status 2.
 
 SIGHUP, a change of the config file and POST /-/reload on http.listen reload
 the config: targets are added, removed and changed without dropping in-flight
-jobs; a config with errors is refused and the one in effect stays. Changes of
-nats.*, streams.*, http.listen, service_name, shutdown_timeout and orphan_grace
-are logged as needing a restart.`,
+jobs; a config with errors is refused and the one in effect stays; a new
+http.token applies at once. Changes of nats.*, streams.*, http.listen,
+service_name, shutdown_timeout and orphan_grace are logged as needing a restart.
+
+With http.token set, every path of http.listen but /healthz and /readyz needs
+"Authorization: Bearer <token>"; beyond loopback it is required, and so is
+nats.embedded.token for an embedded server listening beyond loopback.`,
 		Example: `  dispatcher serve --config dispatcher.yaml
   DISPATCHER_CONFIG=/etc/dispatcher.yaml dispatcher serve --log-level debug
   DISPATCHER_NATS_URL=nats://nats:4222 dispatcher serve --config dispatcher.yaml --subject-prefix staging`,

@@ -94,6 +94,9 @@ func (n NATS) String() string {
 	if c.Token != "" {
 		c.Token = "[REDACTED]"
 	}
+	if c.Embedded.Token != "" {
+		c.Embedded.Token = "[REDACTED]"
+	}
 	type plain NATS
 	return fmt.Sprintf("%+v", plain(c))
 }
@@ -107,7 +110,25 @@ type EmbeddedNATS struct {
 	Listen string `key:"listen"`
 	// StoreDir is the JetStream storage directory (default "./data/nats").
 	StoreDir string `key:"store_dir"`
+	// Token is the token every client of the embedded server must present
+	// (the service's own connection included); empty for none, which is
+	// allowed only when Listen is a loopback address. A secret: never
+	// logged.
+	Token string `key:"token"`
 }
+
+// String keeps the token out of logs and error messages.
+func (e EmbeddedNATS) String() string {
+	c := e
+	if c.Token != "" {
+		c.Token = "[REDACTED]"
+	}
+	type plain EmbeddedNATS
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// GoString keeps the token out of %#v.
+func (e EmbeddedNATS) GoString() string { return e.String() }
 
 // Streams holds the limits of the streams the service creates.
 type Streams struct {
@@ -121,12 +142,30 @@ type Streams struct {
 	Partitions int `key:"partitions"`
 }
 
-// HTTP configures the HTTP server of the health endpoints.
+// HTTP configures the service's HTTP listener: the health endpoints,
+// /metrics and POST /-/reload.
 type HTTP struct {
 	// Listen is the address, host:port (default "127.0.0.1:9090"); port 0
 	// picks a free port.
 	Listen string `key:"listen"`
+	// Token is the bearer token every request but /healthz and /readyz
+	// must present; empty for none, which is allowed only when Listen is a
+	// loopback address. A reload applies it. A secret: never logged.
+	Token string `key:"token"`
 }
+
+// String keeps the token out of logs and error messages.
+func (h HTTP) String() string {
+	c := h
+	if c.Token != "" {
+		c.Token = "[REDACTED]"
+	}
+	type plain HTTP
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// GoString keeps the token out of %#v.
+func (h HTTP) GoString() string { return h.String() }
 
 // TargetNames returns the names of the configured targets, sorted.
 func (c *Config) TargetNames() []string {

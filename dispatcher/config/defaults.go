@@ -62,6 +62,7 @@ func inherit(defaults worker.Target, name string) worker.Target {
 	t := defaults
 	t.Name = name
 	t.Retry.RetryOnStatus = slices.Clone(defaults.Retry.RetryOnStatus)
+	t.AllowNetworks = slices.Clone(defaults.AllowNetworks)
 	if defaults.RateLimit != nil {
 		rl := *defaults.RateLimit
 		t.RateLimit = &rl

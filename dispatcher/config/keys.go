@@ -31,10 +31,12 @@ func (d *decoder) config(root *yaml.Node) *decoded {
 	cfg := &out.cfg
 	var defaultsNode, targetsNode *yaml.Node
 	d.fields("", root, map[string]field{
-		"service_name":     func(p string, v *yaml.Node) { d.str(p, v, &cfg.ServiceName) },
-		"nats":             func(p string, v *yaml.Node) { d.nats(p, v, &cfg.NATS) },
-		"streams":          func(p string, v *yaml.Node) { d.streams(p, v, &cfg.Streams) },
-		"http":             func(p string, v *yaml.Node) { d.fields(p, v, map[string]field{"listen": d.strField(&cfg.HTTP.Listen)}) },
+		"service_name": func(p string, v *yaml.Node) { d.str(p, v, &cfg.ServiceName) },
+		"nats":         func(p string, v *yaml.Node) { d.nats(p, v, &cfg.NATS) },
+		"streams":      func(p string, v *yaml.Node) { d.streams(p, v, &cfg.Streams) },
+		"http": func(p string, v *yaml.Node) {
+			d.fields(p, v, map[string]field{"listen": d.strField(&cfg.HTTP.Listen), "token": d.strField(&cfg.HTTP.Token)})
+		},
 		"shutdown_timeout": func(p string, v *yaml.Node) { d.duration(p, v, &cfg.ShutdownTimeout) },
 		"orphan_grace":     func(p string, v *yaml.Node) { d.duration(p, v, &cfg.OrphanGrace) },
 		"security":         func(p string, v *yaml.Node) { d.security(p, v, &cfg.Security) },
@@ -96,6 +98,7 @@ func (d *decoder) nats(path string, n *yaml.Node, out *NATS) {
 			d.fields(p, v, map[string]field{
 				"listen":    d.strField(&out.Embedded.Listen),
 				"store_dir": d.strField(&out.Embedded.StoreDir),
+				"token":     d.strField(&out.Embedded.Token),
 			})
 		},
 		"replicas":       d.intField(&out.Replicas),
@@ -126,8 +129,9 @@ func (d *decoder) security(path string, n *yaml.Node, out *worker.Security) {
 // override one by one.
 func (d *decoder) settingsFields(t *worker.Target) map[string]field {
 	return map[string]field{
-		"concurrency": d.intField(&t.Concurrency),
-		"limit_scope": d.strField(&t.LimitScope),
+		"concurrency":    d.intField(&t.Concurrency),
+		"limit_scope":    d.strField(&t.LimitScope),
+		"allow_networks": func(p string, v *yaml.Node) { d.networkList(p, v, &t.AllowNetworks) },
 		"timeouts": func(p string, v *yaml.Node) {
 			d.fields(p, v, map[string]field{
 				"connect":         d.durationField(&t.Timeouts.Connect),

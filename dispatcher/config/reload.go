@@ -3,12 +3,20 @@ package config
 import (
 	"reflect"
 	"slices"
+	"strings"
 )
 
-// Reloadable are the top-level keys a reload applies: targets (added,
-// changed, removed) and security (every worker replaced). Every other key
-// takes effect at the next start only.
-var Reloadable = []string{"security", "targets"}
+// Reloadable are the keys a reload applies, each with every key below it:
+// targets (added, changed, removed), security (every worker replaced) and
+// http.token (the listener's token swapped). Every other key takes effect
+// at the next start only.
+var Reloadable = []string{"security", "targets", "http.token"}
+
+// IsReloadable reports whether a reload applies key (a path in the file,
+// e.g. "http.token", "targets.a.concurrency").
+func IsReloadable(key string) bool {
+	return slices.ContainsFunc(Reloadable, func(r string) bool { return key == r || strings.HasPrefix(key, r+".") })
+}
 
 // RestartKeys lists the keys whose values differ between old and cfg and
 // that a reload does not apply: every key outside Reloadable, named by its
@@ -32,7 +40,8 @@ func diffKeys(path string, a, b reflect.Value, out *[]string) {
 		}
 		if path != "" {
 			key = path + "." + key
-		} else if slices.Contains(Reloadable, key) {
+		}
+		if IsReloadable(key) {
 			continue
 		}
 		fa, fb := a.Field(i), b.Field(i)

@@ -3,7 +3,6 @@ package config
 import (
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -45,7 +44,8 @@ func TestEveryFieldHasAKey(t *testing.T) {
 }
 
 // TestReloadCannotDrift changes every leaf of the config, one at a time:
-// each change is either applied by a reload (security.*, targets.*) or
+// each change is either applied by a reload (security.*, targets.*,
+// http.token) or
 // reported by RestartKeys under its own key, never silently ignored.
 func TestReloadCannotDrift(t *testing.T) {
 	base := defaultConfig()
@@ -81,9 +81,8 @@ func TestReloadCannotDrift(t *testing.T) {
 			t.Fatalf("%s: kind %s not covered by this test", key, field.Kind())
 		}
 		got := RestartKeys(&base, &changed)
-		top, _, _ := strings.Cut(key, ".")
 		switch {
-		case slices.Contains(Reloadable, top):
+		case IsReloadable(key):
 			if len(got) != 0 {
 				t.Errorf("%s is applied by reload, but RestartKeys reports %q", key, got)
 			}
@@ -93,5 +92,26 @@ func TestReloadCannotDrift(t *testing.T) {
 	})
 	if n < 20 {
 		t.Fatalf("walked %d keys; the walk is broken", n)
+	}
+}
+
+// The keys of issue 13's item 10: the HTTP token is applied by a reload,
+// the embedded server's token needs a restart.
+func TestReloadTokens(t *testing.T) {
+	base := defaultConfig()
+	changed := defaultConfig()
+	changed.HTTP.Token = "0123456789abcdef"
+	if got := RestartKeys(&base, &changed); len(got) != 0 {
+		t.Errorf("http.token changed: RestartKeys = %q, want none (a reload applies it)", got)
+	}
+	changed = defaultConfig()
+	changed.NATS.Embedded.Token = "0123456789abcdef"
+	if got := RestartKeys(&base, &changed); !slices.Equal(got, []string{"nats.embedded.token"}) {
+		t.Errorf("nats.embedded.token changed: RestartKeys = %q, want [nats.embedded.token]", got)
+	}
+	changed = defaultConfig()
+	changed.HTTP.Listen = "127.0.0.1:1"
+	if got := RestartKeys(&base, &changed); !slices.Equal(got, []string{"http.listen"}) {
+		t.Errorf("http.listen changed: RestartKeys = %q, want [http.listen]", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -40,7 +41,10 @@ func validate(dec *decoded, set map[string]bool) []FieldError {
 	}
 	if msg := checkListen(cfg.HTTP.Listen, 0); msg != "" {
 		v.fail("http.listen", "%s", msg)
+	} else if cfg.HTTP.Token == "" && !LoopbackListen(cfg.HTTP.Listen) {
+		v.fail("http.token", "is required when http.listen is not a loopback address (got %q)", cfg.HTTP.Listen)
 	}
+	v.token("http.token", cfg.HTTP.Token)
 	v.positive("shutdown_timeout", cfg.ShutdownTimeout)
 	v.positive("orphan_grace", cfg.OrphanGrace)
 	v.security(&cfg.Security)
@@ -77,7 +81,10 @@ func (v *validator) nats(n *NATS) {
 	}
 	if msg := checkListen(n.Embedded.Listen, 0); msg != "" { // 0: a free port
 		v.fail("nats.embedded.listen", "%s", msg)
+	} else if n.URL == "" && n.Embedded.Token == "" && !LoopbackListen(n.Embedded.Listen) {
+		v.fail("nats.embedded.token", "is required when nats.embedded.listen is not a loopback address and the embedded server runs (no nats.url) (got %q)", n.Embedded.Listen)
 	}
+	v.token("nats.embedded.token", n.Embedded.Token)
 	if n.Embedded.StoreDir == "" {
 		v.fail("nats.embedded.store_dir", "must not be empty")
 	}
@@ -121,6 +128,36 @@ func (v *validator) security(s *worker.Security) {
 			v.fail(indexPath("security.reply_to_allow", i), "must be a NATS subject pattern (non-empty tokens, * for one, > last for the rest), got %q", pat)
 		}
 	}
+}
+
+// MinTokenBytes is the shortest http.token and nats.embedded.token
+// accepted: 16 bytes, as security.state_keys.
+const MinTokenBytes = 16
+
+// token checks a secret token at path (empty: not set). The message never
+// quotes it.
+func (v *validator) token(path, tok string) {
+	if tok != "" && len(tok) < MinTokenBytes {
+		v.fail(path, "must be at least %d bytes (use ${VAR}), got %d", MinTokenBytes, len(tok))
+	}
+	if !validHeaderValue(tok) || strings.ContainsAny(tok, " \t") {
+		v.fail(path, "must not contain spaces or control characters")
+	}
+}
+
+// LoopbackListen reports whether the host:port listen address binds a
+// loopback interface only: a host in 127.0.0.0/8, ::1 or localhost. An
+// empty host, 0.0.0.0, :: and any other address or name are not.
+func LoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // validSubjectPattern reports whether p is a NATS subject pattern:
