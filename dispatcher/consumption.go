@@ -94,15 +94,22 @@ func (c *consumption) start(ctx context.Context) error {
 		_, t, ok := topo.PartTarget(subject)
 		return t, ok
 	}
+	var streams [2]jetstream.Stream
+	for i, name := range []string{topo.JobsStream(), topo.SchedStream()} {
+		if streams[i], err = c.s.js.Stream(ctx, name); err != nil {
+			return err
+		}
+	}
 	for k := range c.n {
 		for i, cons := range []jetstream.Consumer{jobs[k], due[k]} {
-			name := "jobs-"
+			name, subject := "jobs-", func(t string) string { return topo.PartSubject(k, t) }
 			if i == 1 {
-				name = "due-"
+				name, subject = "due-", func(t string) string { return topo.DuePartSubject(k, t) }
 			}
 			if err := c.add(worker.IntakeConfig{
 				Name: name + strconv.Itoa(k), Consumer: cons, Target: target, Router: c,
 				Budget: c.budget(k), AckWait: worker.AckWait, Log: c.s.log,
+				OthersWaiting: c.othersWaiting(cons, streams[i], subject),
 			}); err != nil {
 				return err
 			}
@@ -110,6 +117,45 @@ func (c *consumption) start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// othersWaiting tells an intake whether jobs of targets other than target
+// wait in its consumer, not yet delivered: the consumer's pending less
+// target's own (its messages stored on subject(target), less those this
+// instance holds). Other instances' holds of target count as waiting: the
+// answer errs towards parking. An answer is kept for othersFresh.
+func (c *consumption) othersWaiting(cons jetstream.Consumer, st jetstream.Stream, subject func(string) string) func(context.Context, string) (bool, error) {
+	var (
+		mu     sync.Mutex
+		last   string
+		at     time.Time
+		answer bool
+	)
+	return func(ctx context.Context, target string) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if target == last && time.Since(at) < othersFresh {
+			return answer, nil
+		}
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			return true, err
+		}
+		subj := subject(target)
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+		if err != nil {
+			return true, err
+		}
+		mine := info.State.Subjects[subj]
+		if w := c.Worker(target); w != nil {
+			mine -= min(mine, uint64(w.Held()))
+		}
+		last, at, answer = target, time.Now(), ci.NumPending > mine
+		return answer, nil
+	}
+}
+
+// othersFresh is how long an answer of othersWaiting is used.
+const othersFresh = 250 * time.Millisecond
 
 // add starts an intake.
 func (c *consumption) add(cfg worker.IntakeConfig) error {

@@ -25,7 +25,8 @@ type StreamSettings struct {
 	// twice (worker/settle.go). Zero means MinSettleWindow.
 	SettleWindow time.Duration
 	// Partitions is streams.partitions: the subject transforms of the jobs
-	// and scheduling streams map each target to one of them.
+	// and scheduling streams map each target to one of them. Zero means
+	// config.DefaultPartitions.
 	Partitions int
 	// Legacy is set when the jobs stream exists and allows scheduled
 	// messages (created by a version before partitions): that cannot be
@@ -54,7 +55,10 @@ func SettleWindow(cfg *config.Config) time.Duration {
 func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfig {
 	r := max(s.Replicas, 1)
 	window := max(s.SettleWindow, MinSettleWindow)
-	n := max(s.Partitions, 1)
+	n := s.Partitions
+	if n <= 0 {
+		n = config.DefaultPartitions
+	}
 	jobs := jetstream.StreamConfig{
 		Name:        t.JobsStream(),
 		Description: "dispatcher jobs",

@@ -208,17 +208,25 @@ func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
 		msgs[i] = testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("lim-%03d", i)})
 	}
 	b.PublishMany(t, msgs)
-	// Each instance pulls ahead for its share only (4 × 3, at least 16), not
-	// for the fleet's 6 (24): jobs must not wait in a buffer past AckWait.
-	// Unacked per instance: at most 16 pulled ahead + 3 calls + 1 in the
-	// hand-off; with a pull-ahead sized for the fleet figure it was 45.
+	// Each instance holds at most its partition's budget (64 here: the
+	// lane of a target of concurrency 6 holds 24, the budget is at least
+	// 64); whatever it holds is kept fresh, so nothing is redelivered and
+	// each job is called once.
 	maxAckPending := 0
 	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
 		maxAckPending = max(maxAckPending, testenv.ConsumerInfo(t, b.JS, "a").NumAckPending)
 		return sink.Distinct() == n, fmt.Sprintf("%d of %d delivered", sink.Distinct(), n)
 	})
-	if maxAckPending > 2*(16+3+1) {
-		t.Errorf("up to %d jobs delivered and unacked across 2 instances, want at most 40 (2 × (16 pulled ahead + 3 calls + 1 handed off))", maxAckPending)
+	if maxAckPending > 2*64 {
+		t.Errorf("up to %d jobs delivered and unacked across 2 instances, want at most 128 (2 × a partition's budget of 64)", maxAckPending)
+	}
+	if d := testenv.TargetDeliveries(t, b.JS, "a"); d.Redelivered != 0 {
+		t.Errorf("%d deliveries redelivered, want 0", d.Redelivered)
+	}
+	for id, calls := range sink.ByKey() {
+		if len(calls) != 1 {
+			t.Errorf("%s called %d times, want 1", id, len(calls))
+		}
 	}
 	if m := sink.MaxInFlight(); m > 6 || m < 4 {
 		t.Errorf("at most %d calls in flight across 2 instances, want 6 (the fleet's), at least 4", m)

@@ -39,7 +39,12 @@ type IntakeConfig struct {
 	Budget func() int
 	// AckWait is the consumer's: deliveries held are refreshed well within it.
 	AckWait time.Duration
-	Log     *zap.Logger
+	// OthersWaiting reports whether jobs of targets other than target wait
+	// in the consumer (not yet delivered): only then is a delivery whose
+	// turn is far parked; otherwise the intake waits for its lane, holding
+	// up no one. Nil: always.
+	OthersWaiting func(ctx context.Context, target string) (bool, error)
+	Log           *zap.Logger
 }
 
 // Intake pulls one consumer and hands each delivery to the lane of its
@@ -222,16 +227,20 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 			d.done()
 			return
 		case park:
-			in.park(w, d)
-			return
+			if in.othersWaiting(ctx, target) {
+				in.park(w, d)
+				return
+			}
 		}
 		wait.Reset(intakeWait)
 		select {
 		case <-roomy:
 			wait.Stop()
 		case <-wait.C:
-			in.park(w, d)
-			return
+			if in.othersWaiting(ctx, target) {
+				in.park(w, d)
+				return
+			}
 		case <-ctx.Done():
 			wait.Stop()
 			w.handBack(m)
@@ -239,6 +248,22 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 			return
 		}
 	}
+}
+
+// othersWaiting reports whether another target's jobs wait behind target
+// in the consumer (an error counts as yes).
+func (in *Intake) othersWaiting(ctx context.Context, target string) bool {
+	if in.cfg.OthersWaiting == nil {
+		return true
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	others, err := in.cfg.OthersWaiting(qctx, target)
+	if err != nil {
+		in.cfg.Log.Debug("who waits in the partition: not known; parking", zap.String("target", target), zap.Error(err))
+		return true
+	}
+	return others
 }
 
 // redelivered reports a message JetStream delivered before.

@@ -36,6 +36,9 @@ type lane struct {
 	// pace: how long a slot's run takes (an EWMA), and when one last ended
 	runEWMA  time.Duration
 	lastDone time.Time
+	// runMax is the longest a run may take (the target's total timeout):
+	// the pace parks are spread by before one was measured (park.go).
+	runMax time.Duration
 	// horizon is when the last delivery parked for a slot is due: the next
 	// one is due a slot's time later (park.go).
 	horizon time.Time
@@ -58,8 +61,8 @@ const (
 	intakeWait = 50 * time.Millisecond
 )
 
-func newLane(limit int, now func() time.Time, run func(*delivery, *job) bool) *lane {
-	l := &lane{run: run, now: now, limit: limit, roomy: make(chan struct{}), lastDone: now()}
+func newLane(limit int, runMax time.Duration, now func() time.Time, run func(*delivery, *job) bool) *lane {
+	l := &lane{run: run, now: now, limit: limit, runMax: runMax, roomy: make(chan struct{}), lastDone: now()}
 	l.idle.L = &l.mu
 	return l
 }
@@ -76,7 +79,7 @@ type verdict int
 const (
 	taken  verdict = iota // running or waiting in the lane
 	full                  // full, but a slot is expected within intakeWait: wait on the channel returned, then offer again
-	park                  // its turn is too far: park it (park.go)
+	park                  // its turn is too far: park it (park.go), or, when it holds up no other target, wait on the channel returned
 	closed                // the lane is closed: hand the delivery back
 )
 
@@ -98,11 +101,11 @@ func (l *lane) offer(d *delivery, force bool) (verdict, <-chan struct{}) {
 		l.queue = append(l.queue, held{d: d})
 		return taken, nil
 	}
+	l.wanted = true
 	if l.waitLocked(0) <= intakeWait {
-		l.wanted = true
 		return full, l.roomy
 	}
-	return park, nil
+	return park, l.roomy
 }
 
 // waitLocked estimates how long the delivery at queue position n would

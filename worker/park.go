@@ -74,17 +74,23 @@ func minPark(parks int) time.Duration {
 
 // reserve returns when a delivery parked now, after parks earlier parks of
 // its job, is due: the lane's next free turn, within [minPark, maxPark]
-// from now, spread by a tenth.
+// from now, spread by a tenth. Turns come at the lane's measured pace, or,
+// before a run was measured, as if every run took the target's total
+// timeout (at most a second): parked jobs come back no faster than the
+// lane can take them, and one that finds the lane still busy is parked
+// again for later still.
 func (l *lane) reserve(now time.Time, parks int) time.Time {
 	l.mu.Lock()
 	turn := l.waitLocked(0)
-	back := now.Add(l.waitLocked(len(l.queue)))
+	if l.runEWMA == 0 {
+		turn = max(turn, min(l.runMax, time.Second)/time.Duration(max(l.limit, 1)))
+	}
+	back := now.Add(max(l.waitLocked(len(l.queue)), time.Duration(len(l.queue)+1)*turn))
 	if l.horizon.Before(back) {
 		l.horizon = back
-	} else {
-		l.horizon = l.horizon.Add(turn)
 	}
 	at := l.horizon
+	l.horizon = l.horizon.Add(turn)
 	l.mu.Unlock()
 	d := min(max(at.Sub(now), minPark(parks)), maxParkDelay)
 	d += rand.N(d/10 + 1)

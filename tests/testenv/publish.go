@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,17 @@ const (
 
 // Topo names the subjects, streams and consumers of Prefix.
 var Topo = schemas.Topology{Prefix: Prefix}
+
+// Stored is the subject the jobs stream stores a job published on
+// subject under: dispatch.part.<k>.<target> for dispatch.jobs.<target>
+// (Partitions partitions; schemas.Topology.JobsTransform), subject itself
+// for any other.
+func Stored(subject string) string {
+	if t, ok := Topo.JobsTarget(subject); ok && !strings.ContainsAny(t, ".*>") {
+		return Topo.PartSubject(schemas.Partition(t, Partitions), t)
+	}
+	return subject
+}
 
 // JobsSubject is dispatch.jobs.<target>.
 func JobsSubject(target string) string { return Topo.JobsSubject(target) }
