@@ -87,9 +87,9 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	sec.MaxJobBytes = clampJobBytes(sec.MaxJobBytes, js.Conn(), o.log)
 	w := &Worker{
 		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
-		client:  newClient(t, NetPolicyOf(t, sec)),
-		secret:  secretSet(t, sec),
-		dueSubj: o.topo.DueSubject(t.Name),
+		client:   newClient(t, NetPolicyOf(t, sec)),
+		secret:   secretSet(t, sec),
+		dueSubj:  o.topo.DueSubject(t.Name),
 		closed:   make(chan struct{}),
 		stopping: make(chan struct{}),
 	}
