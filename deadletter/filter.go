@@ -14,7 +14,7 @@ import (
 // to be selected; a list field holds when any of its values does. The zero
 // Filter selects every record.
 type Filter struct {
-	// Targets are target names (the last token of the record's subject).
+	// Targets are target names (the record's subject less <p>.dlq.).
 	Targets []string
 	// Reasons are dead-letter reasons, e.g. "exhausted".
 	Reasons []string

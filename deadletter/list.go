@@ -44,7 +44,7 @@ func (s *Store) List(ctx context.Context, f Filter, fn func(*Record) error) erro
 		if headersComplete(m.header) && !f.matchFields(m.header.Get(schemas.HeaderReason), m.header.Get(schemas.HeaderErrorClass), m.header.Get(schemas.HeaderJobID)) {
 			return true, nil
 		}
-		return visit(newRecord(m.seq, m.time, m.subject, m.header, m.data))
+		return visit(s.newRecord(m.seq, m.time, m.subject, m.header, m.data))
 	})
 }
 
@@ -182,5 +182,5 @@ func (s *Store) get(ctx context.Context, st jetstream.Stream, seq uint64) (*Reco
 	if _, ok := s.topo.DLQTarget(m.Subject); !ok {
 		return nil, fmt.Errorf("%w: sequence %d of %s is on %s", ErrNotFound, seq, s.stream, m.Subject)
 	}
-	return newRecord(m.Sequence, m.Time, m.Subject, m.Header, m.Data), nil
+	return s.newRecord(m.Sequence, m.Time, m.Subject, m.Header, m.Data), nil
 }

@@ -20,7 +20,9 @@ type Record struct {
 	Seq uint64
 	// Time is when JetStream stored the record.
 	Time time.Time
-	// Subject is <p>.dlq.<target>; Target is its last token.
+	// Subject is <p>.dlq.<target>; Target is everything after <p>.dlq.:
+	// a target's name, or for an orphan the rest of the subject it was
+	// published on (<p>.jobs.<rest>), however many tokens that has.
 	Subject, Target string
 	// Reason, ErrorClass and JobID come from the record's headers, else
 	// from its body. JobID is empty when the job could not be decoded.
@@ -35,13 +37,11 @@ type Record struct {
 	err     error
 }
 
-// newRecord builds a Record from a stored message. data may be nil when
-// only the headers were read.
-func newRecord(seq uint64, t time.Time, subject string, h nats.Header, data []byte) *Record {
+// newRecord builds a Record from a message stored on subject. data may be
+// nil when only the headers were read.
+func (s *Store) newRecord(seq uint64, t time.Time, subject string, h nats.Header, data []byte) *Record {
 	r := &Record{Seq: seq, Time: t, Subject: subject, Data: data}
-	if i := strings.LastIndexByte(subject, '.'); i >= 0 {
-		r.Target = subject[i+1:]
-	}
+	r.Target, _ = s.topo.DLQTarget(subject)
 	r.Reason, r.ErrorClass, r.JobID = h.Get(schemas.HeaderReason), h.Get(schemas.HeaderErrorClass), h.Get(schemas.HeaderJobID)
 	r.Truncated = h.Get(schemas.HeaderTruncated)
 	if data != nil && !headersComplete(h) {

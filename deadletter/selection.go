@@ -44,7 +44,7 @@ func (s *Store) Select(ctx context.Context, f Filter) (*Selection, error) {
 		return sel, err
 	case f.needsBody():
 		err := s.scan(ctx, &f, false, func(m *scanMsg) (bool, error) {
-			r := newRecord(m.seq, m.time, m.subject, m.header, m.data)
+			r := s.newRecord(m.seq, m.time, m.subject, m.header, m.data)
 			if !f.match(r) {
 				return true, nil
 			}

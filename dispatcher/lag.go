@@ -55,7 +55,9 @@ type TargetLag struct {
 
 // Orphan is a subject of the jobs stream that no target's consumer reads.
 type Orphan struct {
-	Subject  string `json:"subject"`
+	Subject string `json:"subject"`
+	// Target is Subject less <p>.jobs.: every token of it (dispatch.jobs.a.b
+	// is target "a.b", which no configured target can be).
 	Target   string `json:"target"`
 	Messages uint64 `json:"messages"`
 	// OldestAt is when its oldest job was stored, OldestSeconds its age.
@@ -162,11 +164,18 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 			}
 		}
 	}
+	// A subject's target is all of it after <p>.jobs. (<p>.dlq., ...): a
+	// subject of more tokens than <p>.jobs.<target> is no target's, so an
+	// orphan, and is shown whole, never as the target its last token names.
 	for subj, n := range dead {
-		row(lastToken(subj)).Dead += n
+		if t, ok := topo.DLQTarget(subj); ok {
+			row(t).Dead += n
+		}
 	}
 	for subj, n := range fallback {
-		row(lastToken(subj)).Fallback += n
+		if t, ok := topo.FallbackTarget(subj); ok {
+			row(t).Fallback += n
+		}
 	}
 	for t, n := range retrying {
 		if rows[t] != nil || consumers[t] != nil {
@@ -174,7 +183,7 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 		}
 	}
 	for subj, n := range jobs {
-		t := lastToken(subj)
+		t, _ := topo.JobsTarget(subj)
 		if consumers[t] != nil || slices.Contains(set.Known, t) {
 			continue
 		}
@@ -304,8 +313,6 @@ func oldestOn(ctx context.Context, st jetstream.Stream, subj string, from uint64
 	}
 	return m.Time.UTC(), true
 }
-
-func lastToken(subj string) string { return subj[strings.LastIndexByte(subj, '.')+1:] }
 
 func latest(a, b *time.Time) *time.Time {
 	switch {

@@ -111,8 +111,10 @@ func TestEveryMessageValidates(t *testing.T) {
 	if len(raw) != wantResults || !maps.Equal(outcomes, map[string]int{schemas.OutcomeDelivered: 3, schemas.OutcomeDeadLettered: 7, schemas.OutcomeFallback: 1}) {
 		t.Errorf("%d results %v, want %d: 3 delivered, 7 dead_lettered, 1 fallback", len(raw), outcomes, wantResults)
 	}
-	if r := results.ByID("v-upper-traceparent"); len(r) != 1 || r[0].TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
-		t.Errorf("results of v-upper-traceparent: %+v, want the traceparent's trace id in lower case", r)
+	// W3C Trace Context: the ids are lowercase hex, and a traceparent with
+	// characters not allowed is ignored (contract 10.1): a new trace.
+	if r := results.ByID("v-upper-traceparent"); len(r) != 1 || !schemas.ValidTraceID(r[0].TraceID) || r[0].TraceID == "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("results of v-upper-traceparent: %+v, want a new trace (an upper-case traceparent is not W3C's)", r)
 	}
 	if r := results.ByID("v-bad-trace-header"); len(r) != 1 || !schemas.ValidTraceID(r[0].TraceID) {
 		t.Errorf("results of v-bad-trace-header: %+v, want a new trace id", r)

@@ -74,6 +74,7 @@ func TestDeployDispatcherConfigsValid(t *testing.T) {
 	t.Setenv("PAYMENTS_TOKEN", "test-token")
 	t.Setenv("DEMO_TOKEN", "test-token")
 	t.Setenv("HTTP_TOKEN", "test-http-token-0123456789")
+	setDeployPasswords(t)
 	for _, path := range []string{"compose/dispatcher.yaml", "k8s/base/dispatcher.yaml"} {
 		t.Run(path, func(t *testing.T) {
 			cfg, err := config.Load(filepath.Join(deployDir, path))
@@ -126,11 +127,15 @@ func TestDeployStreamDefinitionsMatchTopology(t *testing.T) {
 
 // The nats-server configs load with the server's own parser.
 func TestDeployNATSConfigsLoad(t *testing.T) {
+	setDeployPasswords(t)
 	paths, _ := filepath.Glob(filepath.Join(deployDir, "nats", "*.conf"))
 	if len(paths) < 4 {
 		t.Fatalf("found %d nats configs, want single + 3 cluster nodes", len(paths))
 	}
 	for _, p := range paths {
+		if filepath.Base(p) == "accounts.conf" {
+			continue // included by the others (TestDeployNATSAccountsEverywhere)
+		}
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			opts, err := server.ProcessConfigFile(p)
 			if err != nil {
@@ -149,6 +154,7 @@ func TestDeployGracePeriodsAboveShutdownTimeout(t *testing.T) {
 	t.Setenv("PAYMENTS_TOKEN", "x")
 	t.Setenv("DEMO_TOKEN", "x")
 	t.Setenv("HTTP_TOKEN", "test-http-token-0123456789")
+	setDeployPasswords(t)
 	k8sCfg, err := config.Load(filepath.Join(deployDir, "k8s/base/dispatcher.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -220,6 +226,7 @@ func TestDeployHTTPToken(t *testing.T) {
 	t.Setenv("PAYMENTS_TOKEN", "x")
 	t.Setenv("DEMO_TOKEN", "x")
 	t.Setenv("HTTP_TOKEN", token)
+	setDeployPasswords(t)
 	for _, path := range []string{"compose/dispatcher.yaml", "k8s/base/dispatcher.yaml"} {
 		cfg, err := config.Load(filepath.Join(deployDir, path))
 		if err != nil {
