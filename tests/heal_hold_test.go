@@ -11,9 +11,11 @@ import (
 	"github.com/jetdispatch/dispatcher/tests/testenv"
 )
 
-// TestHold pauses the consumer of a target with when_open: hold while its
-// breaker is open: no call is made, nothing goes to fallback or dead
-// letters, lag shows the target held, and every job is delivered after.
+// TestHold holds a target with when_open: hold while its breaker is open:
+// no call is made, nothing goes to fallback or dead letters, the fleet
+// view (lag) shows the breaker open until when, and every job is delivered
+// after. (A hold parks jobs; no consumer is paused: consumers are shared by
+// a partition's targets.)
 func TestHold(t *testing.T) {
 	t.Parallel()
 	b, sink, results, cfg := failingTarget(t, testenv.M{
@@ -30,23 +32,23 @@ func TestHold(t *testing.T) {
 	}
 	b.PublishMany(t, msgs)
 
-	// The breaker trips on the third failure; the consumer pauses.
-	var held *dispatcher.TargetLag
+	// The breaker trips on the third failure; the target holds.
+	var held *dispatcher.FleetBreaker
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		lag, err := dispatcher.ReadLag(context.Background(), b.JS, schemas.Topology{Prefix: testenv.Prefix}, dispatcher.LagSettings{})
+		fl, err := dispatcher.ReadFleet(context.Background(), b.JS, schemas.Topology{Prefix: testenv.Prefix}, time.Now())
 		if err != nil {
 			return false, err.Error()
 		}
-		for _, tl := range lag.Targets {
-			if tl.Target == "a" && tl.Paused {
-				held = &tl
+		for _, br := range fl.OpenBreakers {
+			if br.Target == "a" && br.State == schemas.BreakerOpen {
+				held = &br
 				return true, ""
 			}
 		}
-		return false, "target a not held"
+		return false, "no breaker of target a open"
 	})
-	if held.PausedUntil == nil {
-		t.Fatal("held target without paused_until")
+	if held.Until == nil {
+		t.Fatal("open breaker without until")
 	}
 	pausedAt := time.Now()
 	callsAtPause := sink.Count()
@@ -62,8 +64,8 @@ func TestHold(t *testing.T) {
 	// No call between the pause and its end (a little slack for calls
 	// already under way when the breaker opened).
 	for _, c := range sink.Calls()[callsAtPause:] {
-		if c.Arrived.Before(held.PausedUntil.Add(-100*time.Millisecond)) && c.Arrived.After(pausedAt) {
-			t.Errorf("a call arrived at %s, while held until %s", c.Arrived.Format(time.StampMilli), held.PausedUntil.Format(time.StampMilli))
+		if c.Arrived.Before(held.Until.Add(-100*time.Millisecond)) && c.Arrived.After(pausedAt) {
+			t.Errorf("a call arrived at %s, while held until %s", c.Arrived.Format(time.StampMilli), held.Until.Format(time.StampMilli))
 		}
 	}
 	if c := callsAtPause; c > 4 {
