@@ -161,7 +161,8 @@ type LagSettings struct {
 	// Known ones, and no target is an orphan while some live instance's
 	// set is not known (it may serve any).
 	Serving *Serving
-	// Only, when not empty, limits the report to these targets.
+	// Only, when not empty, limits the report to these targets: their
+	// rows, orphans and legacy consumers (the partitions are all listed).
 	Only []string
 	// Now is the clock ages are measured with; nil means time.Now.
 	Now func() time.Time
@@ -236,6 +237,7 @@ func (r *lagReader) read(ctx context.Context, set LagSettings) (*Lag, error) {
 
 	only := setOf(set.Only)
 	wanted := func(t string) bool { return len(only) == 0 || only[t] }
+	lag.LegacyConsumers = slices.DeleteFunc(lag.LegacyConsumers, func(l LegacyConsumerLag) bool { return !wanted(l.Target) })
 	known := setOf(set.Known)
 	served := func(t string) bool {
 		if known[t] {

@@ -277,8 +277,16 @@ func TestReadLag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lag.Targets) != 1 || lag.Targets[0].Target != "alpha" || len(lag.Orphans) != 0 {
+	if len(lag.Targets) != 1 || lag.Targets[0].Target != "alpha" || len(lag.Orphans) != 0 || len(lag.LegacyConsumers) != 1 || len(lag.Partitions) != parts {
 		t.Errorf("only alpha: %+v", lag)
+	}
+	// --target bravo: no legacy consumer of bravo's, every partition still.
+	lag, err = dispatcher.ReadLag(ctx, js, topo, dispatcher.LagSettings{Known: []string{"alpha", "bravo"}, Only: []string{"bravo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lag.Targets) != 1 || len(lag.LegacyConsumers) != 0 || len(lag.Partitions) != parts {
+		t.Errorf("only bravo: %+v", lag)
 	}
 }
 

@@ -246,10 +246,7 @@ func watchLag(cmd *cobra.Command, f *lagFlags, read func(context.Context) (*disp
 		r := measure(prev, lag)
 		switch {
 		case f.asJSON:
-			_ = json.NewEncoder(out).Encode(struct {
-				*dispatcher.Lag
-				rates
-			}{lag, *r})
+			_ = json.NewEncoder(out).Encode(watchFrame(lag, r))
 		case tty:
 			fmt.Fprint(out, "\x1b[H\x1b[2J") // home, clear: redraw in place
 			fmt.Fprintf(out, "dispatcher lag  %s  every %s  (Ctrl-C to stop)\n\n", lag.At.Local().Format("15:04:05"), f.interval)
@@ -265,6 +262,15 @@ func watchLag(cmd *cobra.Command, f *lagFlags, read func(context.Context) (*disp
 		case <-tick.C:
 		}
 	}
+}
+
+// watchFrame is what --watch --json prints of one reading: the lag and
+// its rates.
+func watchFrame(lag *dispatcher.Lag, r *rates) any {
+	return struct {
+		*dispatcher.Lag
+		rates
+	}{lag, *r}
 }
 
 // writeLag prints the targets table, the partitions, the legacy consumers

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -174,6 +175,15 @@ func TestWatchRates(t *testing.T) {
 	writeLag(&b, lag, r, 0)
 	if !strings.Contains(b.String(), "+1.0   growing") {
 		t.Errorf("watch view of a growing backlog:\n%s", b.String())
+	}
+	frame, err := json.Marshal(watchFrame(lag, r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"pending_change_per_second":{"payments":1,"search":0}`, `"delivered_per_second":{`, `"targets":[`, `"partitions":[`} {
+		if !strings.Contains(string(frame), want) {
+			t.Errorf("watch JSON frame lacks %s:\n%s", want, frame)
+		}
 	}
 	if r := measure(nil, lag); len(r.Pending) != 0 || len(r.Delivered) != 0 {
 		t.Errorf("rates of a first reading %+v, want none", r)
