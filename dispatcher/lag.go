@@ -191,9 +191,9 @@ func ReadLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 // lagReader reads lags; it keeps its stream handles, so the metrics
 // poller's readings look each stream up once.
 type lagReader struct {
-	js         jetstream.JetStream
-	topo       schemas.Topology
-	jobs, sche jetstream.Stream // nil until looked up
+	js          jetstream.JetStream
+	topo        schemas.Topology
+	jobs, sched jetstream.Stream // nil until looked up
 }
 
 func newLagReader(js jetstream.JetStream, topo schemas.Topology) *lagReader {
@@ -371,28 +371,28 @@ func (r *lagReader) counts(ctx context.Context, backlogOnly bool) (*counts, erro
 		}
 	}
 
-	if r.sche == nil {
+	if r.sched == nil {
 		st, err := r.js.Stream(ctx, topo.SchedStream())
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, fmt.Errorf("stream %s: %w", topo.SchedStream(), err)
 		}
-		r.sche = st // nil: no scheduling stream (yet)
+		r.sched = st // nil: no scheduling stream (yet)
 	}
-	if r.sche != nil {
+	if r.sched != nil {
 		filters := []string{topo.DuePartWildcard(), topo.DueWildcard()}
 		if !backlogOnly {
 			filters = append(filters, topo.SchedWildcard())
 		}
 		for _, f := range filters {
-			subjects, err := subjectCounts(ctx, r.sche, f)
+			subjects, err := subjectCounts(ctx, r.sched, f)
 			if err != nil {
 				return nil, err
 			}
 			for subj, n := range subjects {
 				if _, t, ok := topo.PartTarget(subj); ok {
-					c.pending[t] = append(c.pending[t], storedOn{r.sche, subj, n})
+					c.pending[t] = append(c.pending[t], storedOn{r.sched, subj, n})
 				} else if t, ok := topo.DueTarget(subj); ok {
-					c.pending[t] = append(c.pending[t], storedOn{r.sche, subj, n})
+					c.pending[t] = append(c.pending[t], storedOn{r.sched, subj, n})
 					c.legacy[t] += n
 				} else if t, ok := topo.RetryTarget(subj); ok {
 					c.retrying[t] += n
