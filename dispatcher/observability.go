@@ -31,37 +31,50 @@ func (s *Service) Metrics() *metrics.Metrics { return s.metrics }
 // targets added by a reload included.
 func (s *Service) observer() worker.Option { return worker.WithObserver(s.metrics) }
 
-// startLagPoller starts copying every target's consumer backlog into the
-// consumer gauges every 5s; the returned func stops it (bounded).
+// startLagPoller starts copying the backlog (of the targets and of the
+// partitions' consumers) into the backlog gauges every 5s; the returned
+// func stops it (bounded).
 func (s *Service) startLagPoller() (stop func()) {
-	p := metrics.NewPoller(s.metrics, s.readLagMetrics, metrics.PollerSettings{
-		OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
-	})
+	r := newLagReader(s.js, s.topo) // one poller goroutine uses it
+	p := metrics.NewPoller(s.metrics, func(ctx context.Context) (metrics.Backlog, error) { return s.readBacklog(ctx, r) },
+		metrics.PollerSettings{OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) }})
 	p.Start()
 	return p.Stop
 }
 
-// readLagMetrics reads the backlog of the targets of the config in force.
-func (s *Service) readLagMetrics(ctx context.Context) ([]metrics.Lag, error) {
+// readBacklog reads the backlog of the targets of the config in force
+// (those with a backlog only) and the partitions' consumers.
+func (s *Service) readBacklog(ctx context.Context, r *lagReader) (metrics.Backlog, error) {
 	s.wmu.Lock()
 	known := make([]string, 0, len(s.workers))
 	for name := range s.workers { // targets added and removed by reloads included
 		known = append(known, name)
 	}
 	s.wmu.Unlock()
+	var b metrics.Backlog
 	if len(known) == 0 {
-		return nil, nil
+		return b, nil
 	}
-	lag, err := ReadLag(ctx, s.js, s.topo, LagSettings{Known: known, Only: known, backlogOnly: true})
+	lag, err := r.read(ctx, LagSettings{Known: known, Only: known, backlogOnly: true})
 	if err != nil {
-		return nil, err
+		return b, err
 	}
-	out := make([]metrics.Lag, 0, len(lag.Targets))
 	for _, t := range lag.Targets {
-		out = append(out, metrics.Lag{
-			Target: t.Target, Pending: t.Pending, AckPending: t.InFlight,
-			Redelivered: t.Redelivered, OldestPendingSeconds: t.OldestPendingSeconds,
-		})
+		if t.Pending > 0 {
+			b.Targets = append(b.Targets, metrics.TargetBacklog{Target: t.Target, Pending: t.Pending, OldestPendingSeconds: t.OldestPendingSeconds})
+		}
 	}
-	return out, nil
+	for _, p := range lag.Partitions {
+		for i, c := range []*ConsumerLag{p.Jobs, p.Due} {
+			kind := metrics.KindJobs
+			if i == 1 {
+				kind = metrics.KindDue
+			}
+			if c != nil {
+				b.Partitions = append(b.Partitions, metrics.ConsumerBacklog{Partition: p.Partition, Kind: kind,
+					Pending: c.Pending, AckPending: c.InFlight, Redelivered: c.Redelivered, WaitingPulls: c.WaitingPulls})
+			}
+		}
+	}
+	return b, nil
 }

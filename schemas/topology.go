@@ -180,6 +180,25 @@ func (t Topology) JobsTransform(n int) (source, destination string) {
 	return t.Prefix + ".jobs.*", t.Prefix + ".part.{{partition(" + strconv.Itoa(n) + ",1)}}.{{wildcard(1)}}"
 }
 
+// TransformPartitions is n for the destination of a jobs stream transform
+// JobsTransform(n) made; ok is false for any other destination (none: a
+// stream of a release before partitions).
+func (t Topology) TransformPartitions(destination string) (n int, ok bool) {
+	head := t.Prefix + ".part.{{partition("
+	num, _, found := strings.Cut(strings.TrimPrefix(destination, head), ",")
+	if !strings.HasPrefix(destination, head) || !found {
+		return 0, false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 {
+		return 0, false
+	}
+	if _, want := t.JobsTransform(n); want != destination {
+		return 0, false
+	}
+	return n, true
+}
+
 // DueTransform is the subject transform of the scheduling stream with n
 // partitions: <p>.due.* to <p>.duepart.{{partition(n,1)}}.{{wildcard(1)}}.
 func (t Topology) DueTransform(n int) (source, destination string) {

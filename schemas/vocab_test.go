@@ -89,3 +89,22 @@ func TestTopologyTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformPartitions holds JobsTransform to its parser.
+func TestTransformPartitions(t *testing.T) {
+	topo := Topology{Prefix: "acme.dispatch"}
+	for _, n := range []int{1, 8, 64} {
+		_, dest := topo.JobsTransform(n)
+		if got, ok := topo.TransformPartitions(dest); !ok || got != n {
+			t.Errorf("TransformPartitions(%q) = %d, %v; want %d", dest, got, ok, n)
+		}
+	}
+	_, other := Topology{Prefix: "other"}.JobsTransform(8)
+	_, due := topo.DueTransform(8)
+	for _, dest := range []string{"", other, due, "acme.dispatch.part.{{partition(0,1)}}.{{wildcard(1)}}",
+		"acme.dispatch.part.{{partition(8,2)}}.{{wildcard(1)}}", "acme.dispatch.part.{{partition(x,1)}}.{{wildcard(1)}}"} {
+		if n, ok := topo.TransformPartitions(dest); ok {
+			t.Errorf("TransformPartitions(%q) = %d, want not ok", dest, n)
+		}
+	}
+}

@@ -725,21 +725,7 @@ func TestDocsCommands(t *testing.T) {
 // naming its labels, and every row is a series.
 func TestDocsMetrics(t *testing.T) {
 	contract := readDoc(t, contractPage)
-	m := metrics.New(metrics.BuildInfo{})
-	// One event of each kind, so that every labelled series exists.
-	m.Target("t", "https://e.example")
-	m.AttemptStarted("t", "https://e.example")
-	m.AttemptDone("t", "https://e.example", 503, "http_5xx", time.Millisecond)
-	m.JobEnded("t", schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
-	m.RetryScheduled("t", "http_5xx", time.Second)
-	m.Parked("t", schemas.ParkHold)
-	m.BreakerChanged("t", "https://e.example", "closed", "open")
-	m.EndpointSwitched("t", "https://e.example", "https://f.example")
-	m.RecordTooLarge("t", schemas.RecordDeadLetter)
-	m.SetLag([]metrics.Lag{{Target: "t"}})
-	m.SetFleet(1, []metrics.FleetBreaker{{Target: "t", Endpoint: "https://e.example", Open: true}})
-	m.SetLimits("t", 1, 0)
-	m.Reload(true)
+	m := everySeries()
 	families, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -786,6 +772,51 @@ func TestDocsMetrics(t *testing.T) {
 			t.Errorf("docs/%s lists metric %s, which the service does not register", contractPage, name)
 		}
 	}
+}
+
+// everySeries returns a Metrics that has had one event of each kind, so
+// that every labelled series of the service exists.
+func everySeries() *metrics.Metrics {
+	m := metrics.New(metrics.BuildInfo{})
+	m.Target("t", "https://e.example")
+	m.AttemptStarted("t", "https://e.example")
+	m.AttemptDone("t", "https://e.example", 503, "http_5xx", time.Millisecond)
+	m.JobEnded("t", schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
+	m.RetryScheduled("t", "http_5xx", time.Second)
+	m.Parked("t", schemas.ParkHold)
+	m.BreakerChanged("t", "https://e.example", "closed", "open")
+	m.EndpointSwitched("t", "https://e.example", "https://f.example")
+	m.RecordTooLarge("t", schemas.RecordDeadLetter)
+	m.SetBacklog(metrics.Backlog{Targets: []metrics.TargetBacklog{{Target: "t", Pending: 1}},
+		Partitions: []metrics.ConsumerBacklog{{Partition: 0, Kind: metrics.KindJobs}}})
+	m.SetFleet(1, []metrics.FleetBreaker{{Target: "t", Endpoint: "https://e.example", Open: true}})
+	m.SetLimits("t", 1, 0)
+	m.Reload(true)
+	return m
+}
+
+// exportedNames are the names of every dispatcher_ series the service can
+// expose, histograms' _bucket, _sum and _count included.
+func exportedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	families, err := everySeries().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, f := range families {
+		name := f.GetName()
+		if !strings.HasPrefix(name, metrics.Namespace+"_") {
+			continue
+		}
+		out[name] = true
+		if f.GetType().String() == "HISTOGRAM" {
+			for _, sfx := range []string{"_bucket", "_sum", "_count"} {
+				out[name+sfx] = true
+			}
+		}
+	}
+	return out
 }
 
 // --- messages --------------------------------------------------------------

@@ -3,6 +3,7 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -57,9 +58,11 @@ type Metrics struct {
 	switches      *prometheus.CounterVec
 	tooLarge      *prometheus.CounterVec
 	pending       *prometheus.GaugeVec
-	ackPending    *prometheus.GaugeVec
-	redelivered   *prometheus.GaugeVec
 	oldestPending *prometheus.GaugeVec
+	partPending   *prometheus.GaugeVec
+	partAck       *prometheus.GaugeVec
+	partRedeliv   *prometheus.GaugeVec
+	partWaiting   *prometheus.GaugeVec
 	lagErrors     prometheus.Counter
 	reloadOK      prometheus.Counter
 	reloadErr     prometheus.Counter
@@ -68,9 +71,19 @@ type Metrics struct {
 	limitConc     *prometheus.GaugeVec
 	limitRate     *prometheus.GaugeVec
 
-	targets    sync.Map // target name -> *targetSeries
-	mu         sync.Mutex
-	lagTargets []string // targets with consumer series, under mu
+	targets sync.Map // target name -> *targetSeries
+	mu      sync.Mutex
+	// Under mu: the limits of every target told (SetLimits), series or
+	// not; the targets with backlog series; the partition series.
+	limits     map[string]limits
+	backlogged map[string]bool
+	partLabels map[[2]string]bool
+}
+
+// limits are the values of a target's limit gauges.
+type limits struct {
+	concurrency int
+	perSecond   float64
 }
 
 // BuildInfo labels dispatcher_build_info.
@@ -82,7 +95,7 @@ type BuildInfo struct {
 // New returns a Metrics with its own registry, holding the Go runtime and
 // process collectors, and dispatcher_build_info set from bi.
 func New(bi BuildInfo) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), limits: map[string]limits{}, backlogged: map[string]bool{}, partLabels: map[[2]string]bool{}}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.attempts = m.counterVec("attempts_total",
@@ -115,16 +128,21 @@ func New(bi BuildInfo) *Metrics {
 	m.tooLarge = m.counterVec("records_too_large_total",
 		"Jobs ended without their record because the server refuses it for its size even cut to its minimum, by target and record (dead_letter, fallback).",
 		"target", "record")
-	m.pending = m.gaugeVec("consumer_pending",
-		"Jobs in the stream not yet delivered to the target's consumer (polled from JetStream).", "target")
-	m.ackPending = m.gaugeVec("consumer_ack_pending",
-		"Jobs delivered to the target's consumer and awaiting their ack (polled from JetStream).", "target")
-	m.redelivered = m.gaugeVec("consumer_redelivered",
-		"Jobs awaiting their ack that were delivered more than once (polled from JetStream).", "target")
-	m.oldestPending = m.gaugeVec("consumer_oldest_pending_seconds",
-		"Age of the target's oldest pending job, 0 without pending jobs (polled from JetStream).", "target")
+	m.pending = m.gaugeVec("target_pending",
+		"Jobs and fired copies of the target stored in the streams, waiting for delivery or in flight; only while above 0 (polled from JetStream).", "target")
+	m.oldestPending = m.gaugeVec("target_oldest_pending_seconds",
+		"Age of the oldest job counted in dispatcher_target_pending; only while that is above 0 (polled from JetStream).", "target")
+	m.partPending = m.gaugeVec("partition_pending",
+		"Messages of the partition not yet delivered to its consumer, by partition and kind (jobs, due) (polled from JetStream).",
+		"partition", "kind")
+	m.partAck = m.gaugeVec("partition_ack_pending",
+		"Messages delivered by the partition's consumer and awaiting their ack (polled from JetStream).", "partition", "kind")
+	m.partRedeliv = m.gaugeVec("partition_redelivered",
+		"Messages awaiting their ack that the partition's consumer delivered more than once (polled from JetStream).", "partition", "kind")
+	m.partWaiting = m.gaugeVec("partition_waiting_pulls",
+		"Pull requests of instances waiting on the partition's consumer (polled from JetStream).", "partition", "kind")
 	m.lagErrors = register(m, prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "lag_poll_errors_total",
-		Help: "Failed reads of the consumer backlog from JetStream."}))
+		Help: "Failed reads of the backlog from JetStream."}))
 	reloads := m.counterVec("config_reloads_total", "Config reloads by result (ok, error).", "result")
 	m.reloadOK, m.reloadErr = reloads.WithLabelValues("ok"), reloads.WithLabelValues("error")
 	m.fleetSize = register(m, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "fleet_instances",
@@ -237,6 +255,9 @@ func (m *Metrics) target(name string) *targetSeries {
 	for _, r := range reasons {
 		ts.reason[r] = m.deadLetters.WithLabelValues(name, r)
 	}
+	if l, ok := m.limits[name]; ok {
+		m.setLimits(name, l)
+	}
 	m.targets.Store(name, ts)
 	return ts
 }
@@ -344,6 +365,7 @@ func (m *Metrics) RetryScheduled(target, class string, _ time.Duration) {
 
 // Parked counts a job scheduled back without an attempt.
 func (m *Metrics) Parked(target, reason string) {
+	m.target(target)
 	m.parked.WithLabelValues(target, reason).Inc()
 }
 
@@ -375,39 +397,84 @@ func (m *Metrics) RecordTooLarge(target, record string) {
 	m.tooLarge.WithLabelValues(target, record).Inc()
 }
 
-// Lag is one target's consumer backlog, as the Poller's source reads it.
-type Lag struct {
+// Kinds of partition consumer: the kind label of the partition gauges.
+const (
+	// KindJobs is the consumer of a partition's jobs (jobs stream).
+	KindJobs = "jobs"
+	// KindDue is the consumer of a partition's fired copies (scheduling
+	// stream).
+	KindDue = "due"
+)
+
+// Backlog is a reading of the backlog, as the Poller's source makes it.
+type Backlog struct {
+	// Targets are the targets with a backlog; a target absent, or with
+	// Pending 0, has none.
+	Targets []TargetBacklog
+	// Partitions are the partitions' consumers.
+	Partitions []ConsumerBacklog
+}
+
+// TargetBacklog is the backlog of one target: its jobs and fired copies
+// stored in the streams (waiting or in flight), and the age of the oldest.
+type TargetBacklog struct {
 	Target               string
 	Pending              uint64
-	AckPending           int
-	Redelivered          int
 	OldestPendingSeconds float64
 }
 
-// SetLag sets the consumer gauges from a complete reading: targets absent
-// from lags lose their consumer series.
-func (m *Metrics) SetLag(lags []Lag) {
-	seen := make(map[string]bool, len(lags))
-	for _, l := range lags {
-		seen[l.Target] = true
-		m.pending.WithLabelValues(l.Target).Set(float64(l.Pending))
-		m.ackPending.WithLabelValues(l.Target).Set(float64(l.AckPending))
-		m.redelivered.WithLabelValues(l.Target).Set(float64(l.Redelivered))
-		m.oldestPending.WithLabelValues(l.Target).Set(l.OldestPendingSeconds)
-	}
+// ConsumerBacklog is the state of one partition's consumer of one kind
+// (KindJobs, KindDue).
+type ConsumerBacklog struct {
+	Partition    int
+	Kind         string
+	Pending      uint64
+	AckPending   int
+	Redelivered  int
+	WaitingPulls int
+}
+
+// SetBacklog sets the backlog gauges from a complete reading. A target has
+// backlog series only while its backlog is above 0: they are created when
+// it appears and deleted when it is gone, so idle targets cost none. The
+// partitions' series are set for every consumer of the reading, at 0 too,
+// and deleted for a consumer it no longer has.
+func (m *Metrics) SetBacklog(b Backlog) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, t := range m.lagTargets {
+	seen := make(map[string]bool, len(b.Targets))
+	for _, t := range b.Targets {
+		if t.Pending == 0 {
+			continue
+		}
+		seen[t.Target] = true
+		m.pending.WithLabelValues(t.Target).Set(float64(t.Pending))
+		m.oldestPending.WithLabelValues(t.Target).Set(t.OldestPendingSeconds)
+	}
+	for t := range m.backlogged {
 		if !seen[t] {
-			for _, g := range []*prometheus.GaugeVec{m.pending, m.ackPending, m.redelivered, m.oldestPending} {
-				g.DeleteLabelValues(t)
+			m.pending.DeleteLabelValues(t)
+			m.oldestPending.DeleteLabelValues(t)
+		}
+	}
+	m.backlogged = seen
+	parts := make(map[[2]string]bool, len(b.Partitions))
+	for _, c := range b.Partitions {
+		k := strconv.Itoa(c.Partition)
+		parts[[2]string{k, c.Kind}] = true
+		m.partPending.WithLabelValues(k, c.Kind).Set(float64(c.Pending))
+		m.partAck.WithLabelValues(k, c.Kind).Set(float64(c.AckPending))
+		m.partRedeliv.WithLabelValues(k, c.Kind).Set(float64(c.Redelivered))
+		m.partWaiting.WithLabelValues(k, c.Kind).Set(float64(c.WaitingPulls))
+	}
+	for l := range m.partLabels {
+		if !parts[l] {
+			for _, g := range []*prometheus.GaugeVec{m.partPending, m.partAck, m.partRedeliv, m.partWaiting} {
+				g.DeleteLabelValues(l[0], l[1])
 			}
 		}
 	}
-	m.lagTargets = m.lagTargets[:0]
-	for t := range seen {
-		m.lagTargets = append(m.lagTargets, t)
-	}
+	m.partLabels = parts
 }
 
 // FleetBreaker is the fleet-wide state of one endpoint's breaker.
@@ -429,9 +496,21 @@ func (m *Metrics) SetFleet(instances int, breakers []FleetBreaker) {
 	}
 }
 
-// SetLimits sets the concurrency and rate (0: none) this instance applies
-// to target now.
+// SetLimits tells the concurrency and rate (0: none) this instance applies
+// to target now. Its limit gauges show them from the target's first event
+// on (when its other series are created): an idle target has none.
 func (m *Metrics) SetLimits(target string, concurrency int, perSecond float64) {
-	m.limitConc.WithLabelValues(target).Set(float64(concurrency))
-	m.limitRate.WithLabelValues(target).Set(perSecond)
+	l := limits{concurrency, perSecond}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.limits[target] = l
+	if _, ok := m.targets.Load(target); ok {
+		m.setLimits(target, l)
+	}
+}
+
+// setLimits sets target's limit gauges; m.mu held.
+func (m *Metrics) setLimits(target string, l limits) {
+	m.limitConc.WithLabelValues(target).Set(float64(l.concurrency))
+	m.limitRate.WithLabelValues(target).Set(l.perSecond)
 }
