@@ -26,13 +26,17 @@ const (
 // Topo names the subjects, streams and consumers of Prefix.
 var Topo = schemas.Topology{Prefix: Prefix}
 
-// Stored is the subject the jobs stream stores a job published on
-// subject under: dispatch.part.<k>.<target> for dispatch.jobs.<target>
-// (Partitions partitions; schemas.Topology.JobsTransform), subject itself
-// for any other.
+// Stored is the subject the streams store a message published on subject
+// under: dispatch.part.<k>.<target> for dispatch.jobs.<target> and
+// dispatch.duepart.<k>.<target> for dispatch.due.<target> (Partitions
+// partitions; the streams' subject transforms), subject itself for any
+// other.
 func Stored(subject string) string {
 	if t, ok := Topo.JobsTarget(subject); ok && !strings.ContainsAny(t, ".*>") {
 		return Topo.PartSubject(schemas.Partition(t, Partitions), t)
+	}
+	if t, ok := Topo.DueTarget(subject); ok && !strings.ContainsAny(t, ".*>") {
+		return Topo.DuePartSubject(schemas.Partition(t, Partitions), t)
 	}
 	return subject
 }
