@@ -335,3 +335,22 @@ func (f *fleetMember) spread(target string) int {
 	}
 	return (f.n + s - 1) / s
 }
+
+// mostPartitions is the largest streams.partitions of the live instances,
+// this one's included; a large number while that cannot be told yet.
+func (f *fleetMember) mostPartitions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.judgeFrom.IsZero() || f.offline || now.Before(f.judgeFrom) {
+		return int(^uint(0) >> 1)
+	}
+	most := f.partitions
+	cutoff := now.Add(-3 * f.cfg.Heartbeat)
+	for id, h := range f.heard {
+		if id != f.id && h.at.After(cutoff) {
+			most = max(most, h.partitions)
+		}
+	}
+	return most
+}

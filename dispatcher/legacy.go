@@ -28,12 +28,21 @@ import (
 // Jobs stored on the old subjects of targets no instance serves are the
 // orphan sweeper's, as before.
 
-// legacyEvery is how often the old consumers are looked at.
-const legacyEvery = 10 * time.Second
+// legacyEvery is how often the old consumers are looked at: every 5
+// heartbeats, at most every 10s.
+func (s *Service) legacyEvery() time.Duration {
+	return min(5*s.cfg.Fleet.Heartbeat, 10*time.Second)
+}
 
-// legacyConsumer is an old consumer found at start.
+// The same goes for the consumers of partitions beyond streams.partitions
+// after K was lowered (contract 1.4): drained, then removed once empty and
+// no live instance runs with more partitions.
+
+// legacyConsumer is an old consumer found at start: a target's (target
+// set), or a partition's beyond K (partition >= 0).
 type legacyConsumer struct {
 	stream, name, target string
+	partition            int
 	in                   *worker.Intake // nil: its target is not served here
 }
 
@@ -50,29 +59,37 @@ func (s *Service) drainLegacy(ctx context.Context) (stop func(), err error) {
 	}
 	for i := range olds {
 		o := &olds[i]
-		w := s.cons.Worker(o.target)
-		if w == nil {
-			continue
+		target, budget := oneToken(s.topo.JobsTarget), func() int { return minBudget }
+		if o.stream == s.topo.SchedStream() {
+			target = oneToken(s.topo.DueTarget)
+		}
+		if o.partition >= 0 {
+			target = func(subject string) (string, bool) {
+				_, t, ok := s.topo.PartTarget(subject)
+				return t, ok
+			}
+		} else {
+			w := s.cons.Worker(o.target)
+			if w == nil {
+				continue
+			}
+			conc := w.Target().Concurrency
+			budget = func() int { return worker.LaneCapacity(conc) }
 		}
 		cons, err := s.js.Consumer(ctx, o.stream, o.name)
 		if err != nil {
 			return nil, err
 		}
-		target := s.topo.JobsTarget
-		if o.stream == s.topo.SchedStream() {
-			target = s.topo.DueTarget
-		}
-		conc := w.Target().Concurrency
 		in, err := worker.StartIntake(worker.IntakeConfig{
-			Name: "legacy-" + o.name, Consumer: cons, Target: oneToken(target), Router: s.cons,
-			Budget: func() int { return worker.LaneCapacity(conc) }, AckWait: cons.CachedInfo().Config.AckWait, Log: s.log,
+			Name: "drain-" + o.name, Consumer: cons, Target: target, Router: s.cons,
+			Budget: budget, AckWait: cons.CachedInfo().Config.AckWait, Log: s.log,
 		})
 		if err != nil {
 			return nil, err
 		}
 		o.in = in
 	}
-	s.log.Info("draining the consumers of the per-target consumption", zap.Int("consumers", len(olds)))
+	s.log.Info("draining the consumers of the per-target consumption, or of partitions beyond streams.partitions", zap.Int("consumers", len(olds)))
 	jctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -91,12 +108,17 @@ func oneToken(target func(string) (string, bool)) func(string) (string, bool) {
 	}
 }
 
-// findLegacy lists the old consumers on the jobs and scheduling streams.
+// findLegacy lists the old consumers on the jobs and scheduling streams:
+// the targets' of the per-target consumption, and the partitions' beyond
+// this instance's K.
 func (s *Service) findLegacy(ctx context.Context) ([]legacyConsumer, error) {
 	var out []legacyConsumer
-	for _, src := range []struct{ stream, prefix string }{
-		{s.topo.JobsStream(), s.topo.ConsumerName("")},
-		{s.topo.SchedStream(), s.topo.DueConsumerName("")},
+	for _, src := range []struct {
+		stream, prefix string
+		due            bool
+	}{
+		{s.topo.JobsStream(), s.topo.ConsumerName(""), false},
+		{s.topo.SchedStream(), s.topo.DueConsumerName(""), true},
 	} {
 		st, err := s.js.Stream(ctx, src.stream)
 		if err != nil {
@@ -104,9 +126,15 @@ func (s *Service) findLegacy(ctx context.Context) ([]legacyConsumer, error) {
 		}
 		names := st.ConsumerNames(ctx)
 		for name := range names.Name() {
+			if k, ok := s.topo.PartConsumerIndex(name, src.due); ok {
+				if k >= s.cons.n {
+					out = append(out, legacyConsumer{stream: src.stream, name: name, partition: k})
+				}
+				continue
+			}
 			t, ok := strings.CutPrefix(name, src.prefix)
 			if ok && schemas.ValidTarget(t) {
-				out = append(out, legacyConsumer{stream: src.stream, name: name, target: t})
+				out = append(out, legacyConsumer{stream: src.stream, name: name, target: t, partition: -1})
 			}
 		}
 		if err := names.Err(); err != nil {
@@ -129,7 +157,7 @@ func (s *Service) legacyJanitor(ctx context.Context, olds []legacyConsumer) {
 			}
 		}
 	}()
-	t := time.NewTicker(legacyEvery)
+	t := time.NewTicker(s.legacyEvery())
 	defer t.Stop()
 	for len(olds) > 0 {
 		select {
@@ -137,18 +165,16 @@ func (s *Service) legacyJanitor(ctx context.Context, olds []legacyConsumer) {
 			return
 		case <-t.C:
 		}
-		if s.fleet.perTargetLive() {
-			continue
-		}
+		perTarget, most := s.fleet.perTargetLive(), s.fleet.mostPartitions()
 		left := olds[:0]
 		for _, o := range olds {
-			if !s.removeIfDrained(ctx, o) {
+			if (o.partition < 0 && perTarget) || (o.partition >= 0 && o.partition < most) || !s.removeIfDrained(ctx, o) {
 				left = append(left, o)
 			}
 		}
 		olds = left
 	}
-	s.log.Info("the consumers of the per-target consumption are drained and removed")
+	s.log.Info("the consumers of the per-target consumption, or of partitions beyond streams.partitions, are drained and removed")
 }
 
 // removeIfDrained deletes o's consumer when it is empty, after stopping
