@@ -25,9 +25,9 @@ const maxDeliveries = 20
 func (w *Worker) admit(d *delivery) (*job, bool) {
 	m := d.m
 	j := &job{m: m, d: d, start: w.o.now()}
-	meta, err := m.Metadata()
-	if err != nil {
-		w.o.log.Error("message without JetStream metadata", zap.Error(err))
+	meta := d.meta
+	if meta == nil {
+		w.o.log.Error("message without JetStream metadata", zap.String("subject", m.Subject()))
 		w.term(m)
 		return nil, false
 	}

@@ -74,6 +74,7 @@ type Intake struct {
 // (acked, stored on, handed back, or left to redelivery).
 type delivery struct {
 	m     jetstream.Msg
+	meta  *jetstream.MsgMetadata // nil: the message has none (not JetStream's)
 	in    *Intake
 	fresh atomic.Int64 // Unix ns of the last (re)start of its AckWait
 	ended atomic.Bool
@@ -214,7 +215,7 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 		in.cfg.Router.Unserved(m, target, d.done)
 		return
 	}
-	force := redelivered(m)
+	force := d.meta != nil && d.meta.NumDelivered > 1
 	for {
 		v, roomy := w.lane.offer(d, force)
 		switch v {
@@ -266,12 +267,6 @@ func (in *Intake) othersWaiting(ctx context.Context, target string) bool {
 	return others
 }
 
-// redelivered reports a message JetStream delivered before.
-func redelivered(m jetstream.Msg) bool {
-	meta, err := m.Metadata()
-	return err == nil && meta.NumDelivered > 1
-}
-
 // park parks d for w in the background, at most parksInFlight at once.
 func (in *Intake) park(w *Worker, d *delivery) {
 	in.parking <- struct{}{}
@@ -284,6 +279,7 @@ func (in *Intake) park(w *Worker, d *delivery) {
 // hold counts m against the budget and keeps it fresh until done.
 func (in *Intake) hold(m jetstream.Msg) *delivery {
 	d := &delivery{m: m, in: in}
+	d.meta, _ = m.Metadata() // parsed once: admit and park read it
 	d.fresh.Store(time.Now().UnixNano())
 	in.mu.Lock()
 	in.held[d] = struct{}{}

@@ -42,8 +42,8 @@ func (w *Worker) parkBusy(d *delivery) {
 // key, trusted state and decoded body. A redelivered message is not
 // parkable: an earlier delivery may have decided its outcome (settle.go).
 func (w *Worker) parkable(d *delivery) (*job, bool) {
-	meta, err := d.m.Metadata()
-	if err != nil || meta.NumDelivered > 1 {
+	meta := d.meta
+	if meta == nil || meta.NumDelivered > 1 {
 		return nil, false
 	}
 	data := d.m.Data()

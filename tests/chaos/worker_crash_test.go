@@ -45,21 +45,43 @@ func TestWorkerCrashes(t *testing.T) {
 	if soak() {
 		jobs, every = 20000, 3*time.Second
 	}
+	crashLoop(t, []string{"alpha", "bravo"}, 4, jobs, every)
+}
+
+// TestWorkerCrashesManyTargets is TestWorkerCrashes over 1,000 targets at
+// concurrency 1 (two sinks, 500 targets each), all consumed through the
+// shared partitions.
+func TestWorkerCrashesManyTargets(t *testing.T) {
+	t.Parallel()
+	jobs, every := 3000, time.Second
+	if soak() {
+		jobs, every = 20000, 3*time.Second
+	}
+	targets := make([]string, 1000)
+	for i := range targets {
+		targets[i] = fmt.Sprintf("t%04d", i)
+	}
+	crashLoop(t, targets, 1, jobs, every)
+}
+
+// crashLoop runs two `serve` instances on the same config against flaky
+// targets (the targets alternate between two sinks), kills one of them
+// with SIGKILL every `every` and starts it again, and checks the ledger.
+func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time.Duration) {
 	start := time.Now()
 	n := startNATS(t)
 	_, js := testenv.Connect(t, n.URL)
-	targets := []string{"alpha", "bravo"}
-	sinks := make([]*testenv.Sink, len(targets))
+	sinks := []*testenv.Sink{testenv.NewSink(t), testenv.NewSink(t)}
+	for _, s := range sinks {
+		s.SetBehaviour(flaky(400 * time.Millisecond))
+	}
 	byName := testenv.M{}
 	for i, name := range targets {
-		sinks[i] = testenv.NewSink(t)
-		sinks[i].SetBehaviour(flaky(400 * time.Millisecond))
-		byName[name] = testenv.Target(sinks[i].URL, testenv.M{
-			// total 1s: AckWait (4 x total + 10s) and so the redelivery of
-			// what a killed instance held stay short.
+		byName[name] = testenv.Target(sinks[i%len(sinks)].URL, testenv.M{
+			// total 1s: calls are short, so a killed instance's calls end soon.
 			"timeouts":    testenv.M{"total": "1s", "response_header": "1s"},
 			"retry":       testenv.M{"max_attempts": 5, "initial_interval": "50ms", "max_interval": "500ms"},
-			"concurrency": 4,
+			"concurrency": concurrency,
 		})
 	}
 	var cfgs, addrs [2]string
@@ -115,5 +137,5 @@ func TestWorkerCrashes(t *testing.T) {
 	if l.Missing > 0 {
 		explainMissing(t, l.MissingIDs, sinks, all)
 	}
-	t.Logf("%d kills; %d calls in all; %s", kills, sinks[0].Count()+sinks[1].Count(), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d targets; %d kills; %d calls in all; %s", len(targets), kills, sinks[0].Count()+sinks[1].Count(), time.Since(start).Round(time.Millisecond))
 }

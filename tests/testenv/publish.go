@@ -50,9 +50,6 @@ func DLQSubject(target string) string { return Topo.DLQSubject(target) }
 // FallbackSubject is dispatch.fallback.<target>.
 func FallbackSubject(target string) string { return Topo.FallbackSubject(target) }
 
-// ConsumerName is the durable consumer of a target.
-func ConsumerName(target string) string { return Topo.ConsumerName(target) }
-
 // Msg is one message to publish on a jobs subject.
 type Msg struct {
 	Subject string
