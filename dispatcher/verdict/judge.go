@@ -231,6 +231,10 @@ func secondHalf(w []Sample) []Sample {
 	return w[len(w)-1:]
 }
 
+// Trend is how fast the backlog of samples (oldest first) changed, in jobs
+// per second: the least-squares slope; 0 with fewer than two samples.
+func Trend(samples []Sample) float64 { return slope(samples) }
+
 // slope is the least-squares slope of the backlog over time, per second.
 func slope(w []Sample) float64 {
 	if len(w) < 2 {
