@@ -105,7 +105,9 @@ func TestProcessHealthVerdicts(t *testing.T) {
 		report = append(report, fmt.Sprintf(format, a...))
 		t.Logf(format, a...)
 	}
-	defer func() { t.Logf("detection times (health.window %s):\n  %s", healthWindow, strings.Join(report, "\n  ")) }()
+	defer func() {
+		t.Logf("detection times (health.window %s):\n  %s", healthWindow, strings.Join(report, "\n  "))
+	}()
 
 	// GROWING: 30 jobs a second for a target that takes 10.
 	ctx, stopPublishing := context.WithCancel(context.Background())
