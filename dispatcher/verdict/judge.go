@@ -195,6 +195,8 @@ func Judge(set Settings, samples []Sample, f Facts, now time.Time) Verdict {
 		return v
 	}
 	switch {
+	case v.Backlog == 0 && v.Outcomes == 0 && delta(first.Retries, last.Retries)+delta(first.Parks, last.Parks) > 0:
+		v.Cause = fmt.Sprintf("nothing pending; %d retries and parks scheduled in %s", delta(first.Retries, last.Retries)+delta(first.Parks, last.Parks), short(window))
 	case v.Backlog == 0 && v.Outcomes == 0:
 		v.Cause = "idle"
 	case v.Backlog == 0:

@@ -48,6 +48,8 @@ func TestJudge(t *testing.T) {
 	}{
 		{name: "no samples", now: t0, want: OK, cause: "no sample yet"},
 		{name: "idle", samples: series(full, func(int) Sample { return Sample{} }), now: at(full), want: OK, cause: "idle"},
+		{name: "waiting for retries", samples: series(full, func(i int) Sample { return Sample{Retries: uint64(min(i, 4))} }),
+			now: at(full), want: OK, cause: "nothing pending; 4 retries and parks scheduled in 2m"},
 		{name: "keeping up", samples: series(full, func(i int) Sample { return Sample{Outcomes: uint64(10 * i)} }),
 			now: at(full), want: OK, cause: "keeping up at 2/s"},
 		{
