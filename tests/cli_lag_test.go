@@ -124,7 +124,7 @@ func TestCLILag(t *testing.T) {
 	// and its jobs are orphans too: nothing serves it.
 	r = testenv.RunCLI(t, nil, []string{"COLUMNS=0"}, "lag", "--nats-url", b.URL)
 	for _, want := range []string{"HEALTH", "PARTITION", "PENDING", "IN FLIGHT", "BUFFERED", "RETRYING", "DEAD", "FALLBACK", "OLDEST", "ETA", "CAUSE",
-		"PARTITIONS: 8", "IN FLIGHT", "REDELIVERED", "WAITING", "LAST ACTIVE",
+		"PARTITIONS: 8", "UNACKED", "REDELIVERED", "WAITING", "LAST ACTIVE",
 		"LEGACY CONSUMERS", "dispatch_due_alpha",
 		"ORPHANS", "dispatch.jobs.zzz", fmt.Sprintf("dispatch.part.%d.zzz", kz), fmt.Sprintf("dispatch.part.%d.alpha", ka)} {
 		if !strings.Contains(r.Stdout, want) {

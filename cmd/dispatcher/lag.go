@@ -69,7 +69,8 @@ consumers are shared by every target of a partition.
 
 PARTITIONS lists each partition's two consumers (jobs, and fired copies):
   PENDING      messages never delivered
-  IN FLIGHT    delivered and awaiting their ack
+  UNACKED      delivered and awaiting their ack: pulled ahead by the
+               instances (calls in flight and buffered deliveries)
   REDELIVERED  in flight and delivered more than once
   WAITING      pull requests of instances waiting for messages
   LAST ACTIVE  last delivery or ack
@@ -463,7 +464,7 @@ func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 // writePartitions prints each partition's consumers, and the legacy
 // consumers when there are any.
 func writePartitions(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
-	head := []string{"CONSUMER", "PENDING", "IN FLIGHT", "REDELIVERED", "WAITING", "LAST ACTIVE"}
+	head := []string{"CONSUMER", "PENDING", "UNACKED", "REDELIVERED", "WAITING", "LAST ACTIVE"}
 	if r != nil {
 		head = append(head, "DELIV/S")
 	}
