@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
 	"github.com/jetdispatch/dispatcher/dispatcher/verdict"
+	"github.com/jetdispatch/dispatcher/worker"
 )
 
 // busyVerdicts are n verdicts as busy targets have them: every field set.
@@ -238,5 +240,48 @@ func TestTrackSamples(t *testing.T) {
 	}
 	if n := len(tr.samples); n != 11 || !tr.samples[0].At.Equal(t0.Add(89*time.Second)) {
 		t.Errorf("busy target: %d samples from %v, want 11 from the window's base", n, tr.samples[0].At.Sub(t0))
+	}
+}
+
+// TestVerdicts10k measures a judgment of 10,000 targets (what each backlog
+// poll costs the poller's goroutine): idle ones, then all with a backlog.
+func TestVerdicts10k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 workers")
+	}
+	url := startNATS(t)
+	var tgs []worker.Target
+	for i := range 10000 {
+		tgs = append(tgs, worker.Target{Name: fmt.Sprintf("target-%05d", i), Concurrency: 8})
+	}
+	m := newTestMember(t, url, "big/1", tgs...)
+	m.run(t)
+	mx := metrics.New(metrics.BuildInfo{})
+	vs := newVerdicts(2*time.Minute, mx, m.fleetMember, func() map[string]*worker.Worker { return m.workers })
+	ctx := context.Background()
+	now := time.Now()
+	var busy metrics.Backlog
+	for _, tg := range tgs {
+		busy.Targets = append(busy.Targets, metrics.TargetBacklog{Target: tg.Name, Pending: 5})
+	}
+	for _, tt := range []struct {
+		name string
+		b    metrics.Backlog
+	}{{"idle", metrics.Backlog{}}, {"with a backlog", busy}} {
+		var took time.Duration
+		const polls = 30
+		for range polls {
+			now = now.Add(5 * time.Second)
+			start := time.Now()
+			vs.observe(ctx, tt.b, now)
+			took += time.Since(start)
+		}
+		t.Logf("10,000 targets %s: %s per poll (judging, metrics, publishing)", tt.name, (took / polls).Round(time.Microsecond))
+	}
+	if n := len(mx.HealthTargets()); n != 10000 {
+		t.Errorf("%d targets with a health series after a backlog, want 10000", n)
+	}
+	if v := vs.tracks["target-00042"].v; v.State != verdict.Stalled {
+		t.Errorf("a backlog for 30 polls (2.5m) without an outcome: %s (%s), want STALLED", v.State, v.Cause)
 	}
 }
