@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +48,10 @@ import (
 //  5. delete the holding stream.
 //
 // Nothing may consume the jobs stream meanwhile: Check refuses while an
-// instance is live or a consumer has deliveries awaiting their ack.
+// instance is live, or while a delivery had its outcome stored but not
+// acked (a delivery merely not acked — handed back, or held by an instance
+// that stopped — is moved like any job: JetStream counts it as ack pending
+// until it is delivered again, so that count cannot be the test).
 
 // MigrationStage is where a jobs stream migration stands.
 type MigrationStage int
@@ -93,15 +97,19 @@ var ErrMigrationConflict = errors.New("migration conflict")
 type MigrationRefusal struct {
 	// Live are the live instances of the fleet.
 	Live []FleetInstance `json:"live_instances,omitempty"`
-	// AckPending are the jobs stream's consumers with deliveries awaiting
-	// their ack.
-	AckPending []ConsumerAckPending `json:"ack_pending,omitempty"`
+	// Unsettled are the sequences of the jobs stream's messages whose
+	// delivery had its outcome stored (a settle marker) but was not acked:
+	// moved to the new stream, such a job would be decided anew under a
+	// new sequence instead of having that outcome redone.
+	Unsettled []uint64 `json:"unsettled,omitempty"`
 	// Storage, when not empty, says the account has no room for a copy
 	// of the jobs stream.
 	Storage string `json:"storage,omitempty"`
 }
 
-// ConsumerAckPending is a consumer holding deliveries not acked yet.
+// ConsumerAckPending is a consumer with deliveries not acked: held by an
+// instance, handed back (nak) or left by a stopped one, until delivered
+// again and acked.
 type ConsumerAckPending struct {
 	Consumer   string `json:"consumer"`
 	AckPending int    `json:"ack_pending"`
@@ -114,10 +122,15 @@ func (r *MigrationRefusal) Error() string {
 		for _, in := range r.Live {
 			names = append(names, in.Instance)
 		}
-		why = append(why, fmt.Sprintf("%d dispatcher instance(s) live (%s): stop every instance first", n, strings.Join(names, ", ")))
+		why = append(why, fmt.Sprintf("%d dispatcher instance(s) live (%s): stop every instance first (a killed one counts as live for 3 heartbeats)", n, strings.Join(names, ", ")))
 	}
-	for _, c := range r.AckPending {
-		why = append(why, fmt.Sprintf("consumer %s has %d deliveries awaiting their ack: start the service and stop it gracefully so that it settles them", c.Consumer, c.AckPending))
+	if n := len(r.Unsettled); n > 0 {
+		seqs := make([]string, 0, min(n, 5))
+		for _, s := range r.Unsettled[:min(n, 5)] {
+			seqs = append(seqs, strconv.FormatUint(s, 10))
+		}
+		why = append(why, fmt.Sprintf("%d deliveries of the jobs stream (sequence %s…) had their outcome stored but not acked (an instance stopped in between): "+
+			"start the service so that it redoes them as they are delivered again (within AckWait), stop it, and rerun", n, strings.Join(seqs, ", ")))
 	}
 	if r.Storage != "" {
 		why = append(why, r.Storage)
@@ -222,6 +235,9 @@ type MigrationCheck struct {
 	// Messages are the old stream's messages (before it is deleted), or
 	// the holding stream's (after).
 	Messages uint64 `json:"messages"`
+	// AckPending are the jobs stream's consumers with deliveries not
+	// acked. Without an outcome stored they are moved like any job.
+	AckPending []ConsumerAckPending `json:"ack_pending,omitempty"`
 
 	jobs, hold *jetstream.StreamInfo
 }
@@ -267,7 +283,10 @@ func (m *JobsMigration) Check(ctx context.Context) (*MigrationCheck, error) {
 	}
 	ref.Live = fleet.Instances
 	if c.jobs != nil {
-		if ref.AckPending, err = m.ackPending(ctx); err != nil {
+		if c.AckPending, err = m.ackPending(ctx); err != nil {
+			return nil, err
+		}
+		if ref.Unsettled, err = m.unsettled(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +295,7 @@ func (m *JobsMigration) Check(ctx context.Context) (*MigrationCheck, error) {
 			return nil, err
 		}
 	}
-	if len(ref.Live) > 0 || len(ref.AckPending) > 0 || ref.Storage != "" {
+	if len(ref.Live) > 0 || len(ref.Unsettled) > 0 || ref.Storage != "" {
 		c.Refusal = ref
 	}
 	return c, nil
@@ -315,6 +334,40 @@ func (m *JobsMigration) ackPending(ctx context.Context) ([]ConsumerAckPending, e
 	if err := cs.Err(); err != nil {
 		return nil, fmt.Errorf("consumers of %s: %w", m.topo.JobsStream(), err)
 	}
+	return out, nil
+}
+
+// unsettled lists the jobs stream's messages that a delivery settled (the
+// scheduling stream holds its settle marker, <p>.settled.<jobs
+// stream>-<seq>, worker/settle.go) without acking them.
+func (m *JobsMigration) unsettled(ctx context.Context) ([]uint64, error) {
+	st, err := m.js.Stream(ctx, m.topo.SchedStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", m.topo.SchedStream(), err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(m.topo.SettledWildcard()))
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", m.topo.SchedStream(), err)
+	}
+	prefix := m.topo.SettledSubject(m.topo.JobsStream() + "-")
+	var out []uint64
+	for subj := range info.State.Subjects {
+		seq, err := strconv.ParseUint(strings.TrimPrefix(subj, prefix), 10, 64)
+		if !strings.HasPrefix(subj, prefix) || err != nil {
+			continue
+		}
+		msg, err := m.getMsg(ctx, m.topo.JobsStream(), seq, "")
+		if err != nil {
+			return nil, err
+		}
+		if msg != nil && msg.Sequence == seq {
+			out = append(out, seq)
+		}
+	}
+	slices.Sort(out)
 	return out, nil
 }
 

@@ -164,7 +164,9 @@ func (m *JobsMigration) republishJobs(ctx context.Context, prog *migrationProgre
 		msg := nats.NewMsg(dest)
 		msg.Data = held.Data
 		for k, vs := range held.Header {
-			if !strings.HasPrefix(k, heldPrefix) {
+			// Nats-*: the holding stream's own (the expected last
+			// sequence of the copy), not the job's.
+			if !strings.HasPrefix(k, heldPrefix) && !strings.HasPrefix(k, "Nats-") {
 				msg.Header[k] = vs
 			}
 		}
