@@ -123,6 +123,9 @@ func runMigrateJobs(cmd *cobra.Command, f *migrateJobsFlags) error {
 		return nil
 	}
 	if chk.Refusal != nil {
+		if f.asJSON {
+			_ = json.NewEncoder(out).Encode(map[string]any{"stage": chk.Stage, "dry_run": false, "migrated": false, "refusal": chk.Refusal})
+		}
 		return refusedErr(chk.Refusal)
 	}
 	if !f.yes {
@@ -144,6 +147,9 @@ func runMigrateJobs(cmd *cobra.Command, f *migrateJobsFlags) error {
 	var ref *dispatcher.MigrationRefusal
 	switch {
 	case errors.As(err, &ref):
+		if f.asJSON {
+			_ = json.NewEncoder(out).Encode(map[string]any{"stage": rep.Stage, "dry_run": false, "migrated": false, "refusal": ref})
+		}
 		return refusedErr(ref)
 	case err != nil && rep == nil:
 		return runtimeErr(err)
