@@ -447,7 +447,8 @@ func (m *JobsMigration) classify(subject string) (kind heldKind, target, dest st
 	return heldOther, "", subject
 }
 
-// count adds a message of kind to c; at is a retry copy's due time.
+// count adds a message of kind to c; due tells whether a retry copy is
+// due already.
 func (c *MigrationCounts) count(kind heldKind, due bool) {
 	switch kind {
 	case heldJob:
@@ -841,18 +842,7 @@ func (m *JobsMigration) heldMsg(msg *jetstream.RawStreamMsg, maxPayload int) (*n
 
 // msgSize is what the NATS max payload is compared with: the encoded
 // headers and the data.
-func msgSize(m *nats.Msg) int {
-	n := len(m.Data)
-	if len(m.Header) > 0 {
-		n += len("NATS/1.0\r\n\r\n")
-		for k, vs := range m.Header {
-			for _, v := range vs {
-				n += len(k) + len(": \r\n") + len(v)
-			}
-		}
-	}
-	return n
-}
+func msgSize(m *nats.Msg) int { return m.Size() - len(m.Subject) - len(m.Reply) }
 
 // recreate creates the new jobs stream: no schedules, no rollups, the
 // partitions' transform, its first sequence past the old stream's last.
