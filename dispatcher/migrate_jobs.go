@@ -491,7 +491,7 @@ func (m *JobsMigration) Count(ctx context.Context, c *MigrationCheck) (Migration
 	case MigrationNotNeeded:
 		return out, nil
 	case MigrationPending, MigrationCopying:
-		err = m.readAll(ctx, m.topo.JobsStream(), ">", func(msg *jetstream.RawStreamMsg) error {
+		err = m.readGrowing(ctx, m.topo.JobsStream(), ">", func(msg *jetstream.RawStreamMsg) error {
 			read(msg.Subject, msg.Header, scheduleHeader, schedulerHeader)
 			return nil
 		})
@@ -768,32 +768,18 @@ func (m *JobsMigration) copyAll(ctx context.Context, rep *MigrationReport) error
 		return nil
 	}
 	maxPayload := int(m.nc.MaxPayload())
-	from := uint64(1)
-	for {
-		info, err := st.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", m.topo.JobsStream(), err)
-		}
-		last := info.State.LastSeq
-		from = max(from, info.State.FirstSeq)
-		if from > last {
-			break
-		}
-		total = max(total, rep.Copied+rep.AlreadyHeld+int(info.State.Msgs))
-		err = m.readRange(ctx, m.topo.JobsStream(), ">", from, last, func(msg *jetstream.RawStreamMsg) error {
-			hm, err := m.heldMsg(msg, maxPayload)
-			if err != nil {
-				return err
-			}
-			return b.add(ctx, &batchItem{msg: hm, seq: msg.Sequence, opts: []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(0)}})
-		})
+	err = m.readGrowing(ctx, m.topo.JobsStream(), ">", func(msg *jetstream.RawStreamMsg) error {
+		hm, err := m.heldMsg(msg, maxPayload)
 		if err != nil {
 			return err
 		}
-		if err := b.flush(ctx); err != nil {
-			return err
-		}
-		from = last + 1
+		return b.add(ctx, &batchItem{msg: hm, seq: msg.Sequence, opts: []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(0)}})
+	})
+	if err == nil {
+		err = b.flush(ctx)
+	}
+	if err != nil {
+		return err
 	}
 	m.o.progress(MigrationEvent{Step: StepCopy, Done: rep.Copied + rep.AlreadyHeld, Total: rep.Copied + rep.AlreadyHeld, Detail: "done"})
 	return nil

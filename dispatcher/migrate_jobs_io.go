@@ -99,6 +99,28 @@ func (m *JobsMigration) readAll(ctx context.Context, stream, filter string, fn f
 	return m.readRange(ctx, stream, filter, si.State.FirstSeq, si.State.LastSeq, fn)
 }
 
+// readGrowing is readAll until a pass finds nothing new: a stream whose
+// retry copies fire while it is read gets a message for each (and loses
+// the copy, maybe already read).
+func (m *JobsMigration) readGrowing(ctx context.Context, stream, filter string, fn func(*jetstream.RawStreamMsg) error) error {
+	from := uint64(1)
+	for {
+		si, err := m.streamInfo(ctx, stream)
+		if err != nil || si == nil {
+			return errors.Join(err, fmt.Errorf("stream %s: %w", stream, jetstream.ErrStreamNotFound))
+		}
+		last := si.State.LastSeq
+		from = max(from, si.State.FirstSeq)
+		if from > last {
+			return nil
+		}
+		if err := m.readRange(ctx, stream, filter, from, last, fn); err != nil {
+			return err
+		}
+		from = last + 1
+	}
+}
+
 // readRange calls fn, from this goroutine and in sequence order, for each
 // message of stream with from <= seq <= to on a subject matching filter.
 // It reads readAhead chunks at once and waits for them all before it
