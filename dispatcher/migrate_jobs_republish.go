@@ -80,7 +80,7 @@ func (m *JobsMigration) republish(ctx context.Context, plan migrationPlan, rep *
 		m.o.progress(MigrationEvent{Step: StepWarning, Detail: fmt.Sprintf(
 			"%s was not created by this migration (a service started while it ran?): its sequences may repeat the old stream's", m.topo.JobsStream())})
 	}
-	if st := ji.State; st.Msgs > 0 && st.Msgs != st.LastSeq-st.FirstSeq+1 || st.FirstSeq > ji.Config.FirstSeq && ji.Config.FirstSeq > 0 {
+	if st := ji.State; (st.Msgs > 0 && st.Msgs != st.LastSeq-st.FirstSeq+1) || (ji.Config.FirstSeq > 0 && st.FirstSeq > ji.Config.FirstSeq) {
 		m.o.progress(MigrationEvent{Step: StepWarning, Detail: fmt.Sprintf(
 			"jobs were taken from %s while the migration ran (a service consumed it?): a job published again by an interrupted run and consumed since may be published once more", m.topo.JobsStream())})
 	}
