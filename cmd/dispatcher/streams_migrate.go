@@ -51,14 +51,16 @@ stream. migrate-jobs recreates it without them, losing and doubling nothing:
      never signed, so the service attempts it as a fresh job;
   4. it deletes the holding stream.
 
-Every instance of the service must be stopped, and no consumer of the jobs
-stream may hold deliveries awaiting their ack (start the service and stop it
-gracefully to settle them): else it refuses with status 4 and changes
-nothing. Killed or failed at any point, rerun it: it picks up where it
-stopped. Once the jobs stream is retired no service can start until the
-migration is finished. With a terminal it asks for confirmation; without
-one it needs --yes (else status 2). On a jobs stream that allows no
-schedules there is nothing to do (status 0).`,
+Every instance of the service must be stopped, and no delivery of the jobs
+stream may have had its outcome stored without its ack (an instance that
+died in between: start the service so that it redoes them, stop it, rerun):
+else it refuses with status 4 and changes nothing. Deliveries merely not
+acked (handed back, or held by an instance that stopped) are moved like any
+job. Killed or failed at any point, rerun it: it picks up where it stopped,
+and loses or doubles nothing. While the old stream is retired no service can
+start; start the service once it printed "migrated". With a terminal it asks
+for confirmation; without one it needs --yes (else status 2). On a jobs
+stream that allows no schedules there is nothing to do (status 0).`,
 		Example: `  dispatcher streams migrate-jobs --dry-run --config /etc/dispatcher.yaml
   dispatcher streams migrate-jobs --yes --config /etc/dispatcher.yaml
   dispatcher streams migrate-jobs --yes --json | jq .window_seconds`,
@@ -206,7 +208,7 @@ func writeMigratePlan(w io.Writer, topo schemas.Topology, chk *dispatcher.Migrat
 	t.add("jobs", strconv.Itoa(c.Jobs), "published again on "+topo.JobsSubject("<target>")+": stored in the target's partition")
 	t.add("partitioned", strconv.Itoa(c.Partitioned), "the same (partitions follow the new stream's transform)")
 	t.add("multi-token", strconv.Itoa(c.MultiToken), "published again on the subject they were published on (orphans)")
-	t.add("retry copies", strconv.Itoa(c.RetryCopies), fmt.Sprintf("scheduled copies in %s at the same time (%d due: now), attempted as fresh jobs", topo.SchedStream(), c.RetryCopiesDue))
+	t.add("retry copies", strconv.Itoa(c.RetryCopies), fmt.Sprintf("scheduled copies in %s due at the same time (%d due already: now), attempted as fresh jobs", topo.SchedStream(), c.RetryCopiesDue))
 	if c.RetryCopiesFired > 0 {
 		t.add("fired copies", strconv.Itoa(c.RetryCopiesFired), "retry copies whose job is held too: dropped")
 	}
@@ -245,8 +247,9 @@ func writeMigrateReport(w io.Writer, topo schemas.Topology, rep *dispatcher.Migr
 type migrateProgress struct {
 	w     io.Writer
 	topo  schemas.Topology
-	quiet bool
-	last  time.Time
+	quiet    bool
+	last     time.Time
+	lastLine string
 }
 
 func (p *migrateProgress) event(ev dispatcher.MigrationEvent) {
@@ -265,10 +268,13 @@ func (p *migrateProgress) event(ev dispatcher.MigrationEvent) {
 		p.last = time.Now()
 		what := map[dispatcher.MigrationStep]string{dispatcher.StepCopy: "copied to " + p.topo.HoldingStream(),
 			dispatcher.StepRepublish: "held jobs published again", dispatcher.StepReschedule: "retry copies scheduled in " + p.topo.SchedStream()}[ev.Step]
+		line := fmt.Sprintf("%s: %d", what, ev.Done)
 		if ev.Total > 0 {
-			fmt.Fprintf(p.w, "%s: %d of %d\n", what, ev.Done, ev.Total)
-		} else {
-			fmt.Fprintf(p.w, "%s: %d\n", what, ev.Done)
+			line += fmt.Sprintf(" of %d", ev.Total)
+		}
+		if line != p.lastLine {
+			fmt.Fprintln(p.w, line)
+			p.lastLine = line
 		}
 	case dispatcher.StepDeleted:
 		fmt.Fprintf(p.w, "deleted the old %s\n", p.topo.JobsStream())
