@@ -245,8 +245,8 @@ func writeMigrateReport(w io.Writer, topo schemas.Topology, rep *dispatcher.Migr
 // migrateProgress prints a run's steps on stderr, the counting ones at
 // most once a second.
 type migrateProgress struct {
-	w     io.Writer
-	topo  schemas.Topology
+	w        io.Writer
+	topo     schemas.Topology
 	quiet    bool
 	last     time.Time
 	lastLine string
