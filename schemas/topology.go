@@ -260,6 +260,58 @@ func (t Topology) FallbackTarget(subject string) (target string, ok bool) {
 // and removes those it finds (legacy.go).
 func (t Topology) ConsumerName(target string) string { return "dispatch_" + target }
 
+// Migrating a jobs stream. 'dispatcher streams migrate-jobs' recreates a
+// jobs stream created before partitions (one that allows scheduled
+// messages, which JetStream cannot turn off) through a holding stream of
+// its own: the old stream is first retired onto <p>.migrating.retired.>
+// (no publisher reaches it there), every message of it is held in the
+// holding stream under <p>.migrating.held.<seq>.<subject>, the old stream
+// is deleted and created anew, and the held messages are published again.
+
+// HoldingStream is the holding stream of a jobs stream migration, e.g.
+// DISPATCH_JOBS_MIGRATION.
+func (t Topology) HoldingStream() string { return t.JobsStream() + "_MIGRATION" }
+
+// RetiredWildcard is the only subject of a jobs stream being migrated:
+// <p>.migrating.retired.>. Nothing publishes there.
+func (t Topology) RetiredWildcard() string { return t.Prefix + ".migrating.retired.>" }
+
+// HeldSubject is where the holding stream keeps the message stored at seq
+// on subject in the old jobs stream: <p>.migrating.held.<seq>.<subject>.
+func (t Topology) HeldSubject(seq uint64, subject string) string {
+	return t.Prefix + ".migrating.held." + strconv.FormatUint(seq, 10) + "." + subject
+}
+
+// HeldWildcard matches every held message: <p>.migrating.held.>.
+func (t Topology) HeldWildcard() string { return t.Prefix + ".migrating.held.>" }
+
+// HeldFilter matches the held messages that were stored on a subject
+// matching filter (e.g. RetryWildcard()): <p>.migrating.held.*.<filter>.
+func (t Topology) HeldFilter(filter string) string { return t.Prefix + ".migrating.held.*." + filter }
+
+// HeldSource is the sequence and the subject in the old jobs stream of a
+// held message's subject.
+func (t Topology) HeldSource(subject string) (seq uint64, original string, ok bool) {
+	rest, ok := cutPrefix(subject, t.Prefix+".migrating.held.")
+	if !ok {
+		return 0, "", false
+	}
+	num, original, ok := strings.Cut(rest, ".")
+	if !ok || original == "" {
+		return 0, "", false
+	}
+	seq, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || seq == 0 {
+		return 0, "", false
+	}
+	return seq, original, true
+}
+
+// MigrationProgressSubject is where a migration notes, in the holding
+// stream, how far it has published the held messages again:
+// <p>.migrating.progress.
+func (t Topology) MigrationProgressSubject() string { return t.Prefix + ".migrating.progress" }
+
 // InstancesBucket is the KV bucket of the fleet's heartbeats, e.g.
 // dispatch_instances.
 func (t Topology) InstancesBucket() string { return t.bucketBase() + "_instances" }
