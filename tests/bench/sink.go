@@ -67,7 +67,7 @@ type sink struct {
 	stats   sinkStats
 	firstOK map[string]int64
 	calls   map[string]uint32
-	okBy    map[string]int // target (of /t/<target>/…) → ids answered 2xx
+	okBy    map[string]int        // target (of /t/<target>/…) → ids answered 2xx
 	waiters map[chan struct{}]int // closed once OKIDs reaches the value
 }
 
