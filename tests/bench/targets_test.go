@@ -269,12 +269,12 @@ func TestTargetsReport(t *testing.T) {
 		met   bool
 		value string
 	}{
-		"1,000 targets: jobs/s ≥ 0.8 × 1 target's (issue 14)":                     {true, "0.87×"},
-		"1,000 targets: nats-server CPU/job ≤ 2 × 1 target's (issue 14)":          {true, "1.50×"},
-		"10,000 targets: ready ≤ 5 s (issue 14)":                                  {false, "1 of 3 not ready"},
-		"10,000 targets: peak RSS ≤ 256 MB = 244 MiB (issue 14)":                  {true, "150 MiB"},
-		"10,000 targets: idle ≤ 20 kB per target (issue 14)":                      {true, "19.5 kB"},
-		"targets isolation: healthy ≥ 0.9 × without the sick (issue 14)":          {true, "0.940"},
+		"1,000 targets: jobs/s ≥ 0.8 × 1 target's (issue 14)":                      {true, "0.87×"},
+		"1,000 targets: nats-server CPU/job ≤ 2 × 1 target's (issue 14)":           {true, "1.50×"},
+		"10,000 targets: ready ≤ 5 s (issue 14)":                                   {false, "1 of 3 not ready"},
+		"10,000 targets: peak RSS ≤ 256 MB = 244 MiB (issue 14)":                   {true, "150 MiB"},
+		"10,000 targets: idle ≤ 20 kB per target (issue 14)":                       {true, "19.5 kB"},
+		"targets isolation: healthy ≥ 0.9 × without the sick (issue 14)":           {true, "0.940"},
 		"1 target: jobs/s unchanged within noise (≥ the baseline's min; issue 14)": {true, "12000 vs baseline 12500 (11500–13500)"},
 	} {
 		c, ok := checks[target]
