@@ -38,9 +38,17 @@ func (h *harness) startBroker(ctx context.Context, dir string) (*broker, error) 
 	if err := os.MkdirAll(portsDir, 0o755); err != nil {
 		return nil, err
 	}
-	p, err := h.procs.start("nats-server", filepath.Join(dir, "nats-server.log"),
-		h.natsBin, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", filepath.Join(dir, "nats-store"),
-		"--ports_file_dir", portsDir)
+	argv := []string{h.natsBin, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", filepath.Join(dir, "nats-store"),
+		"--ports_file_dir", portsDir}
+	if n := h.opt.natsMaxConsumers; n != 0 {
+		// No flag sets it: a config file does, the flags win over the rest.
+		conf := filepath.Join(dir, "nats-server.conf")
+		if err := os.WriteFile(conf, fmt.Appendf(nil, "jetstream { limits { default_max_consumers: %d } }\n", n), 0o644); err != nil {
+			return nil, err
+		}
+		argv = append(argv, "-c", conf)
+	}
+	p, err := h.procs.start("nats-server", filepath.Join(dir, "nats-server.log"), argv...)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +148,25 @@ func (b *broker) publishAll(ctx context.Context, jobs []job) error {
 		}
 	}
 	return b.waitPublished(ctx, 60*time.Second)
+}
+
+// publishWithin publishes jobs asynchronously, waiting whenever JetStream
+// has too many unacked (a server slow to store them stalls the publisher),
+// and waits until every one was acked; it gives up timeout after it began.
+func (b *broker) publishWithin(ctx context.Context, jobs []job, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, j := range jobs {
+		for {
+			err := b.publishAsync(j)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("publish %s: %w", j.id, err)
+			}
+		}
+	}
+	return b.waitPublished(ctx, max(time.Until(deadline), time.Second))
 }
 
 func (b *broker) waitPublished(ctx context.Context, timeout time.Duration) error {

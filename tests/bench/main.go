@@ -117,6 +117,7 @@ type options struct {
 	targetsReadyTimeout time.Duration
 	targetsTimeout      time.Duration // from the first publish until the last healthy receipt
 	targetsIdle         time.Duration // idle between ready and the idle figures
+	natsMaxConsumers    int           // nats-server's default_max_consumers; 0: the server's default (1,000 per stream)
 	jsonPath            string
 	dispatcher          string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
 	baseline            string // a dispatcher binary of another build, run as sutBaseline; empty: none
@@ -158,8 +159,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.targetsIsolation, "targets-isolation", 1000, "targets: the isolation steps' targets, two of them sick (0: no isolation steps)")
 	fs.IntVar(&o.nTargetsSick, "n-targets-sick", 1000, "targets: jobs for each of the two sick targets of the isolation step")
 	fs.DurationVar(&o.targetsReadyTimeout, "targets-ready-timeout", 90*time.Second, "targets: give up on a step whose system is not ready within this long of its start")
-	fs.DurationVar(&o.targetsTimeout, "targets-timeout", 2*time.Minute, "targets: give up on a step's jobs after this long from the first publish")
+	fs.DurationVar(&o.targetsTimeout, "targets-timeout", time.Minute, "targets: give up on a step's jobs after this long from the first publish")
 	fs.DurationVar(&o.targetsIdle, "targets-idle", time.Second, "targets: how long the ready system idles before the idle figures are read")
+	fs.IntVar(&o.natsMaxConsumers, "nats-max-consumers", 0, "nats-server's jetstream default_max_consumers, the consumers a stream may have (0: the server's default, 1,000; -1: unlimited)")
 	fs.StringVar(&o.jsonPath, "json", "bench-results.json", "write the results as JSON to this file (empty: none)")
 	fs.StringVar(&o.dispatcher, "dispatcher-bin", "", "use this dispatcher binary instead of building ./cmd/dispatcher (e.g. to compare two builds)")
 	fs.StringVar(&o.baseline, "baseline-bin", "", "also run this dispatcher binary (built from another commit) as system \"baseline\", wherever dispatcher runs, interleaved with the others; the table adds dispatcher/baseline")

@@ -142,8 +142,7 @@ type report struct {
 
 	suts []string
 	// steps are the targets scenario's steps, when it runs (targets.go).
-	steps        []targetsStep
-	readyTimeout time.Duration // -targets-ready-timeout
+	steps []targetsStep
 }
 
 func newReport(o options) *report {
@@ -164,12 +163,12 @@ func newReport(o options) *report {
 		suts: o.suts,
 	}
 	if slices.Contains(o.scenarios, scTargets) {
-		rep.steps, rep.readyTimeout = targetsSteps(o), o.targetsReadyTimeout
+		rep.steps = targetsSteps(o)
 		for k, v := range map[string]any{
 			"targets_sizes": o.targetsSizes, "n_targets_jobs": o.nTargetsJobs, "targets_hot": o.targetsHot,
 			"targets_hot_among": o.targetsHotAmong, "targets_isolation": o.targetsIsolation, "n_targets_sick": o.nTargetsSick,
 			"targets_ready_timeout": o.targetsReadyTimeout.String(), "targets_timeout": o.targetsTimeout.String(),
-			"targets_idle": o.targetsIdle.String(),
+			"targets_idle": o.targetsIdle.String(), "nats_max_consumers": o.natsMaxConsumers,
 		} {
 			rep.Options[k] = v
 		}

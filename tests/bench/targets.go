@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -275,19 +278,21 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 	if err := r.startSUT(plan.targets, naiveTimeout); err != nil {
 		return err
 	}
-	err := r.waitReady(ctx, opt.targetsReadyTimeout)
-	ready := time.Since(r.proc.started)
-	if errors.Is(err, errNotReady) {
+	ready, why, err := r.targetsReady(ctx)
+	if err != nil {
+		return err
+	}
+	if why != "" {
 		m[k+"not_ready"] = 1
-		r.note("%s: not ready within %s with %s targets; stopped", st.name, opt.targetsReadyTimeout, fmtCount(plan.configured))
+		r.note("%s: %s with %s targets; stopped", st.name, why, fmtCount(plan.configured))
 		if s, ok := r.proc.sample(); ok {
 			r.note("%s: RSS %.0f MiB, %.1f CPU s when given up on", st.name, mib(s.rss), s.cpu.Seconds())
 		}
+		if last := lastLoggedError(r.proc.log.Name()); last != "" {
+			r.note("%s: the last error logged: %s", st.name, last)
+		}
 		r.timedStop(k)
 		return nil
-	}
-	if err != nil {
-		return err
 	}
 	m[k+"not_ready"] = 0
 	m[k+"ready_s"] = ready.Seconds()
@@ -322,7 +327,7 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 	// Drain: publish every job, wait for the last healthy receipt.
 	c0, n0, okC0 := r.sampleBoth()
 	pubStart := time.Now()
-	if err := r.b.publishAll(ctx, plan.jobs); err != nil {
+	if err := r.b.publishWithin(ctx, plan.jobs, opt.targetsTimeout); err != nil {
 		return err
 	}
 	m[k+"publish_s"] = time.Since(pubStart).Seconds()
@@ -354,7 +359,9 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 	if p := peakRSS(r.b.proc.cmd.Process.Pid); p > 0 {
 		m[k+"nats_peak_rss_mib"] = mib(p)
 	}
-	r.checkSpread(ctx, st, plan)
+	if reached {
+		r.checkSpread(ctx, st, plan)
+	}
 	r.timedStop(k)
 	r.targetsRatios(st)
 	if st.kind == tkIsolation {
@@ -368,6 +375,66 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 		}
 	}
 	return nil
+}
+
+// errConsumerLimit is in the error dispatcher logs while it retries
+// creating a consumer past the stream's limit of consumers (nats-server's
+// JSMaximumConsumersLimitErr): retrying cannot help, it is never ready.
+const errConsumerLimit = "err_code=10026"
+
+// targetsReady waits until the system is ready and returns how long it took
+// from its start; why says why it is not ready (the timeout passed, or
+// dispatcher logs an error that retrying cannot cure), empty when it is.
+func (r *run) targetsReady(ctx context.Context) (ready time.Duration, why string, err error) {
+	timeout := r.h.opt.targetsReadyTimeout
+	if !isDispatcher(r.sut) {
+		// naive's ready line comes once: wait for it at once.
+		if err := r.waitReady(ctx, timeout); err != nil {
+			return 0, "", err
+		}
+		return time.Since(r.proc.started), "", nil
+	}
+	deadline := r.proc.started.Add(timeout)
+	for {
+		err := r.waitReady(ctx, min(time.Until(deadline), time.Second))
+		switch {
+		case err == nil:
+			return time.Since(r.proc.started), "", nil
+		case !errors.Is(err, errNotReady):
+			return 0, "", err
+		case time.Now().After(deadline):
+			return 0, fmt.Sprintf("not ready within %s", timeout), nil
+		case logHas(r.proc.log.Name(), errConsumerLimit):
+			return 0, fmt.Sprintf("not ready: the stream's consumer limit reached (%s) after %s",
+				errConsumerLimit, time.Since(r.proc.started).Round(100*time.Millisecond)), nil
+		}
+	}
+}
+
+// logHas reports whether the file at path holds s.
+func logHas(path, s string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Contains(b, []byte(s))
+}
+
+// lastLoggedError is the error field of the last line of dispatcher's log
+// (JSON lines) that has one, or "".
+func lastLoggedError(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		var e struct {
+			Msg   string `json:"msg"`
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(lines[i], &e) == nil && e.Error != "" {
+			return e.Msg + ": " + e.Error
+		}
+	}
+	return ""
 }
 
 // sickTimeout bounds the wait for the sick targets to be sick.
