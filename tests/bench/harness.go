@@ -34,6 +34,8 @@ type harness struct {
 	// builtFrom is the commit of the work tree ./cmd/dispatcher was built
 	// from, when the harness built it; empty otherwise.
 	builtFrom string
+	// takesToken caches takesHTTPToken by binary.
+	takesToken map[string]bool
 }
 
 // binOf is the binary of a dispatcher build: sutDispatcher's or
@@ -284,6 +286,8 @@ type run struct {
 	prior  *report
 	// naiveEndpoint is naive's -endpoint; empty: the sink's URL.
 	naiveEndpoint string
+	// httpToken is dispatcher's http.token; empty: none.
+	httpToken string
 }
 
 func (h *harness) runOne(ctx context.Context, sc, sut string, repeat int, prior *report) runResult {
@@ -384,7 +388,11 @@ func (r *run) startSUT(targets map[string]any, clientTimeout time.Duration) erro
 		argv = []string{r.h.selfBin, "naive", "-nats-url", r.b.url, "-endpoint", endpoint,
 			"-workers", "64", "-timeout", clientTimeout.String()}
 	case sutDispatcher, sutBaseline:
-		cfg, err := yaml.Marshal(dispatcherConfig(r.b.url, targets))
+		c := dispatcherConfig(r.b.url, targets)
+		if r.httpToken != "" {
+			c["http"].(map[string]any)["token"] = r.httpToken
+		}
+		cfg, err := yaml.Marshal(c)
 		if err != nil {
 			return err
 		}

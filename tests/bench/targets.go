@@ -10,10 +10,14 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // The targets scenario (issue 14) measures how dispatcher's cost grows with
@@ -275,6 +279,9 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 	m := r.res.Metrics
 	plan := st.plan(r.sink.url)
 	r.naiveEndpoint = plan.naiveEndpoint
+	if isDispatcher(r.sut) && r.h.takesHTTPToken(ctx, r.h.binOf(r.sut)) {
+		r.httpToken = benchHTTPToken
+	}
 	if err := r.startSUT(plan.targets, naiveTimeout); err != nil {
 		return err
 	}
@@ -437,6 +444,35 @@ func lastLoggedError(path string) string {
 	return ""
 }
 
+// benchHTTPToken is dispatcher's http.token in the targets scenario, where
+// the build takes one: /metrics is read with it.
+const benchHTTPToken = "bench-http-token-0123456789"
+
+// takesHTTPToken reports whether the dispatcher binary bin accepts
+// http.token (builds before issue 13 refuse it as an unknown key): it asks
+// the binary's config check about a config that sets one.
+func (h *harness) takesHTTPToken(ctx context.Context, bin string) bool {
+	if ok, seen := h.takesToken[bin]; seen {
+		return ok
+	}
+	cfg := dispatcherConfig("nats://127.0.0.1:4222", map[string]any{"t": map[string]any{"endpoints": []string{"http://127.0.0.1:1"}}})
+	cfg["http"].(map[string]any)["token"] = benchHTTPToken
+	ok := false
+	if b, err := yaml.Marshal(cfg); err == nil {
+		path := filepath.Join(h.root, fmt.Sprintf("token-check-%d.yaml", len(h.takesToken)))
+		if err := os.WriteFile(path, b, 0o644); err == nil {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			ok = exec.CommandContext(ctx, bin, "config", "check", "-q", path).Run() == nil
+		}
+	}
+	if h.takesToken == nil {
+		h.takesToken = map[string]bool{}
+	}
+	h.takesToken[bin] = ok
+	return ok
+}
+
 // sickTimeout bounds the wait for the sick targets to be sick.
 const sickTimeout = 30 * time.Second
 
@@ -575,6 +611,9 @@ func (r *run) scrape(ctx context.Context) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		return "", err
+	}
+	if r.httpToken != "" {
+		req.Header.Set("Authorization", "Bearer "+r.httpToken)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
