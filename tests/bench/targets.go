@@ -274,9 +274,6 @@ func sickWarmup(n int) int { return min(n, max(n/4, 100)) }
 // targets runs one step: start, ready, idle, then every job published at
 // once and drained.
 func (r *run) targets(ctx context.Context, st targetsStep) error {
-	opt := r.h.opt
-	k := st.name + "."
-	m := r.res.Metrics
 	plan := st.plan(r.sink.url)
 	r.naiveEndpoint = plan.naiveEndpoint
 	if isDispatcher(r.sut) && r.h.takesHTTPToken(ctx, r.h.binOf(r.sut)) {
@@ -285,12 +282,48 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 	if err := r.startSUT(plan.targets, naiveTimeout); err != nil {
 		return err
 	}
-	ready, why, err := r.targetsReady(ctx)
+	ready, err := r.targetsStart(ctx, st, plan)
+	if err != nil || !ready {
+		return err
+	}
+	if err := r.targetsIdle(ctx, st); err != nil {
+		return err
+	}
+	if st.kind == tkIsolation {
+		if err := r.makeSick(ctx, st, plan); err != nil {
+			return err
+		}
+	}
+	reached, err := r.targetsDrain(ctx, st, plan)
 	if err != nil {
 		return err
 	}
+	if reached {
+		r.checkSpread(ctx, st, plan)
+	}
+	r.timedStop(st.name + ".")
+	r.targetsRatios(st)
+	if st.kind == tkIsolation && isDispatcher(r.sut) {
+		dlq, err1 := r.b.streamMsgs(ctx, topo.DLQStream())
+		fb, err2 := r.b.streamMsgs(ctx, topo.FallbackStream())
+		if err1 == nil && err2 == nil {
+			r.note("%s: %d dead letters, %d fallback records", st.name, dlq, fb)
+		}
+	}
+	return nil
+}
+
+// targetsStart waits until the system is ready and records how long that
+// took; a system not ready in time is noted and stopped (ready false, no
+// error: the step's figure is that it was not ready).
+func (r *run) targetsStart(ctx context.Context, st targetsStep, plan targetsPlan) (ready bool, err error) {
+	k := st.name + "."
+	took, why, err := r.targetsReady(ctx)
+	if err != nil {
+		return false, err
+	}
 	if why != "" {
-		m[k+"not_ready"] = 1
+		r.res.Metrics[k+"not_ready"] = 1
 		r.note("%s: %s with %s targets; stopped", st.name, why, fmtCount(plan.configured))
 		if s, ok := r.proc.sample(); ok {
 			r.note("%s: RSS %.0f MiB, %.1f CPU s when given up on", st.name, mib(s.rss), s.cpu.Seconds())
@@ -299,23 +332,29 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 			r.note("%s: the last error logged: %s", st.name, last)
 		}
 		r.timedStop(k)
-		return nil
+		return false, nil
 	}
-	m[k+"not_ready"] = 0
-	m[k+"ready_s"] = ready.Seconds()
+	r.res.Metrics[k+"not_ready"] = 0
+	r.res.Metrics[k+"ready_s"] = took.Seconds()
+	return true, nil
+}
 
-	// Idle: nothing published yet.
+// targetsIdle lets the ready system idle, nothing published yet, and
+// records the RSS and CPU of both processes and dispatcher's goroutines.
+func (r *run) targetsIdle(ctx context.Context, st targetsStep) error {
+	k, m, idle := st.name+".", r.res.Metrics, r.h.opt.targetsIdle
 	sut0, nats0, ok0 := r.sampleBoth()
-	if err := sleepCtx(ctx, opt.targetsIdle); err != nil {
+	if err := sleepCtx(ctx, idle); err != nil {
 		return err
 	}
 	sut1, nats1, ok1 := r.sampleBoth()
 	if ok0 && ok1 {
-		idle := opt.targetsIdle.Seconds()
 		m[k+"idle_rss_mib"] = mib(sut1.rss)
 		m[k+"nats_idle_rss_mib"] = mib(nats1.rss)
-		m[k+"idle_cpu_pct"] = 100 * (sut1.cpu - sut0.cpu).Seconds() / idle
-		m[k+"nats_idle_cpu_pct"] = 100 * (nats1.cpu - nats0.cpu).Seconds() / idle
+		if idle > 0 {
+			m[k+"idle_cpu_pct"] = 100 * (sut1.cpu - sut0.cpu).Seconds() / idle.Seconds()
+			m[k+"nats_idle_cpu_pct"] = 100 * (nats1.cpu - nats0.cpu).Seconds() / idle.Seconds()
+		}
 	}
 	if isDispatcher(r.sut) {
 		if g, err := r.scrapeMetric(ctx, "go_goroutines"); err != nil {
@@ -324,41 +363,42 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 			m[k+"goroutines"] = g
 		}
 	}
+	return nil
+}
 
-	if st.kind == tkIsolation {
-		if err := r.makeSick(ctx, st, plan); err != nil {
-			return err
-		}
-	}
-
-	// Drain: publish every job, wait for the last healthy receipt.
-	c0, n0, okC0 := r.sampleBoth()
+// targetsDrain publishes the step's jobs and waits until the sink answered
+// every healthy one (reached) or -targets-timeout passed since the first
+// publish; it records jobs/s, the CPU per job of both processes over the
+// same window and their peak RSS.
+func (r *run) targetsDrain(ctx context.Context, st targetsStep, plan targetsPlan) (reached bool, err error) {
+	k, m, timeout := st.name+".", r.res.Metrics, r.h.opt.targetsTimeout
+	c0, n0, ok0 := r.sampleBoth()
 	pubStart := time.Now()
-	if err := r.b.publishWithin(ctx, plan.jobs, opt.targetsTimeout); err != nil {
-		return err
+	if err := r.b.publishWithin(ctx, plan.jobs, timeout); err != nil {
+		return false, err
 	}
 	m[k+"publish_s"] = time.Since(pubStart).Seconds()
-	st1, reached, err := r.waitOK(ctx, plan.healthy, pubStart.Add(opt.targetsTimeout))
+	ss, reached, err := r.waitOK(ctx, plan.healthy, pubStart.Add(timeout))
 	end := time.Now()
-	c1, n1, okC1 := r.sampleBoth()
+	c1, n1, ok1 := r.sampleBoth()
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
 	case reached:
-		m[k+"jobs_per_s"] = perSecond(plan.healthy, st1.LastOKNs-st1.FirstOKNs)
-	case st1.OKIDs > 0:
-		m[k+"jobs_per_s"] = perSecond(st1.OKIDs, end.UnixNano()-st1.FirstOKNs)
+		m[k+"jobs_per_s"] = perSecond(plan.healthy, ss.LastOKNs-ss.FirstOKNs)
+	case ss.OKIDs > 0:
+		m[k+"jobs_per_s"] = perSecond(ss.OKIDs, end.UnixNano()-ss.FirstOKNs)
 		r.note("%s: only %d of %d jobs delivered within %s; jobs/s is over the %s since the first",
-			st.name, st1.OKIDs, plan.healthy, opt.targetsTimeout, time.Duration(end.UnixNano()-st1.FirstOKNs).Round(time.Millisecond))
+			st.name, ss.OKIDs, plan.healthy, timeout, time.Duration(end.UnixNano()-ss.FirstOKNs).Round(time.Millisecond))
 	default:
 		m[k+"jobs_per_s"] = 0
-		r.note("%s: no job delivered within %s", st.name, opt.targetsTimeout)
+		r.note("%s: no job delivered within %s", st.name, timeout)
 	}
-	m[k+"missing"] = float64(plan.healthy - st1.OKIDs)
-	if okC0 && okC1 && st1.OKIDs > 0 {
-		m[k+"cpu_us_per_job"] = (c1.cpu - c0.cpu).Seconds() * 1e6 / float64(st1.OKIDs)
-		m[k+"nats_cpu_us_per_job"] = (n1.cpu - n0.cpu).Seconds() * 1e6 / float64(st1.OKIDs)
+	m[k+"missing"] = float64(plan.healthy - ss.OKIDs)
+	if ok0 && ok1 && ss.OKIDs > 0 {
+		m[k+"cpu_us_per_job"] = (c1.cpu - c0.cpu).Seconds() * 1e6 / float64(ss.OKIDs)
+		m[k+"nats_cpu_us_per_job"] = (n1.cpu - n0.cpu).Seconds() * 1e6 / float64(ss.OKIDs)
 	}
 	if p := peakRSS(r.proc.cmd.Process.Pid); p > 0 {
 		m[k+"peak_rss_mib"] = mib(p)
@@ -366,22 +406,10 @@ func (r *run) targets(ctx context.Context, st targetsStep) error {
 	if p := peakRSS(r.b.proc.cmd.Process.Pid); p > 0 {
 		m[k+"nats_peak_rss_mib"] = mib(p)
 	}
-	if reached {
-		r.checkSpread(ctx, st, plan)
-	}
-	r.timedStop(k)
-	r.targetsRatios(st)
 	if st.kind == tkIsolation {
-		r.note("%s: %d calls held by the hole, %d answered 503", st.name, st1.Status["held"], st1.Status["503"])
-		if isDispatcher(r.sut) {
-			dlq, err1 := r.b.streamMsgs(ctx, topo.DLQStream())
-			fb, err2 := r.b.streamMsgs(ctx, topo.FallbackStream())
-			if err1 == nil && err2 == nil {
-				r.note("%s: %d dead letters, %d fallback records", st.name, dlq, fb)
-			}
-		}
+		r.note("%s: %d calls held by the hole, %d answered 503", st.name, ss.Status["held"], ss.Status["503"])
 	}
-	return nil
+	return reached, nil
 }
 
 // errConsumerLimit is in the error dispatcher logs while it retries
