@@ -406,10 +406,40 @@ func (r *run) targetsDrain(ctx context.Context, st targetsStep, plan targetsPlan
 	if p := peakRSS(r.b.proc.cmd.Process.Pid); p > 0 {
 		m[k+"nats_peak_rss_mib"] = mib(p)
 	}
+	got, err := r.sink.dump(ctx)
+	if err != nil {
+		return false, err
+	}
+	for q, at := range deliveryQuantiles(got, plan.jobs, pubStart, timeout) {
+		m[k+q] = at
+	}
 	if st.kind == tkIsolation {
 		r.note("%s: %d calls held by the hole, %d answered 503", st.name, ss.Status["held"], ss.Status["503"])
 	}
 	return reached, nil
+}
+
+// deliveryQuantiles are the seconds from the first publish until 50%, 99%
+// and all of the jobs answered 2xx (a job never answered counts as
+// answered at timeout): a tail of late targets shows as all_s far past
+// p99_s.
+func deliveryQuantiles(got map[string]int64, jobs []job, start time.Time, timeout time.Duration) map[string]float64 {
+	var at []float64
+	for _, j := range jobs {
+		if j.path != pathOK {
+			continue
+		}
+		if ns, ok := got[j.id]; ok {
+			at = append(at, time.Unix(0, ns).Sub(start).Seconds())
+		} else {
+			at = append(at, timeout.Seconds())
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	slices.Sort(at)
+	return map[string]float64{"p50_s": quantile(at, 0.5), "p99_s": quantile(at, 0.99), "all_s": at[len(at)-1]}
 }
 
 // errConsumerLimit is in the error dispatcher logs while it retries

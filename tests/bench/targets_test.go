@@ -197,6 +197,20 @@ func TestParseOptionsTargets(t *testing.T) {
 	}
 }
 
+func TestDeliveryQuantiles(t *testing.T) {
+	start := time.Unix(100, 0)
+	jobs := spreadJobs("g", pathOK, []string{"a"}, 100)
+	jobs = append(jobs, job{id: "h-000001", path: pathHole})
+	got := map[string]int64{"h-000001": start.Add(time.Hour).UnixNano()} // not a healthy job: left out
+	for i, j := range jobs[:99] {
+		got[j.id] = start.Add(time.Duration(i+1) * 10 * time.Millisecond).UnixNano()
+	}
+	q := deliveryQuantiles(got, jobs, start, time.Minute)
+	if fmt.Sprintf("%.2f %.2f %.0f", q["p50_s"], q["p99_s"], q["all_s"]) != "0.50 0.99 60" {
+		t.Errorf("quantiles %v, want p50 0.5 s, p99 0.99 s, all 60 s (one job never answered)", q)
+	}
+}
+
 func TestIdleCost(t *testing.T) {
 	// 1 MiB more over 1,000 targets past the first: 1,048,576 B ÷ 999.
 	if got := idleCostKB(30, 31, 1000); fmt.Sprintf("%.3f", got) != "1.050" {
