@@ -187,17 +187,23 @@ func (b *broker) waitPublished(ctx context.Context, timeout time.Duration) error
 
 // streamMsgs is the message count of a stream.
 func (b *broker) streamMsgs(ctx context.Context, name string) (int, error) {
+	st, err := b.streamState(ctx, name)
+	return int(st.Msgs), err
+}
+
+// streamState is the state of a stream: its messages, consumers, ….
+func (b *broker) streamState(ctx context.Context, name string) (jetstream.StreamState, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	s, err := b.js.Stream(ctx, name)
 	if err != nil {
-		return 0, err
+		return jetstream.StreamState{}, err
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
-		return 0, err
+		return jetstream.StreamState{}, err
 	}
-	return int(info.State.Msgs), nil
+	return info.State, nil
 }
 
 // recordIDs reads every record of a dead-letter or fallback stream and

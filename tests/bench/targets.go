@@ -325,8 +325,17 @@ func (r *run) targetsStart(ctx context.Context, st targetsStep, plan targetsPlan
 	if why != "" {
 		r.res.Metrics[k+"not_ready"] = 1
 		r.note("%s: %s with %s targets; stopped", st.name, why, fmtCount(plan.configured))
+		given := []string{}
 		if s, ok := r.proc.sample(); ok {
-			r.note("%s: RSS %.0f MiB, %.1f CPU s when given up on", st.name, mib(s.rss), s.cpu.Seconds())
+			given = append(given, fmt.Sprintf("RSS %.0f MiB, %.1f CPU s", mib(s.rss), s.cpu.Seconds()))
+		}
+		for _, stream := range []string{topo.JobsStream(), topo.SchedStream()} {
+			if ss, err := r.b.streamState(ctx, stream); err == nil {
+				given = append(given, fmt.Sprintf("%d consumers on %s", ss.Consumers, stream))
+			}
+		}
+		if len(given) > 0 {
+			r.note("%s: when given up on: %s", st.name, strings.Join(given, "; "))
 		}
 		if last := lastLoggedError(r.proc.log.Name()); last != "" {
 			r.note("%s: the last error logged: %s", st.name, last)
