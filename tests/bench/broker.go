@@ -150,10 +150,15 @@ func (b *broker) publishAll(ctx context.Context, jobs []job) error {
 	return b.waitPublished(ctx, 60*time.Second)
 }
 
+// errPublishTimeout is publishWithin's error when the timeout passed
+// before every job was published and acked.
+var errPublishTimeout = errors.New("publish: timed out")
+
 // publishWithin publishes jobs asynchronously, waiting whenever JetStream
 // has too many unacked (a server slow to store them stalls the publisher),
-// and waits until every one was acked; it gives up timeout after it began.
-func (b *broker) publishWithin(ctx context.Context, jobs []job, timeout time.Duration) error {
+// and waits until every one was acked; it gives up timeout after it began
+// (errPublishTimeout, with how many jobs it had handed to the client).
+func (b *broker) publishWithin(ctx context.Context, jobs []job, timeout time.Duration) (sent int, err error) {
 	deadline := time.Now().Add(timeout)
 	for _, j := range jobs {
 		for {
@@ -161,12 +166,22 @@ func (b *broker) publishWithin(ctx context.Context, jobs []job, timeout time.Dur
 			if err == nil {
 				break
 			}
-			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("publish %s: %w", j.id, err)
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || ctx.Err() != nil {
+				return sent, fmt.Errorf("publish %s: %w", j.id, err)
+			}
+			if time.Now().After(deadline) {
+				return sent, fmt.Errorf("%w: %d of %d jobs handed to the client within %s", errPublishTimeout, sent, len(jobs), timeout)
 			}
 		}
+		sent++
 	}
-	return b.waitPublished(ctx, max(time.Until(deadline), time.Second))
+	if err := b.waitPublished(ctx, max(time.Until(deadline), time.Second)); err != nil {
+		if ctx.Err() == nil && b.js.PublishAsyncPending() > 0 {
+			return sent, fmt.Errorf("%w: %w", errPublishTimeout, err)
+		}
+		return sent, err
+	}
+	return sent, nil
 }
 
 func (b *broker) waitPublished(ctx context.Context, timeout time.Duration) error {

@@ -22,7 +22,7 @@ var targetsRows = []metricDef{
 	{"jobs_per_s_vs_1", "jobs/s ÷ 1 target's"},
 	{"p50_s", "s from the first publish until 50% delivered"},
 	{"p99_s", "s from the first publish until 99% delivered"},
-	{"all_s", "s from the first publish until all delivered (or timeout)"},
+	{"all_s", "s from the first publish until all delivered (or given up)"},
 	{"ratio", "healthy jobs/s ÷ the same without the sick targets"},
 	{"sick_s", "s until the sick were sick (hole holding, breakers open)"},
 	{"cpu_us_per_job", "CPU µs per job (publish → last receipt)"},

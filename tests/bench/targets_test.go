@@ -205,9 +205,9 @@ func TestDeliveryQuantiles(t *testing.T) {
 	for i, j := range jobs[:99] {
 		got[j.id] = start.Add(time.Duration(i+1) * 10 * time.Millisecond).UnixNano()
 	}
-	q := deliveryQuantiles(got, jobs, start, time.Minute)
+	q := deliveryQuantiles(got, jobs, start, start.Add(time.Minute))
 	if fmt.Sprintf("%.2f %.2f %.0f", q["p50_s"], q["p99_s"], q["all_s"]) != "0.50 0.99 60" {
-		t.Errorf("quantiles %v, want p50 0.5 s, p99 0.99 s, all 60 s (one job never answered)", q)
+		t.Errorf("quantiles %v, want p50 0.5 s, p99 0.99 s, all 60 s (one job not answered when given up)", q)
 	}
 }
 
