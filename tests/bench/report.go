@@ -389,34 +389,37 @@ func (rep *report) print(w io.Writer) {
 			}
 		}
 	}
-	// The targets scenario's rows have tables of their own (printTargets).
+	// The targets scenario's rows have tables of their own (printTargets):
+	// without other rows there is no main table.
+	table := io.Writer(io.Discard)
 	if slices.ContainsFunc(rep.Summary, func(r summaryRow) bool { return !isTargetsStep(r.Key) }) {
-		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprint(tw, "metric")
+		table = w
+	}
+	fmt.Fprintln(table)
+	tw := tabwriter.NewWriter(table, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "metric")
+	for _, sut := range rep.suts {
+		fmt.Fprintf(tw, "\t%s", sut)
+	}
+	for _, c := range cols {
+		fmt.Fprintf(tw, "\t%s", c.header)
+	}
+	fmt.Fprintln(tw)
+	for i := range rep.Summary {
+		row := &rep.Summary[i]
+		if isTargetsStep(row.Key) {
+			continue
+		}
+		fmt.Fprint(tw, row.Label)
 		for _, sut := range rep.suts {
-			fmt.Fprintf(tw, "\t%s", sut)
+			fmt.Fprintf(tw, "\t%s", row.SUTs[sut].String())
 		}
 		for _, c := range cols {
-			fmt.Fprintf(tw, "\t%s", c.header)
+			fmt.Fprintf(tw, "\t%s", fmtRatio(c.of(row)))
 		}
 		fmt.Fprintln(tw)
-		for i := range rep.Summary {
-			row := &rep.Summary[i]
-			if isTargetsStep(row.Key) {
-				continue
-			}
-			fmt.Fprint(tw, row.Label)
-			for _, sut := range rep.suts {
-				fmt.Fprintf(tw, "\t%s", row.SUTs[sut].String())
-			}
-			for _, c := range cols {
-				fmt.Fprintf(tw, "\t%s", fmtRatio(c.of(row)))
-			}
-			fmt.Fprintln(tw)
-		}
-		_ = tw.Flush()
 	}
+	_ = tw.Flush()
 	rep.printRepeats(w, cols)
 	rep.printTargets(w, cols)
 
