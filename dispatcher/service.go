@@ -286,10 +286,19 @@ func (s *Service) retry(ctx context.Context, msg string, fn func(ctx context.Con
 // transient JetStream failures until ctx is done.
 func (s *Service) start(ctx context.Context) error {
 	err := s.retry(ctx, "streams not ready; retrying", func(ctx context.Context) error {
-		return EnsureStreams(ctx, s.js, s.topo, s.streamSettings(s.cfg))
+		err := EnsureStreams(ctx, s.js, s.topo, s.streamSettings(s.cfg))
+		if errors.Is(err, ErrMigrating) {
+			return backoff.Permanent(err)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	if legacy, err := LegacyJobsStream(ctx, s.js, s.topo); err == nil && legacy {
+		s.log.Warn("the jobs stream was created by a version before partitions and allows scheduled messages and rollups: "+
+			"a publisher can purge waiting jobs with a Nats-Rollup header until 'dispatcher streams migrate-jobs' recreates it (docs/runbook.md)",
+			zap.String("stream", s.topo.JobsStream()))
 	}
 	err = s.retry(ctx, "fleet buckets not ready; retrying", func(ctx context.Context) error {
 		inst, brk, err := fleetBuckets(ctx, s.js, s.topo, s.cfg.NATS.Replicas)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,6 +34,22 @@ type StreamSettings struct {
 	// turned off on an existing stream, so its flags are kept (docs/runbook.md
 	// says how to recreate it).
 	Legacy bool
+}
+
+// ErrMigrating is wrapped by EnsureStreams while 'dispatcher streams
+// migrate-jobs' has the jobs stream retired: the service cannot start
+// until the command has finished.
+var ErrMigrating = errors.New("jobs stream being migrated")
+
+// LegacyJobsStream reports whether the jobs stream was created by a version
+// before partitions: it allows scheduled messages (and so rollups) until
+// 'dispatcher streams migrate-jobs' recreates it.
+func LegacyJobsStream(ctx context.Context, js jetstream.JetStream, t schemas.Topology) (bool, error) {
+	st, err := js.Stream(ctx, t.JobsStream())
+	if err != nil {
+		return false, err
+	}
+	return st.CachedInfo().Config.AllowMsgSchedules, nil
 }
 
 // MinSettleWindow is the smallest settle window.
@@ -132,7 +149,11 @@ func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfi
 // same settings changes nothing.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, t schemas.Topology, s StreamSettings) error {
 	if st, err := js.Stream(ctx, t.JobsStream()); err == nil {
-		s.Legacy = st.CachedInfo().Config.AllowMsgSchedules
+		cfg := st.CachedInfo().Config
+		if slices.Contains(cfg.Subjects, t.RetiredWildcard()) {
+			return fmt.Errorf("%w: stream %s is being recreated by 'dispatcher streams migrate-jobs': run it again to finish", ErrMigrating, t.JobsStream())
+		}
+		s.Legacy = cfg.AllowMsgSchedules
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("stream %s: %w", t.JobsStream(), err)
 	}
