@@ -291,7 +291,12 @@ func (s *Service) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		pz, err := pausesBucket(ctx, s.js, s.topo, s.cfg.NATS.Replicas)
+		if err != nil {
+			return err
+		}
 		s.fleet = newFleetMember(s, inst, brk)
+		s.fleet.pauseKV = pz
 		return s.fleet.start()
 	})
 	if err != nil {
@@ -357,6 +362,7 @@ func (s *Service) publishWorkers() {
 func (s *Service) streamSettings(cfg *config.Config) StreamSettings {
 	return StreamSettings{
 		Replicas: cfg.NATS.Replicas, DeadLetterMaxAge: cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: cfg.Streams.FallbackMaxAge,
+		AuditMaxAge:  cfg.Streams.AuditMaxAge,
 		SettleWindow: SettleWindow(cfg), Partitions: cfg.Streams.Partitions,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/audit"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -19,6 +20,7 @@ const (
 	DefaultSubjectPrefix    = "dispatch"
 	DefaultDeadLetterMaxAge = 720 * time.Hour
 	DefaultFallbackMaxAge   = 168 * time.Hour
+	DefaultAuditMaxAge      = audit.DefaultMaxAge
 	DefaultPartitions       = 8
 	DefaultHTTPListen       = "127.0.0.1:9090"
 	DefaultShutdownTimeout  = 30 * time.Second
@@ -38,6 +40,7 @@ func defaultConfig() Config {
 		Streams: Streams{
 			DeadLetterMaxAge: DefaultDeadLetterMaxAge,
 			FallbackMaxAge:   DefaultFallbackMaxAge,
+			AuditMaxAge:      DefaultAuditMaxAge,
 			Partitions:       DefaultPartitions,
 		},
 		HTTP:            HTTP{Listen: DefaultHTTPListen},
