@@ -46,10 +46,13 @@ consumers are shared by every target of a partition.
   LEGACY       shown while some are: the part of PENDING stored before
                partitions, drained through the target's old consumer
   RETRYING     scheduled copies waiting to fire: retries, postponements,
-               jobs parked while the target holds
+               jobs parked (a busy target, a hold, a pause)
   DEAD         dead-letter records of the target
   FALLBACK     fallback records of the target
   OLDEST       age of the oldest job counted in PENDING
+  PAUSED       shown while a target is paused ('dispatcher pause'): how long
+               the pause has left, or "until resumed"; PAUSED below says by
+               whom and why. A hold is not a pause: see BREAKERS OPEN
 
 PARTITIONS lists each partition's two consumers (jobs, and fired copies):
   PENDING      messages never delivered
@@ -142,6 +145,9 @@ func readLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 		return nil, runtimeErr(err)
 	}
 	set.Serving = fl.Serving()
+	if set.Pauses, err = dispatcher.ReadPauses(ctx, js, topo, time.Now()); err != nil {
+		return nil, runtimeErr(err)
+	}
 	lag, err := dispatcher.ReadLag(ctx, js, topo, set)
 	if errors.Is(err, dispatcher.ErrNoJobsStream) {
 		return nil, runtimeErr(fmt.Errorf("%w; has 'dispatcher serve' run against this NATS server?", err))
@@ -302,6 +308,10 @@ func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 		head = append(head, "LEGACY")
 	}
 	head = append(head, "RETRYING", "DEAD", "FALLBACK", "OLDEST")
+	paused := slices.ContainsFunc(lag.Targets, func(tl dispatcher.TargetLag) bool { return tl.Paused })
+	if paused {
+		head = append(head, "PAUSED")
+	}
 	if r != nil {
 		head = append(head, "NET/S", "DRAIN")
 	}
@@ -320,6 +330,9 @@ func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 			row = append(row, n(tl.LegacyPending))
 		}
 		row = append(row, n(tl.Retrying), n(tl.Dead), n(tl.Fallback), oldest)
+		if paused {
+			row = append(row, pausedCell(tl, lag.At))
+		}
 		if r != nil {
 			rate, ok := r.Pending[tl.Target]
 			switch {
@@ -340,6 +353,39 @@ func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 	if len(t.rows) == 0 {
 		fmt.Fprintf(w, "no targets in %s (no backlog, no dead letters; pass --config to list configured targets)\n", lag.JobsStream)
 		return
+	}
+	_ = t.write(w, width)
+	if paused {
+		writePauses(w, lag, width)
+	}
+}
+
+// pausedCell is a target's PAUSED: how long its pause has left, "until
+// resumed", or "-".
+func pausedCell(tl dispatcher.TargetLag, at time.Time) string {
+	switch {
+	case !tl.Paused:
+		return "-"
+	case tl.PausedUntil == nil:
+		return "until resumed"
+	}
+	return age(tl.PausedUntil.Sub(at).Round(time.Second)) + " left"
+}
+
+// writePauses lists the paused targets with who paused them and why (a
+// hold is not a pause: it shows under BREAKERS OPEN FOR THE FLEET).
+func writePauses(w io.Writer, lag *dispatcher.Lag, width int) {
+	fmt.Fprintln(w, "\nPAUSED: no call is made to these targets; their jobs are parked until the pause ends ('dispatcher resume TARGET')")
+	t := &table{head: []string{"TARGET", "UNTIL", "BY", "REASON"}}
+	for _, tl := range lag.Targets {
+		if !tl.Paused {
+			continue
+		}
+		until := "resumed"
+		if tl.PausedUntil != nil {
+			until = tl.PausedUntil.UTC().Format(time.RFC3339)
+		}
+		t.add(tl.Target, until, tl.PausedBy, or(tl.PausedReason, "-"))
 	}
 	_ = t.write(w, width)
 }
