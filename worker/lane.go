@@ -216,13 +216,17 @@ func (l *lane) slot(h held) {
 	}
 }
 
-// paced takes a slot's run that began at start into the lane's pace.
+// paced takes a slot's run that began at start into the lane's pace. A
+// run while the lane is paused parked its delivery: it says nothing of the
+// target's pace, only that the slot is not stuck.
 func (l *lane) paced(start time.Time) {
 	now := l.now()
 	took := now.Sub(start)
-	if l.runEWMA == 0 {
+	switch {
+	case l.paused.on:
+	case l.runEWMA == 0:
 		l.runEWMA = took
-	} else {
+	default:
 		l.runEWMA += (took - l.runEWMA) / 8
 	}
 	l.lastDone = now
