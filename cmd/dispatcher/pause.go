@@ -53,6 +53,7 @@ when their copies are due. The action is appended to the audit stream
 		RunE: func(cmd *cobra.Command, args []string) error { return runPause(cmd, &f, args[0]) },
 	}
 	f.conn.register(cmd)
+	completeTargetArg(cmd)
 	fl := cmd.Flags()
 	fl.DurationVar(&f.forDur, "for", 0, "end the pause after this long (0: until 'dispatcher resume')")
 	fl.StringVar(&f.reason, "reason", "", "why, for the audit stream and lag (at most 1024 bytes)")
@@ -137,6 +138,7 @@ The action is appended to the audit stream.`,
 		RunE:    func(cmd *cobra.Command, args []string) error { return runResume(cmd, &f, args[0]) },
 	}
 	f.conn.register(cmd)
+	completeTargetArg(cmd)
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the pause that was ended as JSON (null when none)")
 	return cmd
 }
@@ -172,6 +174,17 @@ func runResume(cmd *cobra.Command, f *resumeFlags, target string) error {
 		return runtimeErr(fmt.Errorf("%w (the target is resumed)", err))
 	}
 	return nil
+}
+
+// completeTargetArg completes a command's TARGET argument as --target is
+// completed (completion.go).
+func completeTargetArg(cmd *cobra.Command) {
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return knownTargets(cmd, prefix), cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // checkTargetArg refuses a TARGET argument that is no target's name.
