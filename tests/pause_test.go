@@ -208,3 +208,50 @@ func TestPauseForEndsByItself(t *testing.T) {
 	}
 	t.Logf("calls in flight by half second after the end of the pause: %v", profile)
 }
+
+// TestPauseParksRetriesInPlace: jobs whose first call failed wait in the
+// lane for a retry made in place when their target is paused: each is
+// parked with its attempt (not attempted, not counted), and after the
+// pause it is called once more and delivered, its result saying 2
+// attempts.
+func TestPauseParksRetriesInPlace(t *testing.T) {
+	t.Parallel()
+	const n = 20
+	b := testenv.NewBroker(t)
+	sink := testenv.NewSink(t)
+	sink.SetBehaviour(testenv.FailFirst(1, 503))
+	svc := testenv.RunService(t, b.Config(testenv.Targets(testenv.M{"p": testenv.Target(sink.URL, testenv.M{
+		"retry": testenv.M{"max_attempts": 3, "initial_interval": "1s", "multiplier": 1},
+	})})))
+	results := testenv.Results(t, b.NC, "app.results.p")
+	msgs := make([]testenv.Msg, n)
+	for i := range msgs {
+		msgs[i] = testenv.JobMsg("p", schemas.Job{ID: fmt.Sprintf("rip-%02d", i), ReplyTo: "app.results.p"})
+	}
+	b.PublishMany(t, msgs)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) { return sink.Count() >= n, fmt.Sprintf("%d first calls", sink.Count()) })
+	until := time.Now().Add(3 * time.Second)
+	if _, err := dispatcher.Pause(context.Background(), b.JS, testenv.Topo, "p", until, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return results.Distinct() == n, fmt.Sprintf("%d of %d results", results.Distinct(), n)
+	})
+	for _, c := range sink.Calls()[n:] {
+		if c.Arrived.Before(until) {
+			t.Errorf("a retry of %s came %s before the end of the pause", c.Key, until.Sub(c.Arrived))
+		}
+	}
+	for _, r := range results.All() {
+		if r.Outcome != schemas.OutcomeDelivered || r.Attempts != 2 {
+			t.Errorf("job %s: %s after %d attempts, want delivered after 2", r.JobID, r.Outcome, r.Attempts)
+		}
+	}
+	if c := sink.Count(); c != 2*n {
+		t.Errorf("%d calls, want %d", c, 2*n)
+	}
+	m := scrape(t, svc.HTTPAddr())
+	if parked := m[`dispatcher_parked_total{reason="paused",target="p"}`]; parked != n {
+		t.Errorf("%v jobs parked by the pause, want the %d waiting for a retry in place", parked, n)
+	}
+}
