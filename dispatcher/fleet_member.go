@@ -40,6 +40,9 @@ type fleetMember struct {
 
 	beat    sync.Mutex // one heartbeat at a time
 	written setWritten // under beat
+	// healthW is what of the verdicts is written (fleet_health.go); the
+	// backlog poller's goroutine alone uses it, then stop.
+	healthW healthWritten
 
 	// refreshing orders refresh and attach, so that quotas are applied in
 	// the order they were computed.
@@ -251,6 +254,11 @@ func (f *fleetMember) stop() {
 	for i := range parts {
 		if err := f.inst.Delete(ctx, targetSetKey(f.id, i)); err != nil {
 			f.log.Debug("fleet leave: target set", zap.Error(err))
+		}
+	}
+	for i := range f.healthW.most {
+		if err := f.inst.Delete(ctx, healthKey(f.id, i)); err != nil {
+			f.log.Debug("fleet leave: verdicts", zap.Error(err))
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -93,4 +94,36 @@ func (f *fleetMember) applyPauseLocked(w *worker.Worker) {
 	if p, ok := f.pauses[w.Target().Name]; ok {
 		w.Pause(p.worker())
 	}
+}
+
+var _ Pauser = (*fleetMember)(nil)
+
+// maxPauseCause bounds the part of a pause's reason a verdict's cause
+// quotes, in bytes: health records go to every instance.
+const maxPauseCause = 200
+
+// Paused implements Pauser for the health verdicts: target's pause as the
+// bucket holds it, in effect now; why names who paused it, until when,
+// and the reason (the first maxPauseCause bytes).
+func (f *fleetMember) Paused(target string) (until time.Time, why string, ok bool) {
+	f.mu.Lock()
+	p, found := f.pauses[target]
+	f.mu.Unlock()
+	if !found || !p.ActiveAt(time.Now()) {
+		return time.Time{}, "", false
+	}
+	why = "paused by " + p.By
+	if p.Until != nil {
+		until = *p.Until
+		why += " until " + until.UTC().Format(time.RFC3339)
+	} else {
+		why += " until resumed"
+	}
+	if r := p.Reason; r != "" {
+		if len(r) > maxPauseCause {
+			r = strings.ToValidUTF8(r[:maxPauseCause], "") + "…"
+		}
+		why += ": " + r
+	}
+	return until, why, true
 }

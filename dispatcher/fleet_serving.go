@@ -354,3 +354,15 @@ func (f *fleetMember) mostPartitions() int {
 	}
 	return most
 }
+
+// servers is how many live instances serve target, this one included (an
+// instance whose set is not known counts); at least 1.
+func (f *fleetMember) servers(target string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.view == nil {
+		return 1
+	}
+	ids, unknown := f.view.Servers(target)
+	return max(len(ids)+len(unknown), 1)
+}

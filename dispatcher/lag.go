@@ -66,6 +66,16 @@ type TargetLag struct {
 	PausedUntil  *time.Time `json:"paused_until"`
 	PausedBy     string     `json:"paused_by,omitempty"`
 	PausedReason string     `json:"paused_reason,omitempty"`
+	// InFlight is the target's HTTP calls in flight and Buffered its
+	// deliveries held by the instances and not in a call (waiting for a
+	// slot, a rate-limit token, a probe, a hold's end, a retry made in
+	// place), summed over the live instances' published verdicts; both
+	// are part of Pending. 0 without a fleet view (Lag.SetFleet).
+	InFlight int `json:"in_flight"`
+	Buffered int `json:"buffered"`
+	// Health is the target's verdict (Lag.SetFleet); nil without a fleet
+	// view.
+	Health *TargetHealth `json:"health"`
 }
 
 // ConsumerLag is the state of one durable consumer, as JetStream reports it.
@@ -156,6 +166,10 @@ type Lag struct {
 	// Fleet is the fleet view (live instances, breakers open fleet-wide)
 	// when the reader asked for it (ReadFleet); nil otherwise.
 	Fleet *FleetView `json:"fleet,omitempty"`
+
+	// unserved is, for the metrics poller's reading (backlogOnly), the
+	// backlog of the targets neither Known nor served.
+	unserved map[string]uint64
 }
 
 // LagSettings tune ReadLag. The zero value reports every target that has a
@@ -292,12 +306,19 @@ func (r *lagReader) read(ctx context.Context, set LagSettings) (*Lag, error) {
 	}
 	var oldest []oldestJob // lookups to make
 	for t, on := range c.pending {
-		if !wanted(t) {
-			continue
-		}
 		var total uint64
 		for _, o := range on {
 			total += o.n
+		}
+		if set.backlogOnly && !served(t) {
+			if lag.unserved == nil {
+				lag.unserved = map[string]uint64{}
+			}
+			lag.unserved[t] = total
+			continue
+		}
+		if !wanted(t) {
+			continue
 		}
 		if !served(t) && !set.backlogOnly {
 			for _, o := range on {

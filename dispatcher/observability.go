@@ -2,6 +2,8 @@ package dispatcher
 
 import (
 	"context"
+	"maps"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,19 +34,38 @@ func (s *Service) Metrics() *metrics.Metrics { return s.metrics }
 func (s *Service) observer() worker.Option { return worker.WithObserver(s.metrics) }
 
 // startLagPoller starts copying the backlog (of the targets and of the
-// partitions' consumers) into the backlog gauges every 5s; the returned
-// func stops it (bounded).
+// partitions' consumers) into the backlog gauges, and judging every
+// target's health on it (verdicts.go), every pollEvery(health.window): 5s
+// with the default window. The returned func stops it (bounded; twice is
+// once).
 func (s *Service) startLagPoller() (stop func()) {
 	r := newLagReader(s.js, s.topo) // one poller goroutine uses it
-	p := metrics.NewPoller(s.metrics, func(ctx context.Context) (metrics.Backlog, error) { return s.readBacklog(ctx, r) },
-		metrics.PollerSettings{OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) }})
+	vs := newVerdicts(s.cfg.Health.Window, s.metrics, s.fleet, s.servedWorkers)
+	vs.pauser = s.pauser
+	ctx, cancel := context.WithCancel(context.Background())
+	p := metrics.NewPoller(s.metrics, func(ctx context.Context) (metrics.Backlog, error) {
+		b, unserved, err := s.readBacklog(ctx, r)
+		vs.unserved = unserved
+		return b, err
+	}, metrics.PollerSettings{
+		Every:     pollEvery(s.cfg.Health.Window),
+		OnError:   func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
+		OnReading: func(b metrics.Backlog, at time.Time) { vs.observe(ctx, b, at) },
+	})
 	p.Start()
-	return p.Stop
+	return func() { cancel(); p.Stop() }
+}
+
+// servedWorkers is a copy of the workers map: the targets served now.
+func (s *Service) servedWorkers() map[string]*worker.Worker {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return maps.Clone(s.workers)
 }
 
 // readBacklog reads the backlog of the targets of the config in force
 // (those with a backlog only) and the partitions' consumers.
-func (s *Service) readBacklog(ctx context.Context, r *lagReader) (metrics.Backlog, error) {
+func (s *Service) readBacklog(ctx context.Context, r *lagReader) (metrics.Backlog, map[string]uint64, error) {
 	s.wmu.Lock()
 	known := make([]string, 0, len(s.workers))
 	for name := range s.workers { // targets added and removed by reloads included
@@ -53,11 +74,11 @@ func (s *Service) readBacklog(ctx context.Context, r *lagReader) (metrics.Backlo
 	s.wmu.Unlock()
 	var b metrics.Backlog
 	if len(known) == 0 {
-		return b, nil
+		return b, nil, nil
 	}
 	lag, err := r.read(ctx, LagSettings{Known: known, Only: known, backlogOnly: true})
 	if err != nil {
-		return b, err
+		return b, nil, err
 	}
 	for _, t := range lag.Targets {
 		if t.Pending > 0 {
@@ -76,5 +97,5 @@ func (s *Service) readBacklog(ctx context.Context, r *lagReader) (metrics.Backlo
 			}
 		}
 	}
-	return b, nil
+	return b, lag.unserved, nil
 }

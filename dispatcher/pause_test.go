@@ -100,10 +100,17 @@ func TestFleetObeysPauses(t *testing.T) {
 	ctx := context.Background()
 	paused := func(m *testMember, target string) bool { _, on := m.workers[target].Paused(); return on }
 
-	if _, err := Pause(ctx, a.js, testTopo, "p", time.Time{}, "tester", ""); err != nil {
+	if _, err := Pause(ctx, a.js, testTopo, "p", time.Time{}, "tester", "maintenance"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "p paused on both", func() bool { return paused(a, "p") && paused(b, "p") })
+	// The health verdicts hear of it (Pauser).
+	if until, why, ok := b.Paused("p"); !ok || !until.IsZero() || why != "paused by tester until resumed: maintenance" {
+		t.Errorf("Paused(p) = %v, %q, %v", until, why, ok)
+	}
+	if _, _, ok := b.Paused("q"); ok {
+		t.Error("Paused(q): q is not paused")
+	}
 	if paused(a, "q") {
 		t.Error("q paused with p")
 	}

@@ -73,6 +73,10 @@ type Service struct {
 	// userAgent is the User-Agent of the workers' calls.
 	userAgent string
 	fleet     *fleetMember // fleet_member.go
+	// pauser tells which targets an operator paused (verdicts.go): the
+	// fleet member, which watches the pauses bucket (fleet_pauses.go); nil
+	// before the fleet is up.
+	pauser Pauser
 	// cons is how this instance consumes: the partitions' intakes and the
 	// router to the workers (consumption.go); stopLegacy ends the drain of
 	// an earlier version's consumers (legacy.go).
@@ -173,7 +177,8 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	if o.onReady != nil {
 		o.onReady(s)
 	}
-	defer s.startLagPoller()()
+	stopPoller := s.startLagPoller()
+	defer stopPoller()
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var sweepWG sync.WaitGroup
@@ -189,6 +194,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	stopSweep()
 	sweepWG.Wait()
 	stopReload()
+	stopPoller() // before the fleet leaves: it writes the verdicts there
 	s.stopConsuming()
 	s.fleet.stop() // after the workers: the others take over our share only now
 	// Results and acks already written go out now; with NATS unreachable
@@ -297,6 +303,7 @@ func (s *Service) start(ctx context.Context) error {
 		}
 		s.fleet = newFleetMember(s, inst, brk)
 		s.fleet.pauseKV = pz
+		s.pauser = s.fleet
 		return s.fleet.start()
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/dispatcher"
+	"github.com/jetdispatch/dispatcher/dispatcher/verdict"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
 )
@@ -96,6 +97,14 @@ func TestCLILag(t *testing.T) {
 	if c.Pending != 0 || c.Partition == nil || *c.Partition != schemas.Partition("charlie", testenv.Partitions) {
 		t.Errorf("charlie %+v", c)
 	}
+	// No instance is live: alpha, with jobs stored, is STOPPED at once;
+	// charlie, with none, UNKNOWN.
+	if h := a.Health; h == nil || h.State != verdict.Stopped || h.Cause != "no instance is live; 33 jobs stored" || h.ETASeconds != nil {
+		t.Errorf("alpha health %+v", h)
+	}
+	if h := c.Health; h == nil || h.State != verdict.Unknown || h.Cause != "no instance serves charlie; nothing stored" {
+		t.Errorf("charlie health %+v", h)
+	}
 	if lag.PartitionCount != testenv.Partitions || len(lag.Partitions) != testenv.Partitions {
 		t.Fatalf("partition count %d, %d partitions, want %d", lag.PartitionCount, len(lag.Partitions), testenv.Partitions)
 	}
@@ -114,16 +123,16 @@ func TestCLILag(t *testing.T) {
 	// Without --config and no live instance, alpha has a row (its records)
 	// and its jobs are orphans too: nothing serves it.
 	r = testenv.RunCLI(t, nil, []string{"COLUMNS=0"}, "lag", "--nats-url", b.URL)
-	for _, want := range []string{"PARTITION", "PENDING", "RETRYING", "DEAD", "FALLBACK", "OLDEST",
-		"PARTITIONS: 8", "IN FLIGHT", "REDELIVERED", "WAITING", "LAST ACTIVE",
+	for _, want := range []string{"HEALTH", "PARTITION", "PENDING", "IN FLIGHT", "BUFFERED", "RETRYING", "DEAD", "FALLBACK", "OLDEST", "ETA", "CAUSE",
+		"PARTITIONS: 8", "UNACKED", "REDELIVERED", "WAITING", "LAST ACTIVE",
 		"LEGACY CONSUMERS", "dispatch_due_alpha",
 		"ORPHANS", "dispatch.jobs.zzz", fmt.Sprintf("dispatch.part.%d.zzz", kz), fmt.Sprintf("dispatch.part.%d.alpha", ka)} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("lag view lacks %q\n%s", want, r)
 		}
 	}
-	if fields := strings.Fields(lineWith(r.Stdout, "alpha ")); len(fields) < 6 || strings.Join(fields[1:6], " ") != fmt.Sprintf("%d 30 3 4 1", ka) {
-		t.Errorf("alpha row %q, want %d 30 3 4 1", lineWith(r.Stdout, "alpha "), ka)
+	if fields := strings.Fields(lineWith(r.Stdout, "alpha ")); len(fields) < 9 || strings.Join(fields[1:9], " ") != fmt.Sprintf("STOPPED %d 30 0 0 3 4 1", ka) {
+		t.Errorf("alpha row %q, want STOPPED %d 30 0 0 3 4 1", lineWith(r.Stdout, "alpha "), ka)
 	}
 	partRow := lineWith(r.Stdout, fmt.Sprintf("%-9d  dispatcher-jobs-%d ", ka, ka))
 	if fields := strings.Fields(partRow); len(fields) < 4 || strings.Join(fields[2:4], " ") != "25 5" {
@@ -140,6 +149,11 @@ func TestCLILag(t *testing.T) {
 		{[]string{"--max-pending", "0", "--target", "charlie", "--config", cfg}, 0},
 		{[]string{"--max-pending", "10", "--watch"}, 2},
 		{[]string{"--target", "a.b"}, 2},
+		{[]string{"--fail-on", "STALLED,STOPPED"}, 3},
+		{[]string{"--fail-on", "GROWING", "--fail-on", "stalled"}, 0},
+		{[]string{"--fail-on", "UNKNOWN", "--target", "charlie", "--config", cfg}, 3},
+		{[]string{"--fail-on", "BROKEN"}, 2},
+		{[]string{"--fail-on", "STOPPED", "--watch"}, 2},
 	}
 	for _, ck := range checks {
 		r := testenv.RunCLI(t, nil, nil, append(append([]string{"lag"}, ck.args...), "--nats-url", b.URL)...)
@@ -150,6 +164,10 @@ func TestCLILag(t *testing.T) {
 	// DISPATCHER_* variables stand in for flags.
 	if r := testenv.RunCLI(t, nil, []string{"DISPATCHER_NATS_URL=" + b.URL, "DISPATCHER_MAX_PENDING=1"}, "lag"); r.Code != 3 || !strings.Contains(r.Stderr, "alpha has 30 pending") {
 		t.Errorf("lag with env\n%s", r)
+	}
+	if r := testenv.RunCLI(t, nil, []string{"DISPATCHER_NATS_URL=" + b.URL, "DISPATCHER_FAIL_ON=STOPPED"}, "lag"); r.Code != 3 ||
+		!strings.Contains(r.Stderr, "--fail-on: alpha is STOPPED (no instance is live; 33 jobs stored)") {
+		t.Errorf("lag --fail-on from the environment\n%s", r)
 	}
 	if r := testenv.RunCLI(t, nil, nil, "lag", "--subject-prefix", "nothing", "--nats-url", b.URL); r.Code != 1 || !strings.Contains(r.Stderr, "NOTHING_JOBS") {
 		t.Errorf("lag without streams\n%s", r)

@@ -54,7 +54,7 @@ func TestCLIPauseResumeAudit(t *testing.T) {
 		t.Errorf("lag --json beta = %+v, want paused until resumed", bt)
 	}
 	r = run("lag")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "PAUSED") || !strings.Contains(r.Stdout, "until resumed") || !strings.Contains(r.Stdout, " left") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "PAUSED: no call is made") || !strings.Contains(r.Stdout, "resumed") || !strings.Contains(r.Stdout, "1h0m") {
 		t.Errorf("lag shows no pause:\n%s", r)
 	}
 	if strings.Contains(r.Stdout, "\x1b") || !strings.Contains(r.Stdout, `maintenance \x1b[31mred`) {

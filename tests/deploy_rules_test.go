@@ -177,6 +177,13 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("panel %q has no query", p.Title)
 		}
 		for _, q := range p.Targets {
+			// Backlog and consumer gauges are fleet-wide readings every
+			// instance exports: summed, they read N times too high.
+			if regexp.MustCompile(`sum(\s*by\s*\([^)]*\))?\s*\(\s*(dispatcher_target_pending|dispatcher_target_oldest|dispatcher_partition_)`).MatchString(q.Expr) {
+				t.Errorf("panel %q sums a fleet-wide gauge over the instances: %s", p.Title, q.Expr)
+			}
+		}
+		for _, q := range p.Targets {
 			for _, name := range regexp.MustCompile(`dispatcher_[a-z_]+`).FindAllString(q.Expr, -1) {
 				if !exported[name] {
 					t.Errorf("panel %q queries %s, which the service does not export", p.Title, name)
@@ -187,7 +194,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	for _, want := range []string{"dispatcher_jobs_total", "dispatcher_attempt_duration_seconds_bucket", "dispatcher_retries_total",
 		"dispatcher_breaker_state", "dispatcher_target_pending", "dispatcher_target_oldest_pending_seconds",
-		"dispatcher_partition_ack_pending", "dispatcher_dead_letters_total"} {
+		"dispatcher_partition_ack_pending", "dispatcher_dead_letters_total", "dispatcher_target_health"} {
 		if !seen[want] {
 			t.Errorf("no panel queries %s", want)
 		}

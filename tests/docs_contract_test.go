@@ -817,6 +817,7 @@ func everySeries() *metrics.Metrics {
 		Partitions: []metrics.ConsumerBacklog{{Partition: 0, Kind: metrics.KindJobs}}})
 	m.SetFleet(1, []metrics.FleetBreaker{{Target: "t", Endpoint: "https://e.example", Open: true}})
 	m.SetLimits("t", 1, 0)
+	m.SetHealth("t", "STALLED")
 	m.Reload(true)
 	return m
 }

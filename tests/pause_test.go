@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -92,6 +93,16 @@ func TestPauseTwoInstances(t *testing.T) {
 		if c := ps.Count(); c != before {
 			t.Fatalf("%d calls to p while it is paused (%s in)", c-before, time.Since(pausedAt).Round(time.Millisecond))
 		}
+	}
+	// lag tells the pause apart from a hold: paused, and HEALTH PAUSED.
+	r := testenv.RunCLI(t, nil, nil, "lag", "--json", "--target", "p", "--nats-url", b.URL)
+	var lag dispatcher.Lag
+	if err := json.Unmarshal([]byte(r.Stdout), &lag); err != nil || len(lag.Targets) != 1 {
+		t.Fatalf("lag --json: %v\n%s", err, r)
+	}
+	if tl := lag.Targets[0]; !tl.Paused || tl.PausedBy != "test" || tl.Health == nil || tl.Health.State.String() != "PAUSED" ||
+		!strings.Contains(tl.Health.Cause, "paused by test until resumed") {
+		t.Errorf("lag --json p = %+v (health %+v), want paused by test, health PAUSED", tl, tl.Health)
 	}
 	parked := sumOf(t, `dispatcher_parked_total{reason="paused",target="p"}`, s1, s2)
 	for _, series := range []string{`dispatcher_retries_total{error_class="http_5xx",target="p"}`, `dispatcher_jobs_total{outcome="dead_lettered",target="p"}`,

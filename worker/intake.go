@@ -217,6 +217,7 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 		return
 	}
 	force := d.meta != nil && d.meta.NumDelivered > 1
+	w.counts.delivered(force)
 	for {
 		v, roomy := w.lane.offer(d, force)
 		switch v {

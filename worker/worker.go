@@ -53,6 +53,8 @@ type Worker struct {
 	lastEndpoint atomic.Int32
 	// heldUntil is when the hold ends (Unix ns; when_open hold).
 	heldUntil atomic.Int64
+	// counts are what Stats reports (stats.go).
+	counts counters
 	// sched is a handle on the scheduling stream (settle markers).
 	streamsMu sync.Mutex
 	sched     jetstream.Stream
@@ -93,6 +95,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		closed:   make(chan struct{}),
 		stopping: make(chan struct{}),
 	}
+	w.o.obs = countingObserver{Observer: o.obs, c: &w.counts}
 	if t.Signing != nil {
 		s, err := NewSigner(t.Signing.Secrets...)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/dispatcher"
+	"github.com/jetdispatch/dispatcher/dispatcher/verdict"
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
@@ -28,6 +29,7 @@ type lagFlags struct {
 	watch      bool
 	interval   time.Duration
 	maxPending int64
+	failOn     []string
 }
 
 func newLagCmd() *cobra.Command {
@@ -40,9 +42,20 @@ func newLagCmd() *cobra.Command {
 read from the subjects its jobs are stored on, not from a consumer: the
 consumers are shared by every target of a partition.
 
+  HEALTH       the target's verdict, as the live instances judge it over
+               their health.window (the worst of theirs): STOPPED (no live
+               instance serves it, jobs stored), PAUSED, HELD (every
+               breaker open, when_open: hold), OPEN (every breaker open),
+               STALLED (a backlog and no outcome for the window), GROWING
+               (the backlog rises while work is done), OK (draining or
+               idle), UNKNOWN (no verdict: nothing stored and no instance,
+               or the instances publish none)
   PARTITION    the target's partition (streams.partitions)
   PENDING      jobs of the target stored in the streams: waiting for
                delivery, or delivered and not acked yet (in flight)
+  IN FLIGHT    HTTP calls to the target in flight (live instances)
+  BUFFERED     deliveries the instances hold that are not in a call:
+               waiting for a slot, a rate-limit token, a probe, a hold
   LEGACY       shown while some are: the part of PENDING stored before
                partitions, drained through the target's old consumer
   RETRYING     scheduled copies waiting to fire: retries, postponements,
@@ -50,35 +63,44 @@ consumers are shared by every target of a partition.
   DEAD         dead-letter records of the target
   FALLBACK     fallback records of the target
   OLDEST       age of the oldest job counted in PENDING
-  PAUSED       shown while a target is paused ('dispatcher pause'): how long
-               the pause has left, or "until resumed"; PAUSED below says by
-               whom and why. A hold is not a pause: see BREAKERS OPEN
+  ETA          time to work off PENDING at the outcome rate measured over
+               the window (nothing published meanwhile); never: no outcome
+  CAUSE        why, in words
 
 PARTITIONS lists each partition's two consumers (jobs, and fired copies):
   PENDING      messages never delivered
-  IN FLIGHT    delivered and awaiting their ack
+  UNACKED      delivered and awaiting their ack: pulled ahead by the
+               instances (calls in flight and buffered deliveries)
   REDELIVERED  in flight and delivered more than once
   WAITING      pull requests of instances waiting for messages
   LAST ACTIVE  last delivery or ack
 LEGACY CONSUMERS, while an upgrade drains them, are the per-target consumers
 of a release before partitions.
 
+PAUSED lists the targets paused with 'dispatcher pause' (whether or not an
+instance serves them): UNTIL (or "resumed"), LEFT, BY and REASON. A hold is
+not a pause: it is HELD, under BREAKERS OPEN FOR THE FLEET.
+
 ORPHANS are jobs of targets that no live instance serves and --config does
 not name, by the subject they were published on, with the subject stored.
 With --config, the config's targets are listed even without a backlog, and
 are never orphans; without it, the targets of the live instances are.
 
---watch redraws every --interval and adds, per target, NET/S (the change of
-PENDING per second over the last interval, negative while it drains) and
-DRAIN (time to drain at that pace), and per consumer DELIV/S (deliveries
-per second). --max-pending N exits with status 3 when any target's PENDING
-is above N, for cron and CI.`,
+--watch redraws every --interval, keeping its readings over the health
+window between redraws, and adds, per target, NET/S (the change of PENDING
+per second over that window, negative while it drains) and DRAIN (time to
+drain at that pace), and per consumer DELIV/S (deliveries per second over
+the last interval). --max-pending N exits with status 3 when any target's
+PENDING is above N, --fail-on STALLED,STOPPED when any target's HEALTH is
+one of those, for cron and CI.`,
 		Example: `  dispatcher lag
   dispatcher lag --config /etc/dispatcher.yaml --target payments
   dispatcher lag --watch --interval 1s
   dispatcher lag --json | jq '.targets[] | select(.pending > 0)'
   dispatcher lag --json | jq '.partitions[] | {partition, in_flight: .jobs.in_flight}'
-  dispatcher lag --max-pending 10000 || alert "dispatcher backlog"`,
+  dispatcher lag --json | jq '.targets[] | {target, health: .health.state, cause: .health.cause}'
+  dispatcher lag --max-pending 10000 || alert "dispatcher backlog"
+  dispatcher lag --fail-on STALLED,STOPPED || alert "dispatcher target stuck"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLag(cmd, &f) },
 	}
@@ -89,8 +111,10 @@ is above N, for cron and CI.`,
 	fl.BoolVarP(&f.watch, "watch", "w", false, "redraw every --interval with the pace of each target's backlog and each consumer's deliveries")
 	fl.DurationVar(&f.interval, "interval", 2*time.Second, "how often --watch redraws")
 	fl.Int64Var(&f.maxPending, "max-pending", -1, "exit with status 3 when any target's PENDING is above this (-1: no check)")
+	fl.StringSliceVar(&f.failOn, "fail-on", nil, "exit with status 3 when any target's HEALTH is one of these: "+strings.Join(verdict.Names(), ", "))
 	envFlags(cmd, "watch", "json")
 	completeTargets(cmd, "target")
+	completeFixed(cmd, "fail-on", verdict.Names())
 	return cmd
 }
 
@@ -98,6 +122,8 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 	switch {
 	case f.watch && f.maxPending >= 0:
 		return usageErr("--max-pending is a one-shot check (for cron and CI); drop --watch")
+	case f.watch && len(f.failOn) > 0:
+		return usageErr("--fail-on is a one-shot check (for cron and CI); drop --watch")
 	case f.interval < 100*time.Millisecond:
 		return usageErr("--interval %v: at least 100ms", f.interval)
 	case f.maxPending < -1:
@@ -107,6 +133,10 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 		if err := checkTargetFlag(t); err != nil {
 			return err
 		}
+	}
+	failOn, err := parseStates(f.failOn)
+	if err != nil {
+		return err
 	}
 	nc, js, conn, err := f.conn.connect()
 	if err != nil {
@@ -132,7 +162,52 @@ func runLag(cmd *cobra.Command, f *lagFlags) error {
 	} else {
 		writeLag(out, lag, nil, termWidth(out))
 	}
-	return checkPending(lag, f.maxPending)
+	return checks(checkPending(lag, f.maxPending), checkHealth(lag, failOn))
+}
+
+// parseStates reads the states of --fail-on (a usage error for a name
+// that is none).
+func parseStates(names []string) (map[verdict.State]bool, error) {
+	out := map[verdict.State]bool{}
+	for _, n := range names {
+		s, err := verdict.ParseState(strings.TrimSpace(n))
+		if err != nil {
+			return nil, usageErr("--fail-on: %v", err)
+		}
+		out[s] = true
+	}
+	return out, nil
+}
+
+// checkHealth is the --fail-on check.
+func checkHealth(lag *dispatcher.Lag, states map[verdict.State]bool) error {
+	if len(states) == 0 {
+		return nil
+	}
+	var bad []string
+	for _, t := range lag.Targets {
+		if t.Health != nil && states[t.Health.State] {
+			bad = append(bad, fmt.Sprintf("%s is %s (%s)", t.Target, t.Health.State, t.Health.Cause))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &exitError{code: exitCheck, err: fmt.Errorf("--fail-on: %s", strings.Join(bad, "; "))}
+}
+
+// checks joins the failed checks into one exit error (status 3).
+func checks(errs ...error) error {
+	var msgs []string
+	for _, err := range errs {
+		if err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return &exitError{code: exitCheck, err: errors.New(strings.Join(msgs, "; "))}
 }
 
 // readLag reads what 'dispatcher lag' shows: the fleet view, then every
@@ -155,7 +230,7 @@ func readLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 	if err != nil {
 		return nil, runtimeErr(err)
 	}
-	lag.Fleet = fl
+	lag.SetFleet(fl)
 	return lag, nil
 }
 
@@ -176,8 +251,9 @@ func checkPending(lag *dispatcher.Lag, maxPending int64) error {
 	return &exitError{code: exitCheck, err: fmt.Errorf("--max-pending %d exceeded: %s", maxPending, strings.Join(over, "; "))}
 }
 
-// rates are what a watch measures between two readings: the change of
-// each target's PENDING and each consumer's deliveries, per second.
+// rates are what a watch measures: the change of each target's PENDING
+// over the readings it keeps (the health window), and each consumer's
+// deliveries since the last reading, per second.
 type rates struct {
 	// Pending is by target: negative while its backlog drains.
 	Pending map[string]float64 `json:"pending_change_per_second"`
@@ -185,23 +261,54 @@ type rates struct {
 	Delivered map[string]float64 `json:"delivered_per_second"`
 }
 
-// measure returns the rates from prev to lag; empty maps without prev.
-func measure(prev, lag *dispatcher.Lag) *rates {
+// history is the readings a watch keeps between redraws: those of the
+// health window (the instances' health.window, else the default), and the
+// last one older than it.
+type history struct {
+	lags []*dispatcher.Lag
+}
+
+// add keeps lag and drops the readings older than the window's base.
+func (h *history) add(lag *dispatcher.Lag) {
+	h.lags = append(h.lags, lag)
+	window := verdict.DefaultWindow
+	for _, t := range lag.Targets {
+		if t.Health != nil && t.Health.WindowSeconds > 0 {
+			window = seconds(t.Health.WindowSeconds)
+			break
+		}
+	}
+	from := lag.At.Add(-window)
+	base := 0
+	for i, l := range h.lags {
+		if l.At.After(from) {
+			break
+		}
+		base = i
+	}
+	h.lags = h.lags[base:]
+}
+
+// measure returns the rates over the readings kept; empty maps with one.
+func measure(h *history) *rates {
 	r := &rates{Pending: map[string]float64{}, Delivered: map[string]float64{}}
-	if prev == nil {
+	if len(h.lags) < 2 {
 		return r
 	}
+	prev, lag := h.lags[len(h.lags)-2], h.lags[len(h.lags)-1]
 	dt := lag.At.Sub(prev.At).Seconds()
 	if dt <= 0 {
 		return r
 	}
-	before := map[string]uint64{}
-	for _, t := range prev.Targets {
-		before[t.Target] = t.Pending
+	samples := map[string][]verdict.Sample{}
+	for _, l := range h.lags {
+		for _, t := range l.Targets {
+			samples[t.Target] = append(samples[t.Target], verdict.Sample{At: l.At, Backlog: t.Pending})
+		}
 	}
 	for _, t := range lag.Targets {
-		if b, ok := before[t.Target]; ok {
-			r.Pending[t.Target] = (float64(t.Pending) - float64(b)) / dt
+		if s := samples[t.Target]; len(s) >= 2 {
+			r.Pending[t.Target] = verdict.Trend(s)
 		}
 	}
 	delivered := map[string]uint64{}
@@ -238,7 +345,7 @@ func watchLag(cmd *cobra.Command, f *lagFlags, read func(context.Context) (*disp
 	defer stop()
 	out := cmd.OutOrStdout()
 	tty := isTerminal(out)
-	var prev *dispatcher.Lag
+	var kept history
 	tick := time.NewTicker(f.interval)
 	defer tick.Stop()
 	for {
@@ -249,7 +356,8 @@ func watchLag(cmd *cobra.Command, f *lagFlags, read func(context.Context) (*disp
 		if err != nil {
 			return err
 		}
-		r := measure(prev, lag)
+		kept.add(lag)
+		r := measure(&kept)
 		switch {
 		case f.asJSON:
 			_ = json.NewEncoder(out).Encode(watchFrame(lag, r))
@@ -261,7 +369,6 @@ func watchLag(cmd *cobra.Command, f *lagFlags, read func(context.Context) (*disp
 			fmt.Fprintf(out, "--- %s\n", lag.At.Format(time.RFC3339))
 			writeLag(out, lag, r, 0)
 		}
-		prev = lag
 		select {
 		case <-ctx.Done():
 			return nil
@@ -302,19 +409,16 @@ func writeLag(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 
 // writeTargets prints the targets table.
 func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
-	head := []string{"TARGET", "PARTITION", "PENDING"}
+	head := []string{"TARGET", "HEALTH", "PARTITION", "PENDING", "IN FLIGHT", "BUFFERED"}
 	legacy := slices.ContainsFunc(lag.Targets, func(tl dispatcher.TargetLag) bool { return tl.LegacyPending > 0 })
 	if legacy {
 		head = append(head, "LEGACY")
 	}
-	head = append(head, "RETRYING", "DEAD", "FALLBACK", "OLDEST")
-	paused := slices.ContainsFunc(lag.Targets, func(tl dispatcher.TargetLag) bool { return tl.Paused })
-	if paused {
-		head = append(head, "PAUSED")
-	}
+	head = append(head, "RETRYING", "DEAD", "FALLBACK", "OLDEST", "ETA")
 	if r != nil {
 		head = append(head, "NET/S", "DRAIN")
 	}
+	head = append(head, "CAUSE")
 	t := &table{head: head}
 	for _, tl := range lag.Targets {
 		oldest := "-"
@@ -325,14 +429,21 @@ func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 		if tl.Partition != nil {
 			part = strconv.Itoa(*tl.Partition)
 		}
-		row := []string{tl.Target, part, n(tl.Pending)}
+		health, eta, cause := "-", "-", ""
+		if h := tl.Health; h != nil {
+			health, cause = h.State.String(), h.Cause
+			switch {
+			case h.ETASeconds == nil && h.State != verdict.Unknown && h.State != verdict.Stopped:
+				eta = verdict.FormatETA(verdict.NoETA)
+			case h.ETASeconds != nil:
+				eta = verdict.FormatETA(seconds(*h.ETASeconds))
+			}
+		}
+		row := []string{tl.Target, health, part, n(tl.Pending), strconv.Itoa(tl.InFlight), strconv.Itoa(tl.Buffered)}
 		if legacy {
 			row = append(row, n(tl.LegacyPending))
 		}
-		row = append(row, n(tl.Retrying), n(tl.Dead), n(tl.Fallback), oldest)
-		if paused {
-			row = append(row, pausedCell(tl, lag.At))
-		}
+		row = append(row, n(tl.Retrying), n(tl.Dead), n(tl.Fallback), oldest, eta)
 		if r != nil {
 			rate, ok := r.Pending[tl.Target]
 			switch {
@@ -348,44 +459,35 @@ func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 				row = append(row, fmt.Sprintf("%+.1f", rate), drain(seconds(float64(tl.Pending)/-rate)))
 			}
 		}
-		t.add(row...)
+		t.add(append(row, cause)...)
 	}
 	if len(t.rows) == 0 {
 		fmt.Fprintf(w, "no targets in %s (no backlog, no dead letters; pass --config to list configured targets)\n", lag.JobsStream)
 		return
 	}
 	_ = t.write(w, width)
-	if paused {
-		writePauses(w, lag, width)
-	}
+	writePauses(w, lag, width)
 }
 
-// pausedCell is a target's PAUSED: how long its pause has left, "until
-// resumed", or "-".
-func pausedCell(tl dispatcher.TargetLag, at time.Time) string {
-	switch {
-	case !tl.Paused:
-		return "-"
-	case tl.PausedUntil == nil:
-		return "until resumed"
-	}
-	return age(tl.PausedUntil.Sub(at).Round(time.Second)) + " left"
-}
-
-// writePauses lists the paused targets with who paused them and why (a
-// hold is not a pause: it shows under BREAKERS OPEN FOR THE FLEET).
+// writePauses lists the paused targets (as the pauses bucket holds them,
+// whether or not an instance serves them) with how long each pause has
+// left, who paused it and why. A hold is not a pause: it shows as HELD,
+// and under BREAKERS OPEN FOR THE FLEET.
 func writePauses(w io.Writer, lag *dispatcher.Lag, width int) {
+	if !slices.ContainsFunc(lag.Targets, func(tl dispatcher.TargetLag) bool { return tl.Paused }) {
+		return
+	}
 	fmt.Fprintln(w, "\nPAUSED: no call is made to these targets; their jobs are parked until the pause ends ('dispatcher resume TARGET')")
-	t := &table{head: []string{"TARGET", "UNTIL", "BY", "REASON"}}
+	t := &table{head: []string{"TARGET", "UNTIL", "LEFT", "BY", "REASON"}}
 	for _, tl := range lag.Targets {
 		if !tl.Paused {
 			continue
 		}
-		until := "resumed"
+		until, left := "resumed", "-"
 		if tl.PausedUntil != nil {
-			until = tl.PausedUntil.UTC().Format(time.RFC3339)
+			until, left = tl.PausedUntil.UTC().Format(time.RFC3339), age(tl.PausedUntil.Sub(lag.At).Round(time.Second))
 		}
-		t.add(tl.Target, until, tl.PausedBy, or(tl.PausedReason, "-"))
+		t.add(tl.Target, until, left, tl.PausedBy, or(tl.PausedReason, "-"))
 	}
 	_ = t.write(w, width)
 }
@@ -393,7 +495,7 @@ func writePauses(w io.Writer, lag *dispatcher.Lag, width int) {
 // writePartitions prints each partition's consumers, and the legacy
 // consumers when there are any.
 func writePartitions(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
-	head := []string{"CONSUMER", "PENDING", "IN FLIGHT", "REDELIVERED", "WAITING", "LAST ACTIVE"}
+	head := []string{"CONSUMER", "PENDING", "UNACKED", "REDELIVERED", "WAITING", "LAST ACTIVE"}
 	if r != nil {
 		head = append(head, "DELIV/S")
 	}

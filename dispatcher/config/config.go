@@ -31,6 +31,8 @@ type Config struct {
 	Security worker.Security `key:"security"`
 	// Fleet configures what the instances sharing a NATS account share.
 	Fleet Fleet `key:"fleet"`
+	// Health tunes how each target's health is judged.
+	Health Health `key:"health"`
 	// Targets are the configured targets by name, each with the defaults
 	// merged in and its Name set. There is at least one.
 	Targets map[string]worker.Target `key:"targets"`
@@ -45,6 +47,14 @@ type Fleet struct {
 	// Heartbeat is how often an instance announces itself; an instance
 	// silent for 3 heartbeats no longer counts (default 2s).
 	Heartbeat time.Duration `key:"heartbeat"`
+}
+
+// Health is the health section: how each target's verdict (OK, GROWING,
+// STALLED, ...) is judged (docs/contract.md 1.8).
+type Health struct {
+	// Window is how far back a target's samples are judged (default 2m,
+	// verdict.DefaultWindow): STALLED after a window without an outcome.
+	Window time.Duration `key:"window"`
 }
 
 // NATS is the nats section of the config.

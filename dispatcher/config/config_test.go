@@ -25,6 +25,7 @@ func TestParseDefaultsWhenKeysAbsent(t *testing.T) {
 		OrphanGrace:     60 * time.Second,
 		Security:        worker.Security{MaxJobBytes: 1048576, MaxResponseBytes: 65536},
 		Fleet:           Fleet{ShareBreakers: true, Heartbeat: 2 * time.Second},
+		Health:          Health{Window: 2 * time.Minute},
 		Targets: map[string]worker.Target{"a": {
 			Name:        "a",
 			Endpoints:   []string{"https://a.example.com"},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jetdispatch/dispatcher/dispatcher/audit"
+	"github.com/jetdispatch/dispatcher/dispatcher/verdict"
 	"github.com/jetdispatch/dispatcher/worker"
 )
 
@@ -26,6 +27,9 @@ const (
 	DefaultShutdownTimeout  = 30 * time.Second
 	DefaultOrphanGrace      = 60 * time.Second
 	DefaultFleetHeartbeat   = 2 * time.Second
+	DefaultHealthWindow     = verdict.DefaultWindow
+	// MinHealthWindow is the shortest health.window: a few backlog polls.
+	MinHealthWindow = time.Second
 )
 
 // defaultConfig returns the config of an empty file, without targets.
@@ -47,6 +51,7 @@ func defaultConfig() Config {
 		ShutdownTimeout: DefaultShutdownTimeout,
 		OrphanGrace:     DefaultOrphanGrace,
 		Fleet:           Fleet{ShareBreakers: true, Heartbeat: DefaultFleetHeartbeat},
+		Health:          Health{Window: DefaultHealthWindow},
 		Security: worker.Security{
 			MaxJobBytes:      worker.DefaultMaxJobBytes,
 			MaxResponseBytes: worker.DefaultMaxResponseBytes,

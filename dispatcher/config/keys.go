@@ -46,6 +46,9 @@ func (d *decoder) config(root *yaml.Node) *decoded {
 				"heartbeat":      d.durationField(&cfg.Fleet.Heartbeat),
 			})
 		},
+		"health": func(p string, v *yaml.Node) {
+			d.fields(p, v, map[string]field{"window": d.durationField(&cfg.Health.Window)})
+		},
 		"defaults": func(_ string, v *yaml.Node) { defaultsNode = v },
 		"targets":  func(_ string, v *yaml.Node) { targetsNode = v },
 	})

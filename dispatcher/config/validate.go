@@ -52,6 +52,9 @@ func validate(dec *decoded, set map[string]bool) []FieldError {
 	if cfg.Fleet.Heartbeat < 100*time.Millisecond {
 		v.fail("fleet.heartbeat", "must be at least 100ms, got %s", cfg.Fleet.Heartbeat)
 	}
+	if cfg.Health.Window < MinHealthWindow {
+		v.fail("health.window", "must be at least %s, got %s", MinHealthWindow, cfg.Health.Window)
+	}
 
 	v.settings("defaults", dec.defaults, func(...string) bool { return true })
 	if !dec.anyTarget {

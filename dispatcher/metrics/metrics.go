@@ -72,6 +72,7 @@ type Metrics struct {
 	fleetOpen     *prometheus.GaugeVec
 	limitConc     *prometheus.GaugeVec
 	limitRate     *prometheus.GaugeVec
+	health        *prometheus.GaugeVec
 
 	targets sync.Map // target name -> *targetSeries
 	mu      sync.Mutex
@@ -80,6 +81,8 @@ type Metrics struct {
 	limits     map[string]limits
 	backlogged map[string]bool
 	partLabels map[[2]string]bool
+	// healthOf is the state each target's health series shows now.
+	healthOf map[string]string
 }
 
 // limits are the values of a target's limit gauges.
@@ -97,7 +100,8 @@ type BuildInfo struct {
 // New returns a Metrics with its own registry, holding the Go runtime and
 // process collectors, and dispatcher_build_info set from bi.
 func New(bi BuildInfo) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), limits: map[string]limits{}, backlogged: map[string]bool{}, partLabels: map[[2]string]bool{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), limits: map[string]limits{}, backlogged: map[string]bool{}, partLabels: map[[2]string]bool{},
+		healthOf: map[string]string{}}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.attempts = m.counterVec("attempts_total",
@@ -159,6 +163,9 @@ func New(bi BuildInfo) *Metrics {
 	m.limitRate = m.gaugeVec("limit_rate_per_second",
 		"Calls per second this instance allows the target (its quota of the fleet's with limit_scope fleet); 0: no rate limit.",
 		"target")
+	m.health = m.gaugeVec("target_health",
+		"1 for the target's current health state (OK, GROWING, STALLED, OPEN, HELD, PAUSED, STOPPED) as this instance judges it; the other states have no series.",
+		"target", "state")
 	m.gaugeVec("build_info", "Always 1; labels say the version, commit and Go version of the binary.",
 		"version", "commit", "goversion").
 		WithLabelValues(orUnknown(bi.Version), orUnknown(bi.Commit), runtime.Version()).Set(1)
@@ -527,4 +534,53 @@ func (m *Metrics) SetLimits(target string, concurrency int, perSecond float64) {
 func (m *Metrics) setLimits(target string, l limits) {
 	m.limitConc.WithLabelValues(target).Set(float64(l.concurrency))
 	m.limitRate.WithLabelValues(target).Set(l.perSecond)
+}
+
+// HealthOK is the state of a target judged OK: an idle target in that state
+// gets no series.
+const HealthOK = "OK"
+
+// SetHealth sets target's health series: dispatcher_target_health with
+// the label state set to 1, the series of its former state deleted. A
+// target without series of its own yet (no event, no backlog) gets none
+// while its state is HealthOK: an idle target costs no series.
+func (m *Metrics) SetHealth(target, state string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, had := m.healthOf[target]
+	if prev == state {
+		return
+	}
+	if !had && state == HealthOK && !m.backlogged[target] {
+		if _, ok := m.targets.Load(target); !ok {
+			return
+		}
+	}
+	if had {
+		m.health.DeleteLabelValues(target, prev)
+	}
+	m.health.WithLabelValues(target, state).Set(1)
+	m.healthOf[target] = state
+}
+
+// DeleteHealth deletes target's health series (a target no longer judged
+// here: removed by a reload, or no longer STOPPED).
+func (m *Metrics) DeleteHealth(target string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if prev, ok := m.healthOf[target]; ok {
+		m.health.DeleteLabelValues(target, prev)
+		delete(m.healthOf, target)
+	}
+}
+
+// HealthTargets are the targets that have a health series.
+func (m *Metrics) HealthTargets() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.healthOf))
+	for t := range m.healthOf {
+		out = append(out, t)
+	}
+	return out
 }

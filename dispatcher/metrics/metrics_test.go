@@ -253,6 +253,41 @@ func TestLazyTargetSeries(t *testing.T) {
 	}
 }
 
+// TestSetHealth checks that only the current state has a series, and that
+// an idle target in state OK has none.
+func TestSetHealth(t *testing.T) {
+	m := New(BuildInfo{})
+	m.SetHealth("idle", HealthOK)
+	if n := testutil.CollectAndCount(m.health); n != 0 {
+		t.Fatalf("%d health series for an idle OK target, want 0", n)
+	}
+	m.SetHealth("a", "GROWING")
+	m.SetHealth("a", "STALLED")
+	m.SetBacklog(Backlog{Targets: []TargetBacklog{{Target: "b", Pending: 3}}})
+	m.SetHealth("b", HealthOK)
+	m.JobEnded("c", "delivered", "")
+	m.SetHealth("c", HealthOK)
+	want := `
+# HELP dispatcher_target_health 1 for the target's current health state (OK, GROWING, STALLED, OPEN, HELD, PAUSED, STOPPED) as this instance judges it; the other states have no series.
+# TYPE dispatcher_target_health gauge
+dispatcher_target_health{state="OK",target="b"} 1
+dispatcher_target_health{state="OK",target="c"} 1
+dispatcher_target_health{state="STALLED",target="a"} 1
+`
+	if err := testutil.CollectAndCompare(m.health, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	m.SetHealth("a", HealthOK)
+	m.DeleteHealth("b")
+	m.DeleteHealth("never")
+	if n := testutil.CollectAndCount(m.health); n != 2 {
+		t.Errorf("%d health series after a recovered and b deleted, want 2", n)
+	}
+	if got := testutil.ToFloat64(m.health.WithLabelValues("a", HealthOK)); got != 1 {
+		t.Errorf("a OK = %v", got)
+	}
+}
+
 // BenchmarkObserverPerJob measures what the Observer calls of one job that
 // is delivered at its first attempt cost (AttemptStarted, AttemptDone,
 // JobEnded), with one target's series already created.

@@ -19,6 +19,9 @@ type PollerSettings struct {
 	Timeout time.Duration
 	// OnError, when set, is told of a failed reading.
 	OnError func(error)
+	// OnReading, when set, is given each reading after the gauges were
+	// set from it, with the time it was taken.
+	OnReading func(Backlog, time.Time)
 }
 
 // Poller copies the backlog read from JetStream into m's gauges at a fixed
@@ -77,6 +80,9 @@ func (p *Poller) poll(ctx context.Context) {
 		return
 	}
 	p.m.SetBacklog(b)
+	if p.set.OnReading != nil {
+		p.set.OnReading(b, time.Now())
+	}
 }
 
 // Stop stops polling and waits for a reading in progress (bounded by the

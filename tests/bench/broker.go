@@ -31,9 +31,10 @@ type broker struct {
 }
 
 // startBroker starts nats-server with JetStream on a free port of 127.0.0.1
-// with a fresh store under dir, connects and creates the three streams
-// exactly as dispatcher would.
-func (h *harness) startBroker(ctx context.Context, dir string) (*broker, error) {
+// with a fresh store under dir, connects and creates the streams exactly
+// as dispatcher would — or, perTarget, the jobs stream as a build before
+// partitions did (the baseline system is one: -baseline-bin).
+func (h *harness) startBroker(ctx context.Context, dir string, perTarget bool) (*broker, error) {
 	portsDir := filepath.Join(dir, "ports")
 	if err := os.MkdirAll(portsDir, 0o755); err != nil {
 		return nil, err
@@ -65,6 +66,18 @@ func (h *harness) startBroker(ctx context.Context, dir string) (*broker, error) 
 		return nil, err
 	}
 	err = retryFor(ctx, 15*time.Second, func(ctx context.Context) error {
+		if perTarget {
+			// A build before partitions (a baseline) consumes <p>.jobs.<t>
+			// as published: the jobs stream as it created it, without the
+			// subject transform; it creates the rest itself.
+			_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+				Name: topo.JobsStream(), Subjects: []string{topo.JobsWildcard(), topo.RetryWildcard()},
+				Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: 1,
+				Discard: jetstream.DiscardOld, Duplicates: 2 * time.Minute,
+				AllowMsgSchedules: true, AllowRollup: true, AllowDirect: true,
+			})
+			return err
+		}
 		return dispatcher.EnsureStreams(ctx, b.js, topo, dispatcher.StreamSettings{
 			Replicas: 1, DeadLetterMaxAge: 720 * time.Hour, FallbackMaxAge: 168 * time.Hour,
 		})

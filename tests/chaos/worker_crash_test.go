@@ -17,8 +17,11 @@ import (
 // the rest for 10ms,
 // decided by a hash of the Idempotency-Key and the call's number, so a
 // rerun makes the same choices.
-func flaky(slow time.Duration) testenv.Behaviour {
-	ok := testenv.Sleep(10*time.Millisecond, testenv.OK())
+func flaky(slow time.Duration) testenv.Behaviour { return flakyAt(10*time.Millisecond, slow) }
+
+// flakyAt is flaky with the rest held for base instead of 10ms.
+func flakyAt(base, slow time.Duration) testenv.Behaviour {
+	ok := testenv.Sleep(base, testenv.OK())
 	unavailable := testenv.Status(http.StatusServiceUnavailable)
 	held := testenv.Sleep(slow, testenv.OK())
 	return func(w http.ResponseWriter, r *http.Request, e *testenv.Env) bool {
@@ -45,35 +48,36 @@ func TestWorkerCrashes(t *testing.T) {
 	if soak() {
 		jobs, every = 20000, 3*time.Second
 	}
-	crashLoop(t, []string{"alpha", "bravo"}, 4, jobs, every)
+	crashLoop(t, []string{"alpha", "bravo"}, 4, jobs, every, flaky(400*time.Millisecond))
 }
 
 // TestWorkerCrashesManyTargets is TestWorkerCrashes over 1,000 targets at
 // concurrency 1 (two sinks, 500 targets each), all consumed through the
-// shared partitions.
+// shared partitions. Calls take 300ms, so that the jobs span several
+// kills (1,000 targets at once drain fast).
 func TestWorkerCrashesManyTargets(t *testing.T) {
 	t.Parallel()
-	jobs, every := 3000, time.Second
+	jobs, every := 10000, time.Second
 	if soak() {
-		jobs, every = 20000, 3*time.Second
+		jobs, every = 50000, 2*time.Second
 	}
 	targets := make([]string, 1000)
 	for i := range targets {
 		targets[i] = fmt.Sprintf("t%04d", i)
 	}
-	crashLoop(t, targets, 1, jobs, every)
+	crashLoop(t, targets, 1, jobs, every, flakyAt(300*time.Millisecond, 800*time.Millisecond))
 }
 
 // crashLoop runs two `serve` instances on the same config against flaky
 // targets (the targets alternate between two sinks), kills one of them
 // with SIGKILL every `every` and starts it again, and checks the ledger.
-func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time.Duration) {
+func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time.Duration, behaviour testenv.Behaviour) {
 	start := time.Now()
 	n := startNATS(t)
 	_, js := testenv.Connect(t, n.URL)
 	sinks := []*testenv.Sink{testenv.NewSink(t), testenv.NewSink(t)}
 	for _, s := range sinks {
-		s.SetBehaviour(flaky(400 * time.Millisecond))
+		s.SetBehaviour(behaviour)
 	}
 	byName := testenv.M{}
 	for i, name := range targets {
