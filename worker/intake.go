@@ -200,8 +200,9 @@ func (in *Intake) room() (int, <-chan struct{}) {
 }
 
 // route hands m to its target's lane: taken, waited for (a full lane of a
-// fast target, at most intakeWait), parked, or handed to the router when
-// this instance does not serve the target.
+// fast target, at most intakeWait), parked (a lane whose turn is far, when
+// other targets wait; a paused target, always), or handed to the router
+// when this instance does not serve the target.
 func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) {
 	target, ok := in.cfg.Target(m.Subject())
 	if !ok {
@@ -222,6 +223,9 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 		switch v {
 		case taken:
 			return
+		case paused:
+			in.park(func() { w.parkPaused(d) })
+			return
 		case closed:
 			// A worker retiring (a reload): redelivered at once, to its
 			// successor or to whoever serves the target.
@@ -230,7 +234,7 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 			return
 		case park:
 			if in.othersWaiting(ctx, target) {
-				in.park(w, d)
+				in.park(func() { w.parkBusy(d) })
 				return
 			}
 		}
@@ -240,7 +244,7 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 			wait.Stop()
 		case <-wait.C:
 			if in.othersWaiting(ctx, target) {
-				in.park(w, d)
+				in.park(func() { w.parkBusy(d) })
 				return
 			}
 		case <-ctx.Done():
@@ -268,12 +272,13 @@ func (in *Intake) othersWaiting(ctx context.Context, target string) bool {
 	return others
 }
 
-// park parks d for w in the background, at most parksInFlight at once.
-func (in *Intake) park(w *Worker, d *delivery) {
+// park runs a park (parkBusy, parkPaused) in the background, at most
+// parksInFlight at once.
+func (in *Intake) park(fn func()) {
 	in.parking <- struct{}{}
 	go func() {
 		defer func() { <-in.parking }()
-		w.parkBusy(d)
+		fn()
 	}()
 }
 
