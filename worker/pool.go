@@ -38,7 +38,7 @@ func (w *Worker) Stop(ctx context.Context) {
 			<-done
 		}
 		w.hardStop()
-		w.client.CloseIdleConnections()
+		w.releaseClient()
 	})
 }
 

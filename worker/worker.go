@@ -22,17 +22,19 @@ import (
 // intakes (intake.go), runs the pipeline of handle.go on each delivery in
 // at most Concurrency slots.
 type Worker struct {
-	t        Target
-	sec      Security
-	js       jetstream.JetStream
-	nc       *nats.Conn
-	rec      Recorder
-	o        options
-	client   *http.Client
-	breakers []*endpointBreaker
-	secret   map[string]bool
-	dueSubj  string // where the target's scheduled copies fire
-	ackWait  time.Duration
+	t      Target
+	sec    Security
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	rec    Recorder
+	o      options
+	client *http.Client
+	// releaseClient gives back the shared transport (transports.go).
+	releaseClient func()
+	breakers      []*endpointBreaker
+	secret        map[string]bool
+	dueSubj       string // where the target's scheduled copies fire
+	ackWait       time.Duration
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
 	// guard refuses before DNS.
 	hostBlocked map[string]error
@@ -89,7 +91,6 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	sec.MaxJobBytes = clampJobBytes(sec.MaxJobBytes, js.Conn(), o.log)
 	w := &Worker{
 		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
-		client:   newClient(t, NetPolicyOf(t, sec)),
 		secret:   secretSet(t, sec),
 		dueSubj:  o.topo.DueSubject(t.Name),
 		closed:   make(chan struct{}),
@@ -125,6 +126,8 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 			}
 		}
 	}
+	// Last: nothing after it fails, and Stop releases it.
+	w.client, w.releaseClient = acquireClient(t, NetPolicyOf(t, sec))
 	return w, nil
 }
 
