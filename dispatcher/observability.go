@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"context"
 	"maps"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,24 +38,32 @@ func (s *Service) observer() worker.Option { return worker.WithObserver(s.metric
 // partitions' consumers) into the backlog gauges, and judging every
 // target's health on it (verdicts.go), every pollEvery(health.window): 5s
 // with the default window. The returned func stops it (bounded; twice is
-// once).
-func (s *Service) startLagPoller() (stop func()) {
+// once); judged is closed once the first verdicts are published.
+func (s *Service) startLagPoller() (stop func(), judged <-chan struct{}) {
 	r := newLagReader(s.js, s.topo) // one poller goroutine uses it
 	vs := newVerdicts(s.cfg.Health.Window, s.metrics, s.fleet, s.servedWorkers)
 	vs.pauser = s.pauser
 	ctx, cancel := context.WithCancel(context.Background())
+	var first sync.Once
+	done := make(chan struct{})
 	p := metrics.NewPoller(s.metrics, func(ctx context.Context) (metrics.Backlog, error) {
 		b, unserved, err := s.readBacklog(ctx, r)
 		vs.unserved = unserved
 		return b, err
 	}, metrics.PollerSettings{
-		Every:     pollEvery(s.cfg.Health.Window),
-		OnError:   func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
-		OnReading: func(b metrics.Backlog, at time.Time) { vs.observe(ctx, b, at) },
+		Every:   pollEvery(s.cfg.Health.Window),
+		OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
+		OnReading: func(b metrics.Backlog, at time.Time) {
+			vs.observe(ctx, b, at)
+			first.Do(func() { close(done) })
+		},
 	})
 	p.Start()
-	return func() { cancel(); p.Stop() }
+	return func() { cancel(); p.Stop() }, done
 }
+
+// firstVerdictsWait bounds how long a start waits for its first verdicts.
+const firstVerdictsWait = 5 * time.Second
 
 // servedWorkers is a copy of the workers map: the targets served now.
 func (s *Service) servedWorkers() map[string]*worker.Worker {

@@ -165,6 +165,17 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		}
 		return err
 	}
+	// The first verdicts are in the fleet bucket before the instance says
+	// it is ready, so that a 'lag' run at once reads them (bounded: a
+	// failing backlog read delays readiness by firstVerdictsWait at most).
+	stopPoller, judged := s.startLagPoller()
+	defer stopPoller()
+	select {
+	case <-judged:
+	case <-time.After(firstVerdictsWait):
+		s.log.Warn("no verdicts yet; ready without them", zap.Duration("waited", firstVerdictsWait))
+	case <-ctx.Done():
+	}
 	s.health.SetNotReady("")
 	s.health.SetCheck(func() string {
 		if !s.nc.IsConnected() {
@@ -177,8 +188,6 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	if o.onReady != nil {
 		o.onReady(s)
 	}
-	stopPoller := s.startLagPoller()
-	defer stopPoller()
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var sweepWG sync.WaitGroup

@@ -53,11 +53,12 @@ func TestWorkerCrashes(t *testing.T) {
 
 // TestWorkerCrashesManyTargets is TestWorkerCrashes over 1,000 targets at
 // concurrency 1 (two sinks, 500 targets each), all consumed through the
-// shared partitions. Calls take 300ms, so that the jobs span several
-// kills (1,000 targets at once drain fast).
+// shared partitions. Calls take 300ms and an instance is killed every
+// 500ms, so that the jobs span several kills (1,000 targets at once drain
+// 10,000 jobs in about 3s; 20,000 get 15–40 kills).
 func TestWorkerCrashesManyTargets(t *testing.T) {
 	t.Parallel()
-	jobs, every := 10000, time.Second
+	jobs, every := 20000, 500*time.Millisecond
 	if soak() {
 		jobs, every = 50000, 2*time.Second
 	}
