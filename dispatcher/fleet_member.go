@@ -28,16 +28,21 @@ type fleetMember struct {
 	cfg                   config.Fleet
 	grace                 time.Duration // orphan_grace
 	inst, brk             jetstream.KeyValue
+	pauseKV               jetstream.KeyValue // the pauses bucket; nil: none watched
 	log                   *zap.Logger
 	m                     *metrics.Metrics
 	connected             func() bool
 	partSize              int // targetSetPartSize, or less for the server's max payload
+	partitions            int // streams.partitions, announced in the heartbeat
 
 	shares chan FleetBreaker // transitions to publish, in order
 	kick   chan struct{}     // a heartbeat now: the targets or a share changed
 
 	beat    sync.Mutex // one heartbeat at a time
 	written setWritten // under beat
+	// healthW is what of the verdicts is written (fleet_health.go); the
+	// backlog poller's goroutine alone uses it, then stop.
+	healthW healthWritten
 
 	// refreshing orders refresh and attach, so that quotas are applied in
 	// the order they were computed.
@@ -47,6 +52,7 @@ type fleetMember struct {
 	workers      map[string]*worker.Worker // by target; replaced on reload
 	own          *TargetSet                // the workers' targets; nil: to compute again
 	breakers     map[string]FleetBreaker   // by key: the last record heard
+	pauses       map[string]TargetPause    // by target: the last record heard (fleet_pauses.go)
 	servingState                           // fleet_serving.go
 
 	cancel context.CancelFunc
@@ -65,10 +71,10 @@ func newFleetMember(s *Service, inst, brk jetstream.KeyValue) *fleetMember {
 	return &fleetMember{
 		id: nuid.Next(), instance: s.instance, service: s.cfg.ServiceName, started: time.Now().UTC(),
 		cfg: s.cfg.Fleet, grace: s.cfg.OrphanGrace, inst: inst, brk: brk, log: s.log.With(zap.String("component", "fleet")), m: s.Metrics(),
-		connected: s.nc.IsConnected,
-		partSize:  min(targetSetPartSize, max(int(s.nc.MaxPayload())-4096, 1024)),
-		shares:    make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
-		workers: map[string]*worker.Worker{}, breakers: map[string]FleetBreaker{},
+		connected: s.nc.IsConnected, partitions: s.cfg.Streams.Partitions,
+		partSize: min(targetSetPartSize, max(int(s.nc.MaxPayload())-4096, 1024)),
+		shares:   make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
+		workers: map[string]*worker.Worker{}, breakers: map[string]FleetBreaker{}, pauses: map[string]TargetPause{},
 		servingState: newServingState(),
 	}
 }
@@ -108,6 +114,7 @@ func (f *fleetMember) attach(w *worker.Worker) {
 		f.own = nil
 	}
 	f.workers[name] = w
+	f.applyPauseLocked(w)
 	delete(f.quota, prev)
 	q := f.shareOf(name)
 	f.quota[w] = q
@@ -192,6 +199,15 @@ func (f *fleetMember) start() error {
 		cancel()
 		return fmt.Errorf("watch %s: %w", f.brk.Bucket(), err)
 	}
+	pw, err := f.watchPausesStart(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if pw != nil {
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.watchPauses(ctx, pw) }()
+	}
 	f.heartbeat(ctx)
 	f.wg.Add(4)
 	go func() { defer f.wg.Done(); f.watchInstances(ctx, iw) }()
@@ -240,6 +256,11 @@ func (f *fleetMember) stop() {
 			f.log.Debug("fleet leave: target set", zap.Error(err))
 		}
 	}
+	for i := range f.healthW.most {
+		if err := f.inst.Delete(ctx, healthKey(f.id, i)); err != nil {
+			f.log.Debug("fleet leave: verdicts", zap.Error(err))
+		}
+	}
 }
 
 // heartbeat puts this instance's record, after its target set when that
@@ -250,6 +271,7 @@ func (f *fleetMember) heartbeat(ctx context.Context) {
 	rec := FleetInstance{
 		ID: f.id, Instance: f.instance, ServiceName: f.service, StartedAt: f.started,
 		At: time.Now().UTC(), HeartbeatMS: f.cfg.Heartbeat.Milliseconds(), Targets: []FleetLimits{},
+		Partitions: f.partitions,
 	}
 	f.mu.Lock()
 	set := f.ownSet()

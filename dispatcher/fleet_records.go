@@ -49,6 +49,10 @@ type FleetInstance struct {
 	// counts the ones left out.
 	Targets        []FleetLimits `json:"targets"`
 	TargetsOmitted int           `json:"targets_omitted,omitempty"`
+	// Partitions is the instance's streams.partitions; 0 for a release
+	// that consumed per target (its consumers are drained, then removed,
+	// once no such instance is live: legacy.go).
+	Partitions int `json:"partitions,omitempty"`
 }
 
 // legacy reports whether r comes from a release before target sets.

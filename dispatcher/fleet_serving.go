@@ -50,6 +50,9 @@ type heardInstance struct {
 	at   time.Time
 	hash string
 	set  *TargetSet
+	// partitions is its streams.partitions; 0: it consumes per target (a
+	// release before partitions), or its heartbeat was not read.
+	partitions int
 }
 
 // share is a worker's place in its target's fleet limits.
@@ -91,7 +94,7 @@ func (f *fleetMember) watchInstances(ctx context.Context, w jetstream.KeyWatcher
 			// This instance's set is its workers'; a record too old to
 			// count is not worth reading.
 			if id != f.id && time.Since(h.at) < 3*f.cfg.Heartbeat {
-				h.hash, h.set = f.heardSet(ctx, id, e.Value())
+				h.hash, h.set, h.partitions = f.heardSet(ctx, id, e.Value())
 			}
 			f.mu.Lock()
 			f.heard[id] = h
@@ -106,18 +109,18 @@ func (f *fleetMember) watchInstances(ctx context.Context, w jetstream.KeyWatcher
 // heardSet decodes the heartbeat of instance id and returns its set's hash
 // and the set (nil when it cannot be read now: the instance is then taken
 // to serve any target). A set is read from the bucket once per hash.
-func (f *fleetMember) heardSet(ctx context.Context, id string, value []byte) (string, *TargetSet) {
+func (f *fleetMember) heardSet(ctx context.Context, id string, value []byte) (string, *TargetSet, int) {
 	var rec FleetInstance
 	if err := json.Unmarshal(value, &rec); err != nil {
 		f.log.Warn("fleet heartbeat not understood", zap.String("instance_id", id), zap.Error(err))
-		return "", nil
+		return "", nil, 0
 	}
 	rec.ID = id
 	f.mu.Lock()
 	prev := f.heard[id]
 	f.mu.Unlock()
 	if !rec.legacy() && prev.hash == rec.TargetsHash && prev.set != nil {
-		return rec.TargetsHash, prev.set
+		return rec.TargetsHash, prev.set, rec.Partitions
 	}
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -127,9 +130,9 @@ func (f *fleetMember) heardSet(ctx context.Context, id string, value []byte) (st
 		if prev.hash != rec.TargetsHash && ctx.Err() == nil && !errors.Is(err, errSetReplaced) {
 			f.log.Warn("fleet target set not read; the instance counts as serving every target", zap.String("instance", rec.Instance), zap.Error(err))
 		}
-		return rec.TargetsHash, nil
+		return rec.TargetsHash, nil, rec.Partitions
 	}
-	return rec.TargetsHash, set
+	return rec.TargetsHash, set, rec.Partitions
 }
 
 // cachedSet is a set with that hash already heard, or nil.
@@ -296,4 +299,70 @@ func (f *fleetMember) unserved(target string) (since time.Time, ok bool) {
 		since = at
 	}
 	return since, true
+}
+
+// perTargetLive reports whether a live instance consumes per target (a
+// release before partitions), or whether that cannot be told yet.
+func (f *fleetMember) perTargetLive() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.judgeFrom.IsZero() || f.offline || now.Before(f.judgeFrom) {
+		return true
+	}
+	cutoff := now.Add(-3 * f.cfg.Heartbeat)
+	for id, h := range f.heard {
+		if id != f.id && h.at.After(cutoff) && h.partitions == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// spread is how many live instances there are for each one serving
+// target (at least 1): a job of target is handed back by the others about
+// that often before one that serves it takes it (worker.WithDeliverySpread).
+func (f *fleetMember) spread(target string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.view == nil {
+		return 1
+	}
+	ids, unknown := f.view.Servers(target)
+	s := len(ids) + len(unknown)
+	if s == 0 {
+		return 1
+	}
+	return (f.n + s - 1) / s
+}
+
+// mostPartitions is the largest streams.partitions of the live instances,
+// this one's included; a large number while that cannot be told yet.
+func (f *fleetMember) mostPartitions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.judgeFrom.IsZero() || f.offline || now.Before(f.judgeFrom) {
+		return int(^uint(0) >> 1)
+	}
+	most := f.partitions
+	cutoff := now.Add(-3 * f.cfg.Heartbeat)
+	for id, h := range f.heard {
+		if id != f.id && h.at.After(cutoff) {
+			most = max(most, h.partitions)
+		}
+	}
+	return most
+}
+
+// servers is how many live instances serve target, this one included (an
+// instance whose set is not known counts); at least 1.
+func (f *fleetMember) servers(target string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.view == nil {
+		return 1
+	}
+	ids, unknown := f.view.Servers(target)
+	return max(len(ids)+len(unknown), 1)
 }

@@ -35,10 +35,18 @@ func ReadFleet(ctx context.Context, js jetstream.JetStream, topo schemas.Topolog
 			}
 			return nil
 		}
+		out.health = map[string]*HealthRecord{}
 		for _, r := range insts.recs {
 			// A set not read leaves the instance's serving unknown.
 			sets[r.ID], _ = loadTargetSet(ctx, insts.kv, &r, cached)
 			out.Instances = append(out.Instances, r.view())
+			if r.legacy() {
+				continue // a release before verdicts
+			}
+			// Verdicts not read, or stale, are none: UNKNOWN.
+			if h, err := readHealth(ctx, insts.kv, r.ID); err == nil && h != nil && now.Sub(h.At) <= healthStale {
+				out.health[r.ID] = h
+			}
 		}
 		out.serving = newServing(sets)
 	}
@@ -88,6 +96,7 @@ type FleetView struct {
 	OpenBreakers []FleetBreaker  `json:"open_breakers"`
 
 	serving *Serving
+	health  map[string]*HealthRecord // by instance ID: the verdicts published
 }
 
 // Serving is which of the live instances serves which target.

@@ -132,57 +132,69 @@ func (o *orphanSweeper) sweepSubject(ctx context.Context, st jetstream.Stream, s
 		if !o.due(target) {
 			return nil // an instance serves it now
 		}
-		rec := &schemas.DeadLetter{
-			Target: target, Reason: schemas.ReasonUnknownTarget, ErrorClass: schemas.ClassUnknownTarget,
-			Error:  "no live instance has target " + strconv.Quote(target) + " configured",
-			DeadAt: time.Now().UTC(), ServiceName: o.service, Instance: o.instance,
-		}
-		g := o.guards.Load()
-		job, err := schemas.DecodeJob(m.Data)
-		if err == nil {
-			rec.Job = g.redact.Job(job)
-			rec.TraceID = job.TraceID
-		} else if obj := g.redact.Object(m.Data); obj != nil {
-			rec.Job = obj // a JSON object, headers redacted, as a worker stores invalid jobs
-		} else {
-			rec.Raw = g.redact.Raw(m.Data)
-		}
-		// A sweep that died between the dead letter and the delete finds
-		// the orphan again: the same msg id within the dead-letter stream's
-		// settle window makes its second dead letter a duplicate.
-		msgID := "dlq:orphan:" + schemas.DeliveryKey(st.CachedInfo().Config.Name, m.Sequence)
-		err = o.rec.DeadLetter(ctx, rec, msgID)
-		if err != nil && !errors.Is(err, schemas.ErrTooLarge) {
+		if err := o.orphan(ctx, target, m.Data, schemas.DeliveryKey(st.CachedInfo().Config.Name, m.Sequence)); err != nil {
 			return err
-		}
-		if err == nil && job != nil && job.ReplyTo != "" && g.reply.Allowed(job.ReplyTo) {
-			res, _, err := schemas.FitResult(&schemas.Result{
-				JobID: job.ID, Target: target, Outcome: schemas.OutcomeDeadLettered,
-				ErrorClass: schemas.ClassUnknownTarget, Error: rec.Error, TraceID: rec.TraceID, Meta: job.Meta,
-			}, int(o.js.Conn().MaxPayload()))
-			if err == nil {
-				err = o.js.Conn().Publish(job.ReplyTo, res)
-			}
-			if err != nil {
-				o.log.Warn("publish result", zap.String("job_id", job.ID), zap.Error(err))
-			}
 		}
 		if err := st.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err
 		}
-		o.ended(target, m.Sequence, err)
 		seq = m.Sequence + 1
 	}
 	return ctx.Err()
 }
 
+// orphan dead-letters a job of target, which no live instance serves:
+// data is its message's payload, key its delivery (schemas.DeliveryKey),
+// which names the dead letter: doing it twice (a sweep or a delivery that
+// died before the job was removed) stores one. A record too large even cut
+// to its minimum is no error: the job goes without one, logged and counted.
+func (o *orphanSweeper) orphan(ctx context.Context, target string, data []byte, key string) error {
+	rec := &schemas.DeadLetter{
+		Target: target, Reason: schemas.ReasonUnknownTarget, ErrorClass: schemas.ClassUnknownTarget,
+		Error:  "no live instance has target " + strconv.Quote(target) + " configured",
+		DeadAt: time.Now().UTC(), ServiceName: o.service, Instance: o.instance,
+	}
+	g := o.guards.Load()
+	job, err := schemas.DecodeJob(data)
+	if err == nil {
+		rec.Job = g.redact.Job(job)
+		rec.TraceID = job.TraceID
+	} else if obj := g.redact.Object(data); obj != nil {
+		rec.Job = obj // a JSON object, headers redacted, as a worker stores invalid jobs
+	} else {
+		rec.Raw = g.redact.Raw(data)
+	}
+	// A sweep that died between the dead letter and the delete finds
+	// the orphan again: the same msg id within the dead-letter stream's
+	// settle window makes its second dead letter a duplicate.
+	msgID := "dlq:orphan:" + key
+	err = o.rec.DeadLetter(ctx, rec, msgID)
+	if err != nil && !errors.Is(err, schemas.ErrTooLarge) {
+		return err
+	}
+	if err == nil && job != nil && job.ReplyTo != "" && g.reply.Allowed(job.ReplyTo) {
+		res, _, err := schemas.FitResult(&schemas.Result{
+			JobID: job.ID, Target: target, Outcome: schemas.OutcomeDeadLettered,
+			ErrorClass: schemas.ClassUnknownTarget, Error: rec.Error, TraceID: rec.TraceID, Meta: job.Meta,
+		}, int(o.js.Conn().MaxPayload()))
+		if err == nil {
+			err = o.js.Conn().Publish(job.ReplyTo, res)
+		}
+		if err != nil {
+			o.log.Warn("publish result", zap.String("job_id", job.ID), zap.Error(err))
+		}
+	}
+	o.ended(target, key, err)
+	return nil
+}
+
 // ended counts and logs an orphan deleted from the jobs stream: dead-lettered,
 // or (err wrapping schemas.ErrTooLarge, a refusal no retry would change)
 // without a record.
-func (o *orphanSweeper) ended(target string, seq uint64, err error) {
+func (o *orphanSweeper) ended(target, key string, err error) {
 	if err != nil {
 		o.log.Error("record too large even cut to its minimum; orphan deleted without one", zap.String("target", target),
-			zap.Uint64("stream_seq", seq), zap.Error(err))
+			zap.String("key", key), zap.Error(err))
 		if o.obs != nil {
 			o.obs.RecordTooLarge(unknownTargetLabel, schemas.RecordDeadLetter)
 		}
@@ -192,5 +204,5 @@ func (o *orphanSweeper) ended(target string, seq uint64, err error) {
 		o.obs.JobEnded(unknownTargetLabel, schemas.OutcomeDeadLettered, schemas.ReasonUnknownTarget)
 	}
 	o.log.Warn("job for unknown target dead-lettered", zap.String("target", target),
-		zap.Uint64("stream_seq", seq), zap.String("reason", schemas.ReasonUnknownTarget))
+		zap.String("key", key), zap.String("reason", schemas.ReasonUnknownTarget))
 }

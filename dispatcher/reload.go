@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
@@ -160,11 +159,11 @@ func (s *Service) refused(err error) error {
 	return err
 }
 
-// applyLocked applies cfg with reload.mu held. Targets added get a consumer
-// and a worker; targets changed get their consumer updated and a new worker,
-// started before the old one stops gracefully (its in-flight calls finish,
-// its buffered messages are handed back to the new one); targets removed
-// have their worker stopped gracefully (their consumer stays); the HTTP
+// applyLocked applies cfg with reload.mu held. Targets added get a worker;
+// targets changed get a new worker, routed to before the old one stops
+// gracefully (its in-flight calls finish, what waits in its lane is handed
+// back to the new one); targets removed have their worker stopped
+// gracefully. Consumers do not change: they are the partitions'. The HTTP
 // token is swapped. Other service-level keys are logged as needing a
 // restart and otherwise ignored.
 func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
@@ -196,10 +195,9 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 
-	// Phase 1: consumers and workers of what is new or changed, nothing
-	// started yet, so a failure leaves everything as it was.
+	// Phase 1: workers of what is new or changed, none taking deliveries
+	// yet, so a failure leaves everything as it was.
 	fresh := map[string]*worker.Worker{}
-	conss := map[string][]jetstream.Consumer{}
 	var added, changed, removed []string
 	for _, name := range cfg.TargetNames() {
 		tg := cfg.Targets[name]
@@ -207,17 +205,14 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 		if existed && !secChanged && reflect.DeepEqual(prev, tg) {
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		cons, err := EnsureConsumers(actx, s.js, s.topo, tg)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w: target %s: %w", ErrReload, name, err)
-		}
 		w, err := s.newWorker(tg, cfg.Security)
 		if err != nil {
+			for _, fw := range fresh {
+				fw.Stop(ctx)
+			}
 			return fmt.Errorf("%w: target %s: %w", ErrReload, name, err)
 		}
-		fresh[name], conss[name] = w, cons
+		fresh[name] = w
 		if existed {
 			changed = append(changed, name)
 		} else {
@@ -230,32 +225,16 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 
-	// Phase 2: start the new workers, then swap them in. The fleet hears
-	// of added targets before they are consumed, and of removed ones once
+	// Phase 2: swap the new workers in. The fleet hears of added targets
+	// before their deliveries are routed here, and of removed ones once
 	// their worker has stopped (retire): no other instance takes their
-	// jobs for orphans meanwhile.
+	// jobs for orphans meanwhile. A retired worker hands back what waits
+	// in its lane; its successor gets it again.
 	for _, w := range fresh {
 		s.fleet.attach(w)
 	}
 	if len(added) > 0 {
 		s.fleet.publishNow(ctx)
-	}
-	var started []*worker.Worker
-	for name, w := range fresh {
-		if err := w.Start(conss[name]...); err != nil {
-			s.retire(started)
-			s.wmu.Lock()
-			for n, fw := range fresh {
-				if prev := s.workers[n]; prev != nil {
-					s.fleet.attach(prev)
-				} else {
-					s.fleet.detach(fw)
-				}
-			}
-			s.wmu.Unlock()
-			return fmt.Errorf("%w: %w", ErrReload, err)
-		}
-		started = append(started, w)
 	}
 	var retired []*worker.Worker
 	s.wmu.Lock()
@@ -271,6 +250,7 @@ func (s *Service) applyLocked(ctx context.Context, cfg *config.Config) error {
 		}
 		delete(s.workers, name)
 	}
+	s.cons.setWorkers(s.workers)
 	s.wmu.Unlock()
 	s.retire(retired)
 	if secChanged && s.sweeper != nil {
@@ -312,7 +292,7 @@ func (s *Service) newWorker(tg worker.Target, sec worker.Security) (*worker.Work
 		worker.WithStateKeys(s.stateKeys),
 	}
 	if s.fleet != nil {
-		opts = append(opts, worker.WithBreakerShare(s.fleet))
+		opts = append(opts, worker.WithBreakerShare(s.fleet), worker.WithDeliverySpread(s.fleet.spread))
 	}
 	return worker.New(tg, sec, s.js, deadletter.NewWriter(s.js, s.cfg.NATS.SubjectPrefix), opts...)
 }

@@ -73,6 +73,15 @@ type Service struct {
 	// userAgent is the User-Agent of the workers' calls.
 	userAgent string
 	fleet     *fleetMember // fleet_member.go
+	// pauser tells which targets an operator paused (verdicts.go): the
+	// fleet member, which watches the pauses bucket (fleet_pauses.go); nil
+	// before the fleet is up.
+	pauser Pauser
+	// cons is how this instance consumes: the partitions' intakes and the
+	// router to the workers (consumption.go); stopLegacy ends the drain of
+	// an earlier version's consumers (legacy.go).
+	cons       *consumption
+	stopLegacy func()
 	// natsOverride is applied to every config reloaded (WithNATSOverride).
 	natsOverride config.NATSOverride
 }
@@ -149,12 +158,23 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 
 	s.health.SetNotReady("creating streams and consumers")
 	if err := s.start(ctx); err != nil {
-		s.stopWorkers()
+		s.stopConsuming()
 		s.fleet.stop()
 		if ctx.Err() != nil {
 			return nil // asked to stop while starting
 		}
 		return err
+	}
+	// The first verdicts are in the fleet bucket before the instance says
+	// it is ready, so that a 'lag' run at once reads them (bounded: a
+	// failing backlog read delays readiness by firstVerdictsWait at most).
+	stopPoller, judged := s.startLagPoller()
+	defer stopPoller()
+	select {
+	case <-judged:
+	case <-time.After(firstVerdictsWait):
+		s.log.Warn("no verdicts yet; ready without them", zap.Duration("waited", firstVerdictsWait))
+	case <-ctx.Done():
 	}
 	s.health.SetNotReady("")
 	s.health.SetCheck(func() string {
@@ -163,19 +183,11 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		}
 		return ""
 	})
-	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.String("nats", s.nc.ConnectedUrlRedacted()))
-	s.sweeper = &orphanSweeper{
-		topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, cfg.NATS.SubjectPrefix),
-		unserved: s.fleet.unserved,
-		grace:    cfg.OrphanGrace, log: s.log, service: cfg.ServiceName, instance: s.instance,
-		obs: s.Metrics(),
-	}
-	s.sweeper.setSecurity(cfg.Security)
+	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.Int("partitions", s.cons.n), zap.String("nats", s.nc.ConnectedUrlRedacted()))
 	stopReload := s.startReload(&o)
 	if o.onReady != nil {
 		o.onReady(s)
 	}
-	defer s.startLagPoller()()
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var sweepWG sync.WaitGroup
@@ -191,7 +203,8 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	stopSweep()
 	sweepWG.Wait()
 	stopReload()
-	s.stopWorkers()
+	stopPoller() // before the fleet leaves: it writes the verdicts there
+	s.stopConsuming()
 	s.fleet.stop() // after the workers: the others take over our share only now
 	// Results and acks already written go out now; with NATS unreachable
 	// this must not outlast the shutdown budget (Flush alone waits 10s).
@@ -283,17 +296,32 @@ func (s *Service) retry(ctx context.Context, msg string, fn func(ctx context.Con
 // transient JetStream failures until ctx is done.
 func (s *Service) start(ctx context.Context) error {
 	err := s.retry(ctx, "streams not ready; retrying", func(ctx context.Context) error {
-		return EnsureStreams(ctx, s.js, s.topo, s.streamSettings(s.cfg))
+		err := EnsureStreams(ctx, s.js, s.topo, s.streamSettings(s.cfg))
+		if errors.Is(err, ErrMigrating) {
+			return backoff.Permanent(err)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	if legacy, err := LegacyJobsStream(ctx, s.js, s.topo); err == nil && legacy {
+		s.log.Warn("the jobs stream was created by a version before partitions and allows scheduled messages and rollups: "+
+			"a publisher can purge waiting jobs with a Nats-Rollup header until 'dispatcher streams migrate-jobs' recreates it (docs/runbook.md)",
+			zap.String("stream", s.topo.JobsStream()))
 	}
 	err = s.retry(ctx, "fleet buckets not ready; retrying", func(ctx context.Context) error {
 		inst, brk, err := fleetBuckets(ctx, s.js, s.topo, s.cfg.NATS.Replicas)
 		if err != nil {
 			return err
 		}
+		pz, err := pausesBucket(ctx, s.js, s.topo, s.cfg.NATS.Replicas)
+		if err != nil {
+			return err
+		}
 		s.fleet = newFleetMember(s, inst, brk)
+		s.fleet.pauseKV = pz
+		s.pauser = s.fleet
 		return s.fleet.start()
 	})
 	if err != nil {
@@ -307,48 +335,60 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
-	// Every worker is built and attached before any consumes: the fleet
-	// hears of this instance's targets first, so that no other instance
-	// takes their jobs for orphans meanwhile.
-	names := s.cfg.TargetNames()
-	ws := make([]*worker.Worker, len(names))
-	conss := make([][]jetstream.Consumer, len(names))
-	for i, name := range names {
-		tg := s.cfg.Targets[name]
-		err := s.retry(ctx, "consumer not ready; retrying", func(ctx context.Context) error {
-			var err error
-			conss[i], err = EnsureConsumers(ctx, s.js, s.topo, tg)
-			return err
-		}, zap.String("target", name))
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrStartup, err)
-		}
-		ws[i], err = s.newWorker(tg, s.cfg.Security)
+	s.sweeper = &orphanSweeper{
+		topo: s.topo, js: s.js, rec: deadletter.NewWriter(s.js, s.cfg.NATS.SubjectPrefix),
+		unserved: s.fleet.unserved,
+		grace:    s.cfg.OrphanGrace, log: s.log, service: s.cfg.ServiceName, instance: s.instance,
+		obs: s.Metrics(),
+	}
+	s.sweeper.setSecurity(s.cfg.Security)
+	// Every worker is built and attached before any delivery comes: the
+	// fleet hears of this instance's targets first, so that no other
+	// instance takes their jobs for orphans meanwhile.
+	s.cons = newConsumption(s, s.cfg.Streams.Partitions)
+	for _, name := range s.cfg.TargetNames() {
+		w, err := s.newWorker(s.cfg.Targets[name], s.cfg.Security)
 		if err != nil {
 			return fmt.Errorf("%w: target %s: %w", ErrStartup, name, err)
 		}
-		s.fleet.attach(ws[i])
-	}
-	s.fleet.publishNow(ctx)
-	for i, w := range ws {
-		if err := w.Start(conss[i]...); err != nil {
-			return fmt.Errorf("%w: %w", ErrStartup, err)
-		}
+		s.fleet.attach(w)
 		s.wmu.Lock()
-		s.workers[names[i]] = w
+		s.workers[name] = w
 		s.wmu.Unlock()
+	}
+	s.publishWorkers()
+	s.fleet.publishNow(ctx)
+	if err := s.cons.start(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	stopLegacy, err := s.drainLegacy(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: consumers of the per-target consumption: %w", ErrStartup, err)
+	}
+	s.stopLegacy = stopLegacy
+	for _, name := range s.cfg.TargetNames() {
+		w := s.cons.Worker(name)
 		c, r := w.Limits()
-		s.log.Info("worker started", zap.String("target", names[i]), zap.Int("concurrency", c), zap.Float64("rate_per_second", r),
-			zap.String("limit_scope", w.Target().LimitScope), zap.Strings("endpoints", displayEndpoints(s.cfg.Targets[names[i]].Endpoints)))
+		s.log.Debug("worker ready", zap.String("target", name), zap.Int("concurrency", c), zap.Float64("rate_per_second", r),
+			zap.String("limit_scope", w.Target().LimitScope), zap.Int("partition", schemas.Partition(name, s.cons.n)),
+			zap.Strings("endpoints", displayEndpoints(s.cfg.Targets[name].Endpoints)))
 	}
 	return nil
+}
+
+// publishWorkers makes the workers map the one deliveries are routed by.
+func (s *Service) publishWorkers() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.cons.setWorkers(s.workers)
 }
 
 // streamSettings are the stream settings of cfg.
 func (s *Service) streamSettings(cfg *config.Config) StreamSettings {
 	return StreamSettings{
 		Replicas: cfg.NATS.Replicas, DeadLetterMaxAge: cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: cfg.Streams.FallbackMaxAge,
-		SettleWindow: SettleWindow(cfg),
+		AuditMaxAge:  cfg.Streams.AuditMaxAge,
+		SettleWindow: SettleWindow(cfg), Partitions: cfg.Streams.Partitions,
 	}
 }
 
@@ -358,10 +398,26 @@ func (s *Service) stopBudget() time.Duration {
 	return s.cfg.ShutdownTimeout - min(time.Second, s.cfg.ShutdownTimeout/10)
 }
 
-// stopWorkers stops every worker at once, within the shutdown timeout.
-func (s *Service) stopWorkers() {
+// stopConsuming stops the intakes' pulls, then every worker at once
+// (waiting deliveries handed back, calls in flight finished), then the
+// intakes, all within the shutdown timeout.
+func (s *Service) stopConsuming() {
 	ctx, cancel := context.WithTimeout(context.Background(), s.stopBudget())
 	defer cancel()
+	if s.stopLegacy != nil {
+		s.stopLegacy()
+	}
+	if s.cons != nil {
+		s.cons.stopFetching()
+	}
+	s.stopWorkers(ctx)
+	if s.cons != nil {
+		s.cons.stop(ctx)
+	}
+}
+
+// stopWorkers stops every worker at once, within ctx.
+func (s *Service) stopWorkers(ctx context.Context) {
 	var wg sync.WaitGroup
 	s.wmu.Lock()
 	for _, w := range s.workers {

@@ -82,14 +82,53 @@ func (s BreakerState) String() string { return string(s) }
 
 // Why a job was parked: scheduled back for later without an attempt.
 const (
-	// ParkHold: every breaker open with when_open hold, past half of AckWait.
+	// ParkHold: every breaker open with when_open hold, until the end of
+	// the hold.
 	ParkHold = "hold"
 	// ParkBudget: a retry over the retry budget.
 	ParkBudget = "budget"
+	// ParkBusy: the target's lane would not give it a slot soon (a slow or
+	// stuck target, a rate limit far behind): parked until a slot is
+	// expected, so that it holds up no partition.
+	ParkBusy = "busy"
+	// ParkPaused: the target is paused (dispatcher pause): parked until the
+	// pause ends, or, for a pause without an end, for as long as the pause
+	// has lasted (within bounds), so that no job is parked in a loop.
+	ParkPaused = "paused"
 )
 
 // ParkReasons lists why jobs are parked.
-var ParkReasons = []string{ParkHold, ParkBudget}
+var ParkReasons = []string{ParkHold, ParkBudget, ParkBusy, ParkPaused}
+
+// Actions of the audit stream (<p>.audit.<action>): what an operator did,
+// from the command line or the console.
+const (
+	// AuditPause: a target paused (dispatcher pause).
+	AuditPause = "pause"
+	// AuditResume: a target resumed (dispatcher resume).
+	AuditResume = "resume"
+	// AuditReplay: dead letters replayed (dispatcher dlq replay).
+	AuditReplay = "replay"
+	// AuditPurge: dead letters purged (dispatcher dlq purge).
+	AuditPurge = "purge"
+)
+
+// AuditActions lists every audited action.
+var AuditActions = []string{AuditPause, AuditResume, AuditReplay, AuditPurge}
+
+// Results of an audited action.
+const (
+	// AuditOK: the action was done, on everything it selected.
+	AuditOK = "ok"
+	// AuditPartial: done on part of the selection (some items failed, or
+	// the run was interrupted).
+	AuditPartial = "partial"
+	// AuditFailed: nothing was done.
+	AuditFailed = "failed"
+)
+
+// AuditResults lists every result of an audited action.
+var AuditResults = []string{AuditOK, AuditPartial, AuditFailed}
 
 // Values of retry.after_send: what happens to a failure without a response
 // (a reset, a timeout) that came after the request may have reached the
@@ -118,6 +157,9 @@ const (
 	HeaderFirstAttemptAt = "Dispatch-First-Attempt-At"
 	HeaderHistory        = "Dispatch-History"
 	HeaderTraceID        = "Dispatch-Trace-Id"
+	// HeaderParks counts how often a job was parked (scheduled back without
+	// an attempt): each park of the same job waits longer.
+	HeaderParks = "Dispatch-Parks"
 	// HeaderStateFrom and HeaderStateMAC sign the retry state: the delivery
 	// that wrote it and the MAC over it, the job's bytes and that delivery
 	// (worker/statemac.go). A state without a valid MAC is not trusted.

@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -29,6 +30,8 @@ func TestVocabularyMatchesSchemas(t *testing.T) {
 		{DeadLetterSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
 		{FallbackSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
 		{ResultSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
+		{AuditSchema, []string{"properties", "action", "enum"}, AuditActions},
+		{AuditSchema, []string{"properties", "result", "enum"}, AuditResults},
 	}
 	for _, c := range cases {
 		raw, err := files.ReadFile(c.schema)
@@ -87,5 +90,59 @@ func TestTopologyTargets(t *testing.T) {
 		if ValidPrefix(p) != ok {
 			t.Errorf("ValidPrefix(%q) = %v, want %v", p, !ok, ok)
 		}
+	}
+}
+
+// TestTransformPartitions holds JobsTransform to its parser.
+func TestTransformPartitions(t *testing.T) {
+	topo := Topology{Prefix: "acme.dispatch"}
+	for _, n := range []int{1, 8, 64} {
+		_, dest := topo.JobsTransform(n)
+		if got, ok := topo.TransformPartitions(dest); !ok || got != n {
+			t.Errorf("TransformPartitions(%q) = %d, %v; want %d", dest, got, ok, n)
+		}
+	}
+	_, other := Topology{Prefix: "other"}.JobsTransform(8)
+	_, due := topo.DueTransform(8)
+	for _, dest := range []string{"", other, due, "acme.dispatch.part.{{partition(0,1)}}.{{wildcard(1)}}",
+		"acme.dispatch.part.{{partition(8,2)}}.{{wildcard(1)}}", "acme.dispatch.part.{{partition(x,1)}}.{{wildcard(1)}}"} {
+		if n, ok := topo.TransformPartitions(dest); ok {
+			t.Errorf("TransformPartitions(%q) = %d, want not ok", dest, n)
+		}
+	}
+}
+
+// TestHeldSource holds HeldSubject to its parser, whatever the subject held.
+func TestHeldSource(t *testing.T) {
+	topo := Topology{Prefix: "acme.dispatch"}
+	for _, c := range []struct {
+		name    string
+		seq     uint64
+		subject string
+	}{
+		{"job", 1, topo.JobsSubject("payments")},
+		{"partitioned", 42, topo.PartSubject(3, "payments")},
+		{"retry copy", 7, topo.RetrySubject("payments", "6")},
+		{"multi-token", 18446744073709551615, "acme.dispatch.jobs.a.b.c"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			held := topo.HeldSubject(c.seq, c.subject)
+			if !strings.HasPrefix(held, "acme.dispatch.migrating.held.") || CheckSubject(held) != "" {
+				t.Fatalf("HeldSubject = %q", held)
+			}
+			seq, orig, ok := topo.HeldSource(held)
+			if !ok || seq != c.seq || orig != c.subject {
+				t.Errorf("HeldSource(%q) = %d, %q, %v; want %d, %q", held, seq, orig, ok, c.seq, c.subject)
+			}
+		})
+	}
+	for _, bad := range []string{"acme.dispatch.migrating.held.0.x", "acme.dispatch.migrating.held.x.y", "acme.dispatch.migrating.held.5",
+		topo.MigrationProgressSubject(), topo.JobsSubject("p")} {
+		if _, _, ok := topo.HeldSource(bad); ok {
+			t.Errorf("HeldSource(%q) ok", bad)
+		}
+	}
+	if topo.HoldingStream() != "ACME_DISPATCH_JOBS_MIGRATION" {
+		t.Errorf("HoldingStream = %s", topo.HoldingStream())
 	}
 }

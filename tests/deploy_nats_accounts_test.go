@@ -186,8 +186,8 @@ func TestDeployNATSAccounts(t *testing.T) {
 		testenv.Topo.SchedSubject("a", "DISPATCH_JOBS-1"), testenv.Topo.DueSubject("a"),
 		testenv.Topo.SettledSubject("DISPATCH_JOBS-1"), testenv.Topo.RetrySubject("a", "1"),
 		testenv.DLQSubject("a"), testenv.FallbackSubject("a"), "app.results.a",
-		"$KV.dispatch_instances.x", "$KV.dispatch_keys.state", "$KV.dispatch_breakers.a",
-		"$JS.API.STREAM.PURGE.DISPATCH_JOBS", "$JS.API.STREAM.PURGE.DISPATCH_SCHED",
+		"$KV.dispatch_instances.x", "$KV.dispatch_keys.state", "$KV.dispatch_breakers.a", "$KV.dispatch_pauses.a",
+		testenv.Topo.AuditSubject(schemas.AuditPause), "$JS.API.STREAM.PURGE.DISPATCH_JOBS", "$JS.API.STREAM.PURGE.DISPATCH_SCHED",
 		"$JS.API.STREAM.DELETE.DISPATCH_JOBS", "$JS.API.STREAM.UPDATE.DISPATCH_JOBS",
 		"$JS.API.STREAM.CREATE.EVIL", "$JS.API.STREAM.INFO.DISPATCH_JOBS",
 		"$JS.API.STREAM.MSG.DELETE.DISPATCH_JOBS", "$JS.API.STREAM.MSG.GET.DISPATCH_JOBS",
@@ -247,19 +247,19 @@ func TestDeployNATSAccounts(t *testing.T) {
 	}
 
 	// What permissions cannot restrict: a message's headers. A publisher
-	// allowed on the jobs subjects sends Nats-Rollup there and the jobs
-	// stream, which allows schedules and so roll-ups, purges the subject.
-	// docs/contract.md section 10.2; closed when publishers move to a
-	// stream without schedules (issue 14).
+	// allowed on the jobs subjects sends Nats-Rollup there; the jobs
+	// stream, which allows neither schedules nor roll-ups, refuses it and
+	// keeps every job (docs/contract.md section 10.3).
 	parked := testenv.JobsSubject("parked")
 	for i := range 3 {
 		testenv.Publish(t, opJS, testenv.Msg{Subject: parked, Data: []byte(fmt.Sprintf(`{"id":"parked-%d"}`, i))})
 	}
 	m := hostileMsg(parked, "parked-rollup", "Nats-Rollup", "sub")
-	if _, err := pubJS.PublishMsg(ctx, m); err != nil {
-		t.Errorf("publisher: a Nats-Rollup on %s was refused (%v): update docs/contract.md 10.2 and deploy/nats/accounts.conf", parked, err)
-	} else if n := len(testenv.JobsOn(t, opJS, parked)); n != 1 {
-		t.Errorf("after a publisher's Nats-Rollup: sub, %s holds %d jobs; the docs say 1", parked, n)
+	if _, err := pubJS.PublishMsg(ctx, m); err == nil {
+		t.Errorf("publisher: a Nats-Rollup on %s was accepted by the jobs stream", parked)
+	}
+	if n := len(testenv.JobsOn(t, opJS, parked)); n != 3 {
+		t.Errorf("after a publisher's Nats-Rollup: sub, %s holds %d jobs, want the 3 published", parked, n)
 	}
 }
 

@@ -545,8 +545,9 @@ func codeBlocks(text, lang string) []codeBlock {
 // --- vocabulary ------------------------------------------------------------
 
 // TestDocsVocabulary checks that every error class, dead-letter reason,
-// outcome, Dispatch-* and webhook header and cut part of the code is
-// in the contract.
+// outcome, Dispatch-* and webhook header, cut part, park reason, audit
+// action and result, and every stream and KV bucket of the code is in the
+// contract.
 func TestDocsVocabulary(t *testing.T) {
 	contract := readDoc(t, contractPage)
 	schemasGo := parseGoDir(t, "../schemas")
@@ -563,6 +564,10 @@ func TestDocsVocabulary(t *testing.T) {
 		{"outcome (schemas.Outcomes)", listValues(schemas.Outcomes), true, false},
 		{"header (schemas.Header*)", constValues(schemasGo, "Header"), false, true},
 		{"cut part (schemas.CutParts)", listValues(schemas.CutParts), true, false},
+		{"park reason (schemas.ParkReasons)", listValues(schemas.ParkReasons), false, false},
+		{"audit action (schemas.AuditActions)", listValues(schemas.AuditActions), false, false},
+		{"audit result (schemas.AuditResults)", listValues(schemas.AuditResults), false, false},
+		{"stream, bucket (schemas.Topology)", topologyNames(), false, false},
 	} {
 		if len(tc.values) == 0 {
 			t.Errorf("no %s found in the code: the search is broken", tc.what)
@@ -585,6 +590,26 @@ func TestDocsVocabulary(t *testing.T) {
 			}
 		}
 	}
+}
+
+// topologyNames are the streams and buckets of schemas.Topology as the
+// contract spells them: <S>_JOBS, <b>_pauses.
+func topologyNames() map[string]string {
+	topo := schemas.Topology{Prefix: "x"}
+	names := map[string]string{}
+	for what, name := range map[string]string{
+		"JobsStream": topo.JobsStream(), "SchedStream": topo.SchedStream(), "DLQStream": topo.DLQStream(),
+		"FallbackStream": topo.FallbackStream(), "AuditStream": topo.AuditStream(),
+		"InstancesBucket": topo.InstancesBucket(), "BreakersBucket": topo.BreakersBucket(),
+		"KeysBucket": topo.KeysBucket(), "PausesBucket": topo.PausesBucket(),
+	} {
+		if rest, ok := strings.CutPrefix(name, "X_"); ok {
+			names[what] = "<S>_" + rest
+		} else {
+			names[what] = "<b>" + strings.TrimPrefix(name, "x")
+		}
+	}
+	return names
 }
 
 // TestDocsExitStatuses checks that every exit status of cmd/dispatcher has a
@@ -725,21 +750,7 @@ func TestDocsCommands(t *testing.T) {
 // naming its labels, and every row is a series.
 func TestDocsMetrics(t *testing.T) {
 	contract := readDoc(t, contractPage)
-	m := metrics.New(metrics.BuildInfo{})
-	// One event of each kind, so that every labelled series exists.
-	m.Target("t", "https://e.example")
-	m.AttemptStarted("t", "https://e.example")
-	m.AttemptDone("t", "https://e.example", 503, "http_5xx", time.Millisecond)
-	m.JobEnded("t", schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
-	m.RetryScheduled("t", "http_5xx", time.Second)
-	m.Parked("t", schemas.ParkHold)
-	m.BreakerChanged("t", "https://e.example", "closed", "open")
-	m.EndpointSwitched("t", "https://e.example", "https://f.example")
-	m.RecordTooLarge("t", schemas.RecordDeadLetter)
-	m.SetLag([]metrics.Lag{{Target: "t"}})
-	m.SetFleet(1, []metrics.FleetBreaker{{Target: "t", Endpoint: "https://e.example", Open: true}})
-	m.SetLimits("t", 1, 0)
-	m.Reload(true)
+	m := everySeries()
 	families, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -786,6 +797,53 @@ func TestDocsMetrics(t *testing.T) {
 			t.Errorf("docs/%s lists metric %s, which the service does not register", contractPage, name)
 		}
 	}
+}
+
+// everySeries returns a Metrics that has had one event of each kind, so
+// that every labelled series of the service exists.
+func everySeries() *metrics.Metrics {
+	m := metrics.New(metrics.BuildInfo{})
+	m.Target("t", "https://e.example")
+	m.AttemptStarted("t", "https://e.example")
+	m.AttemptDone("t", "https://e.example", 503, "http_5xx", time.Millisecond)
+	m.JobEnded("t", schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
+	m.RetryScheduled("t", "http_5xx", time.Second)
+	m.Parked("t", schemas.ParkHold)
+	m.PauseChanged("t", true)
+	m.BreakerChanged("t", "https://e.example", "closed", "open")
+	m.EndpointSwitched("t", "https://e.example", "https://f.example")
+	m.RecordTooLarge("t", schemas.RecordDeadLetter)
+	m.SetBacklog(metrics.Backlog{Targets: []metrics.TargetBacklog{{Target: "t", Pending: 1}},
+		Partitions: []metrics.ConsumerBacklog{{Partition: 0, Kind: metrics.KindJobs}}})
+	m.SetFleet(1, []metrics.FleetBreaker{{Target: "t", Endpoint: "https://e.example", Open: true}})
+	m.SetLimits("t", 1, 0)
+	m.SetHealth("t", "STALLED")
+	m.Reload(true)
+	return m
+}
+
+// exportedNames are the names of every dispatcher_ series the service can
+// expose, histograms' _bucket, _sum and _count included.
+func exportedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	families, err := everySeries().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, f := range families {
+		name := f.GetName()
+		if !strings.HasPrefix(name, metrics.Namespace+"_") {
+			continue
+		}
+		out[name] = true
+		if f.GetType().String() == "HISTOGRAM" {
+			for _, sfx := range []string{"_bucket", "_sum", "_count"} {
+				out[name+sfx] = true
+			}
+		}
+	}
+	return out
 }
 
 // --- messages --------------------------------------------------------------

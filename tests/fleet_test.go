@@ -165,42 +165,47 @@ func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
 		"limit_scope": "fleet",
 		"rate_limit":  testenv.M{"per_second": 1000, "burst": 10},
 	})}))
+	// The limit gauges of a target appear with its first event; before any
+	// job, each instance's quota shows in the fleet view.
 	limits := func(s *testenv.Running) (float64, float64, float64) {
 		m := scrape(t, s.HTTPAddr())
 		return m[`dispatcher_limit_concurrency{target="a"}`], m[`dispatcher_limit_rate_per_second{target="a"}`], m["dispatcher_fleet_instances"]
 	}
-	first := testenv.RunService(t, cfg)
-	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
-		c, r, n := limits(first)
-		return c == 6 && r == 1000 && n == 1, fmt.Sprintf("alone: concurrency %v rate %v instances %v, want 6 1000 1", c, r, n)
-	})
-	second := testenv.RunService(t, cfg)
-	joined := time.Now()
-	for k, s := range []*testenv.Running{first, second} {
-		testenv.Eventually(t, 5*time.Second, func() (bool, string) {
-			c, r, n := limits(s)
-			return c == 3 && r == 500 && n == 2, fmt.Sprintf("instance %d of 2: concurrency %v rate %v instances %v, want 3 500 2", k, c, r, n)
-		})
-	}
-	t.Logf("both instances on their share %s after the second was ready", time.Since(joined).Round(time.Millisecond))
-
-	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+	quotas := func(instances int, conc int, rate float64) (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		fl, err := dispatcher.ReadFleet(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, time.Now())
 		if err != nil {
 			return false, fmt.Sprintf("ReadFleet: %v", err)
 		}
-		if len(fl.Instances) != 2 {
-			return false, fmt.Sprintf("fleet view lists %d instances, want 2: %+v", len(fl.Instances), fl.Instances)
+		if len(fl.Instances) != instances {
+			return false, fmt.Sprintf("fleet view lists %d instances, want %d: %+v", len(fl.Instances), instances, fl.Instances)
 		}
 		for _, in := range fl.Instances {
-			if len(in.Targets) != 1 || in.Targets[0].Concurrency != 3 || in.Targets[0].Scope != "fleet" {
-				return false, fmt.Sprintf("fleet view of %s: %+v, want target a at concurrency 3, scope fleet", in.ID, in.Targets)
+			if len(in.Targets) != 1 || in.Targets[0].Concurrency != conc || in.Targets[0].PerSecond != rate || in.Targets[0].Scope != "fleet" {
+				return false, fmt.Sprintf("fleet view of %s: %+v, want target a at concurrency %d, rate %v, scope fleet", in.ID, in.Targets, conc, rate)
 			}
 		}
 		return true, ""
+	}
+	first := testenv.RunService(t, cfg)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		if _, _, n := limits(first); n != 1 {
+			return false, fmt.Sprintf("alone: %v instances", n)
+		}
+		return quotas(1, 6, 1000)
 	})
+	second := testenv.RunService(t, cfg)
+	joined := time.Now()
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		for k, s := range []*testenv.Running{first, second} {
+			if _, _, n := limits(s); n != 2 {
+				return false, fmt.Sprintf("instance %d of 2: %v instances", k, n)
+			}
+		}
+		return quotas(2, 3, 500)
+	})
+	t.Logf("both instances on their share %s after the second was ready", time.Since(joined).Round(time.Millisecond))
 
 	const n = 120
 	msgs := make([]testenv.Msg, n)
@@ -208,22 +213,36 @@ func TestFleetLimitsSplitByLiveInstances(t *testing.T) {
 		msgs[i] = testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("lim-%03d", i)})
 	}
 	b.PublishMany(t, msgs)
-	// Each instance pulls ahead for its share only (4 × 3, at least 16), not
-	// for the fleet's 6 (24): jobs must not wait in a buffer past AckWait.
-	// Unacked per instance: at most 16 pulled ahead + 3 calls + 1 in the
-	// hand-off; with a pull-ahead sized for the fleet figure it was 45.
+	// Each instance holds at most its partition's budget (64 here: the
+	// lane of a target of concurrency 6 holds 24, the budget is at least
+	// 64); whatever it holds is kept fresh, so nothing is redelivered and
+	// each job is called once.
 	maxAckPending := 0
 	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
 		maxAckPending = max(maxAckPending, testenv.ConsumerInfo(t, b.JS, "a").NumAckPending)
 		return sink.Distinct() == n, fmt.Sprintf("%d of %d delivered", sink.Distinct(), n)
 	})
-	if maxAckPending > 2*(16+3+1) {
-		t.Errorf("up to %d jobs delivered and unacked across 2 instances, want at most 40 (2 × (16 pulled ahead + 3 calls + 1 handed off))", maxAckPending)
+	if maxAckPending > 2*64 {
+		t.Errorf("up to %d jobs delivered and unacked across 2 instances, want at most 128 (2 × a partition's budget of 64)", maxAckPending)
+	}
+	if d := testenv.TargetDeliveries(t, b.JS, "a"); d.Redelivered != 0 {
+		t.Errorf("%d deliveries redelivered, want 0", d.Redelivered)
+	}
+	for id, calls := range sink.ByKey() {
+		if len(calls) != 1 {
+			t.Errorf("%s called %d times, want 1", id, len(calls))
+		}
 	}
 	if m := sink.MaxInFlight(); m > 6 || m < 4 {
 		t.Errorf("at most %d calls in flight across 2 instances, want 6 (the fleet's), at least 4", m)
 	}
 	t.Logf("%d jobs through 2 instances sharing concurrency 6: at most %d calls in flight, %d jobs unacked (sampled)", n, sink.MaxInFlight(), maxAckPending)
+	// Both called a: their limit gauges exist now.
+	for k, s := range []*testenv.Running{first, second} {
+		if c, r, _ := limits(s); c != 3 || r != 500 {
+			t.Errorf("instance %d of 2: limit gauges concurrency %v rate %v, want 3 500", k, c, r)
+		}
+	}
 
 	second.Stop(t)
 	left := time.Now()
@@ -247,14 +266,42 @@ func TestFleetLimitsSplitByServingInstances(t *testing.T) {
 		testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, fleet), "b": testenv.Target(sink.URL, fleet)})))
 	onlyA := testenv.RunService(t, b.Config(testenv.M{"fleet": testenv.M{"heartbeat": "200ms"}},
 		testenv.Targets(testenv.M{"a": testenv.Target(sink.URL, fleet)})))
-	conc := func(s *testenv.Running, target string) float64 {
-		return scrape(t, s.HTTPAddr())[fmt.Sprintf(`dispatcher_limit_concurrency{target=%q}`, target)]
+	// Before any job the quotas show in the fleet view (the limit gauges
+	// appear with a target's first event): the instances are told apart by
+	// their target counts.
+	conc := func(in dispatcher.FleetInstance, target string) int {
+		for _, l := range in.Targets {
+			if l.Target == target {
+				return l.Concurrency
+			}
+		}
+		return -1
 	}
 	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
 		n1, n2 := scrape(t, both.HTTPAddr())["dispatcher_fleet_instances"], scrape(t, onlyA.HTTPAddr())["dispatcher_fleet_instances"]
-		a1, a2, b1 := conc(both, "a"), conc(onlyA, "a"), conc(both, "b")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fl, err := dispatcher.ReadFleet(ctx, b.JS, schemas.Topology{Prefix: testenv.Prefix}, time.Now())
+		if err != nil {
+			return false, fmt.Sprintf("ReadFleet: %v", err)
+		}
+		a1, a2, b1 := -1, -1, -1
+		for _, in := range fl.Instances {
+			switch in.TargetCount {
+			case 2:
+				a1, b1 = conc(in, "a"), conc(in, "b")
+			case 1:
+				a2 = conc(in, "a")
+			}
+		}
 		return n1 == 2 && n2 == 2 && a1 == 2 && a2 == 2 && b1 == 4,
 			fmt.Sprintf("instances %v and %v; a: %v and %v; b on the instance serving it: %v; want 2 2, 2 2, 4", n1, n2, a1, a2, b1)
+	})
+	// A job of b makes b's gauges on the instance serving it.
+	b.Publish(t, testenv.JobMsg("b", schemas.Job{ID: "b-1"}))
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		v := scrape(t, both.HTTPAddr())[`dispatcher_limit_concurrency{target="b"}`]
+		return v == 4, fmt.Sprintf("dispatcher_limit_concurrency of b = %v, want 4", v)
 	})
 
 	// The fleet view shows each instance's target count and its quotas.

@@ -9,11 +9,13 @@ import (
 	"github.com/jetdispatch/dispatcher/dispatcher"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// TestHold pauses the consumer of a target with when_open: hold while its
+// TestHold holds the jobs of a target with when_open: hold while its
 // breaker is open: no call is made, nothing goes to fallback or dead
-// letters, lag shows the target held, and every job is delivered after.
+// letters, the fleet's breakers bucket shows the breaker open until the
+// hold ends, and every job is delivered after.
 func TestHold(t *testing.T) {
 	t.Parallel()
 	b, sink, results, cfg := failingTarget(t, testenv.M{
@@ -30,24 +32,21 @@ func TestHold(t *testing.T) {
 	}
 	b.PublishMany(t, msgs)
 
-	// The breaker trips on the third failure; the consumer pauses.
-	var held *dispatcher.TargetLag
+	// The breaker trips on the third failure; its jobs are held.
+	var heldUntil time.Time
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		lag, err := dispatcher.ReadLag(context.Background(), b.JS, schemas.Topology{Prefix: testenv.Prefix}, dispatcher.LagSettings{})
+		v, err := dispatcher.ReadFleet(context.Background(), b.JS, schemas.Topology{Prefix: testenv.Prefix}, time.Now())
 		if err != nil {
 			return false, err.Error()
 		}
-		for _, tl := range lag.Targets {
-			if tl.Target == "a" && tl.Paused {
-				held = &tl
+		for _, br := range v.OpenBreakers {
+			if br.Target == "a" && br.Until != nil {
+				heldUntil = *br.Until
 				return true, ""
 			}
 		}
-		return false, "target a not held"
+		return false, "target a's breaker not open"
 	})
-	if held.PausedUntil == nil {
-		t.Fatal("held target without paused_until")
-	}
 	pausedAt := time.Now()
 	callsAtPause := sink.Count()
 	sink.SetBehaviour(testenv.OK())
@@ -62,8 +61,8 @@ func TestHold(t *testing.T) {
 	// No call between the pause and its end (a little slack for calls
 	// already under way when the breaker opened).
 	for _, c := range sink.Calls()[callsAtPause:] {
-		if c.Arrived.Before(held.PausedUntil.Add(-100*time.Millisecond)) && c.Arrived.After(pausedAt) {
-			t.Errorf("a call arrived at %s, while held until %s", c.Arrived.Format(time.StampMilli), held.PausedUntil.Format(time.StampMilli))
+		if c.Arrived.Before(heldUntil.Add(-100*time.Millisecond)) && c.Arrived.After(pausedAt) {
+			t.Errorf("a call arrived at %s, while held until %s", c.Arrived.Format(time.StampMilli), heldUntil.Format(time.StampMilli))
 		}
 	}
 	if c := callsAtPause; c > 4 {
@@ -78,10 +77,13 @@ func TestHold(t *testing.T) {
 }
 
 // TestHoldWhileProbingIsBounded: with when_open hold, a target whose probes
-// keep failing (each takes 800 ms) and a backlog of 2,000 jobs. While the
-// breaker is open or probing nothing is rescheduled in a loop: the jobs
-// wait (kept fresh) for the probe's outcome or the end of the open timeout,
-// so the jobs stream sees next to no publishes.
+// keep failing (each takes 800 ms) and a backlog of 2,000 jobs, alone in
+// its partition. While the breaker is open or probing nothing is
+// rescheduled in a loop: the jobs wait (kept fresh) for the probe's outcome
+// or the end of the open timeout, and — holding up no other target — the
+// backlog waits in the stream, so the streams see next to no publishes.
+// (With other targets' jobs behind it, the backlog is parked once instead:
+// TestSickTargetDoesNotHoldItsPartition.)
 func TestHoldWhileProbingIsBounded(t *testing.T) {
 	t.Parallel()
 	const n = 2000
@@ -99,16 +101,26 @@ func TestHoldWhileProbingIsBounded(t *testing.T) {
 		msgs[i] = testenv.JobMsg("a", schemas.Job{ID: fmt.Sprintf("probe-%04d", i)})
 	}
 	b.PublishMany(t, msgs)
-	st, err := b.JS.Stream(context.Background(), testenv.JobsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lastSeq := func() uint64 {
-		info, err := st.Info(context.Background())
+	// Publishes: to the jobs stream, and to the scheduling stream (retries,
+	// parks, their markers and their firings).
+	var sts []jetstream.Stream
+	for _, name := range []string{testenv.JobsStream, testenv.Topo.SchedStream()} {
+		st, err := b.JS.Stream(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return info.State.LastSeq
+		sts = append(sts, st)
+	}
+	lastSeq := func() uint64 {
+		var n uint64
+		for _, st := range sts {
+			info, err := st.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += info.State.LastSeq
+		}
+		return n
 	}
 	// Wait for the breaker to have opened once (3 failed calls).
 	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
@@ -116,6 +128,7 @@ func TestHoldWhileProbingIsBounded(t *testing.T) {
 	})
 	const retriesKey = `dispatcher_retries_total{error_class="http_5xx",target="a"}`
 	const heldKey = `dispatcher_parked_total{reason="hold",target="a"}`
+	const busyKey = `dispatcher_parked_total{reason="busy",target="a"}`
 	m0 := scrape(t, svc.HTTPAddr())
 	start, seq0, calls0 := time.Now(), lastSeq(), sink.Count()
 	const window = 8 * time.Second
@@ -123,9 +136,9 @@ func TestHoldWhileProbingIsBounded(t *testing.T) {
 	m1 := scrape(t, svc.HTTPAddr())
 	published := lastSeq() - seq0
 	calls := sink.Count() - calls0
-	retries, held := m1[retriesKey]-m0[retriesKey], m1[heldKey]-m0[heldKey]
-	t.Logf("in %s of hold with %d jobs waiting: %d publishes to the jobs stream (%.1f/s: %v retries, each a schedule, its marker and its firing), %v jobs parked, %d probe calls",
-		time.Since(start).Round(time.Millisecond), n, published, float64(published)/window.Seconds(), retries, held, calls)
+	retries, held, busy := m1[retriesKey]-m0[retriesKey], m1[heldKey]-m0[heldKey], m1[busyKey]-m0[busyKey]
+	t.Logf("in %s of hold with %d jobs waiting: %d publishes to the jobs and scheduling streams (%.1f/s: %v retries, each a schedule, its marker and its firing), %v jobs parked for the hold, %v for a slot, %d probe calls",
+		time.Since(start).Round(time.Millisecond), n, published, float64(published)/window.Seconds(), retries, held, busy, calls)
 	// The open timeout (1s) ends well within AckWait: the held jobs wait in
 	// memory, none is scheduled back; the only publishes are the probes'
 	// own retries.
@@ -135,8 +148,11 @@ func TestHoldWhileProbingIsBounded(t *testing.T) {
 	if limit := float64(calls + 8); retries > limit {
 		t.Errorf("%v retries in the window, want at most the probes and calls in flight (%v)", retries, limit)
 	}
-	if published > uint64(3*retries)+3 {
-		t.Errorf("%d publishes, more than the %v retries account for", published, retries)
+	if published > uint64(3*(retries+busy))+3 {
+		t.Errorf("%d publishes, more than the %v retries and %v parks account for", published, retries, busy)
+	}
+	if busy != 0 {
+		t.Errorf("%v jobs parked for a slot, holding up no other target", busy)
 	}
 	if calls > int(window/time.Second)*2 {
 		t.Errorf("%d calls in %s of hold, want about one probe per open timeout", calls, window)

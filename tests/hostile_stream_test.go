@@ -64,7 +64,7 @@ func (q *hostileQueue) hostile(t *testing.T, m *nats.Msg) error {
 	defer cancel()
 	_, err := q.b.JS.PublishMsg(ctx, m)
 	t.Logf("hostile publish on %s %v: err=%v; jobs stream now holds %d messages", m.Subject, m.Header, err,
-		testenv.CountMsgs(t, q.b.JS, testenv.JobsStream, testenv.Prefix+".jobs.>"))
+		testenv.CountMsgs(t, q.b.JS, testenv.JobsStream, ">"))
 	return err
 }
 
@@ -89,7 +89,7 @@ func (q *hostileQueue) lost(t *testing.T) []string {
 		idle := testenv.CountMsgs(t, q.b.JS, testenv.JobsStream, testenv.JobsSubject("slow")) == 0 &&
 			testenv.CountMsgs(t, q.b.JS, testenv.JobsStream, testenv.Topo.RetryWildcard()) == 0 &&
 			testenv.CountMsgs(t, q.b.JS, testenv.Topo.SchedStream(), testenv.Topo.SchedSubject("slow", ">")) == 0 &&
-			testenv.CountMsgs(t, q.b.JS, testenv.Topo.SchedStream(), testenv.Topo.DueSubject("slow")) == 0 &&
+			testenv.CountMsgs(t, q.b.JS, testenv.Topo.SchedStream(), testenv.Stored(testenv.Topo.DueSubject("slow"))) == 0 &&
 			testenv.ConsumerInfo(t, q.b.JS, "slow").NumAckPending == 0 && q.slow.InFlight() == 0
 		switch {
 		case !idle:
@@ -128,16 +128,16 @@ var deployments = []struct {
 // TestHostileRollup: Nats-Rollup (all: the whole stream; sub: the subject)
 // on a jobs subject purges the jobs waiting there.
 func TestHostileRollup(t *testing.T) {
-	t.Skip("expected to fail until issue 14 (partitioned consumption) moves publishers to a stream without schedules: " +
-		"the jobs stream allows schedules, so the server keeps roll-ups on; fresh and migrated alike, one publish with " +
-		"Nats-Rollup: all or sub on dispatch.jobs.slow leaves 1 message and loses 44 of 60 waiting jobs (the 16 the worker had fetched are still called)")
 	t.Parallel()
 	for _, dep := range deployments {
 		for _, rollup := range []string{"all", "sub"} {
 			t.Run(dep.name+"/"+rollup, func(t *testing.T) {
 				t.Parallel()
+				skipLegacy(t, dep.name)
 				q := newHostileQueue(t, dep.before)
-				_ = q.hostile(t, hostileMsg(testenv.JobsSubject("slow"), "hostile-rollup", "Nats-Rollup", rollup))
+				if err := q.hostile(t, hostileMsg(testenv.JobsSubject("slow"), "hostile-rollup", "Nats-Rollup", rollup)); err == nil {
+					t.Errorf("the jobs stream accepted a publish with Nats-Rollup: %s", rollup)
+				}
 				if lost := q.lost(t); len(lost) > 0 {
 					t.Errorf("Nats-Rollup: %s: %d of %d waiting jobs were neither called nor dead-lettered: %v", rollup, len(lost), len(q.ids), lost)
 				}
@@ -149,16 +149,16 @@ func TestHostileRollup(t *testing.T) {
 // TestHostileSchedule: a Nats-Schedule header on a jobs subject makes the
 // server add Nats-Rollup: sub, which purges the subject's waiting jobs.
 func TestHostileSchedule(t *testing.T) {
-	t.Skip("expected to fail until issue 14 (partitioned consumption) moves publishers to a stream without schedules: " +
-		"fresh and migrated alike, one publish with Nats-Schedule (server-added Nats-Rollup: sub) on dispatch.jobs.slow " +
-		"loses 44 of 60 waiting jobs (the 16 the worker had fetched are still called)")
 	t.Parallel()
 	for _, dep := range deployments {
 		t.Run(dep.name, func(t *testing.T) {
 			t.Parallel()
+			skipLegacy(t, dep.name)
 			q := newHostileQueue(t, dep.before)
-			_ = q.hostile(t, hostileMsg(testenv.JobsSubject("slow"), "hostile-schedule",
-				"Nats-Schedule", "@at 2099-01-01T00:00:00Z", "Nats-Schedule-Target", testenv.JobsSubject("other")))
+			if err := q.hostile(t, hostileMsg(testenv.JobsSubject("slow"), "hostile-schedule",
+				"Nats-Schedule", "@at 2099-01-01T00:00:00Z", "Nats-Schedule-Target", testenv.JobsSubject("other"))); err == nil {
+				t.Error("the jobs stream accepted a publish with Nats-Schedule")
+			}
 			if lost := q.lost(t); len(lost) > 0 {
 				t.Errorf("Nats-Schedule: %d of %d waiting jobs were neither called nor dead-lettered: %v", len(lost), len(q.ids), lost)
 			}
@@ -177,6 +177,7 @@ func TestHostileSchedulePurge(t *testing.T) {
 	for _, dep := range deployments {
 		t.Run(dep.name+"/jobs subject", func(t *testing.T) {
 			t.Parallel()
+			skipLegacy(t, dep.name)
 			q := newHostileQueue(t, dep.before)
 			err := q.hostile(t, hostileMsg(testenv.JobsSubject("other"), "hostile-purge",
 				"Nats-Schedule-Next", "purge", "Nats-Scheduler", testenv.JobsSubject("slow")))
@@ -189,9 +190,8 @@ func TestHostileSchedulePurge(t *testing.T) {
 		})
 	}
 	t.Run("migrated/legacy retry copy", func(t *testing.T) {
-		t.Skip("expected to fail until issue 14 (partitioned consumption) moves publishers to a stream without schedules: " +
-			"Nats-Schedule-Next: purge naming dispatch.retry.slow.<seq> deletes that retry copy; its job is never called nor dead-lettered")
 		t.Parallel()
+		skipLegacy(t, "migrated")
 		legacy := testenv.Topo.RetrySubject("slow", "7")
 		q := newHostileQueue(t, func(t *testing.T, b *testenv.Broker) {
 			// A retry copy as a version before the scheduling stream left it.
@@ -207,6 +207,20 @@ func TestHostileSchedulePurge(t *testing.T) {
 			t.Errorf("Nats-Schedule-Next: purge of %s: %d of %d jobs were neither called nor dead-lettered: %v", legacy, len(lost), len(q.ids), lost)
 		}
 	})
+}
+
+// skipLegacy skips the attacks on a jobs stream created by a version before
+// partitions: it allows schedules, so the server keeps rollups on, and
+// JetStream cannot turn that off on an existing stream; 'dispatcher streams
+// migrate-jobs' recreates it (its test shows the attack refused after).
+// Measured on such a stream: one publish with Nats-Rollup (all or sub) or
+// Nats-Schedule on dispatch.jobs.slow loses the jobs waiting there (44 of
+// 60, the 16 the worker had fetched are still called); Nats-Schedule-Next:
+// purge naming a retry copy dispatch.retry.slow.<seq> deletes it.
+func skipLegacy(t *testing.T, deployment string) {
+	if deployment == "migrated" {
+		t.Skip("a jobs stream created before partitions allows schedules and rollups until 'dispatcher streams migrate-jobs' recreates it (contract 1.3)")
+	}
 }
 
 // legacyJobsStream creates the jobs stream as the versions before the

@@ -48,12 +48,18 @@ func TestMetricsScrape(t *testing.T) {
 		"retry": testenv.M{"max_attempts": 3, "initial_interval": "50ms"},
 	})})))
 
-	// Before any job: the target's breaker and consumer series exist.
+	// Before any job: the partitions' consumer series exist, and no series
+	// of target a (an idle target costs none).
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		m := scrape(t, svc.HTTPAddr())
-		_, ok := m[`dispatcher_consumer_pending{target="a"}`]
-		return ok, "no dispatcher_consumer_pending for target a"
+		_, ok := m[`dispatcher_partition_waiting_pulls{kind="jobs",partition="0"}`]
+		return ok, "no dispatcher_partition_waiting_pulls of partition 0"
 	})
+	for s := range scrape(t, svc.HTTPAddr()) {
+		if strings.Contains(s, `target="a"`) {
+			t.Errorf("series %s of target a before its first job", s)
+		}
+	}
 
 	var msgs []testenv.Msg
 	for i := range 10 {
@@ -83,18 +89,27 @@ func TestMetricsScrape(t *testing.T) {
 		`dispatcher_attempt_duration_seconds_count{status_class="2xx",target="a"}`:            12,
 		`dispatcher_retries_total{error_class="http_5xx",target="a"}`:                         2,
 		`dispatcher_in_flight{target="a"}`:                                                    0,
+		`dispatcher_limit_concurrency{target="a"}`:                                            8,
 		`dispatcher_breaker_state{endpoint="` + ep + `",target="a"}`:                          0,
 		`dispatcher_fallbacks_total{target="a"}`:                                              0,
 		`dispatcher_config_reloads_total{result="ok"}`:                                        0,
 		`dispatcher_config_reloads_total{result="error"}`:                                     0,
 		`dispatcher_attempt_duration_seconds_bucket{status_class="2xx",target="a",le="+Inf"}`: 12,
 	}
-	// The backlog gauges follow JetStream within a poll interval.
+	// The backlog gauges follow JetStream within a poll interval: a's are
+	// gone with its backlog, its partition's consumers hold nothing.
+	part := strconv.Itoa(schemas.Partition("a", testenv.Partitions))
 	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
 		m := scrape(t, svc.HTTPAddr())
-		for _, s := range []string{`dispatcher_consumer_pending{target="a"}`, `dispatcher_consumer_ack_pending{target="a"}`} {
-			if v, ok := m[s]; !ok || v != 0 {
-				return false, fmt.Sprintf("%s = %v (present %v), want 0", s, v, ok)
+		if v, ok := m[`dispatcher_target_pending{target="a"}`]; ok {
+			return false, fmt.Sprintf("dispatcher_target_pending of a = %v, want no series", v)
+		}
+		for _, kind := range []string{"jobs", "due"} {
+			for _, g := range []string{"pending", "ack_pending"} {
+				s := fmt.Sprintf(`dispatcher_partition_%s{kind=%q,partition=%q}`, g, kind, part)
+				if v, ok := m[s]; !ok || v != 0 {
+					return false, fmt.Sprintf("%s = %v (present %v), want 0", s, v, ok)
+				}
 			}
 		}
 		return true, ""

@@ -92,10 +92,10 @@ func TestProcessDemo(t *testing.T) {
 	if !ok {
 		t.Fatalf("no lag view after the replay:\n%s", rest)
 	}
-	// TARGET PENDING IN-FLIGHT RETRYING REDELIVERED DEAD FALLBACK ...
+	// TARGET HEALTH PARTITION PENDING IN-FLIGHT BUFFERED RETRYING DEAD FALLBACK OLDEST ETA CAUSE
 	for _, w := range []struct{ target, dead, fallback string }{{"legacy", "0", "1"}, {"shop", "2", "0"}, {"nowhere", "1", "0"}} {
 		c := row(last, w.target)
-		if len(c) < 7 || c[1] != "0" || c[5] != w.dead || c[6] != w.fallback {
+		if len(c) < 9 || c[3] != "0" || c[7] != w.dead || c[8] != w.fallback {
 			t.Errorf("last lag view, %s: row %q, want 0 pending, %s dead, %s fallback", w.target, c, w.dead, w.fallback)
 		}
 	}

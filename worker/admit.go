@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/jetdispatch/dispatcher/schemas"
@@ -20,14 +19,17 @@ const maxDeliveries = 20
 // now? In order: an outcome an earlier delivery of the same message
 // already decided (its settle marker: that outcome is redone, whatever
 // else is true now), size, decoding and the schema, the subject's target,
-// the trace, then not_after, the delivery count, the retry budget and the
-// rate limit. It returns false when it disposed of the delivery itself (a
-// dead letter, an ack, a postponement, a hand-back).
-func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
-	j := &job{m: m, start: w.o.now()}
-	meta, err := m.Metadata()
-	if err != nil {
-		w.o.log.Error("message without JetStream metadata", zap.Error(err))
+// the trace, then a pause of the target (parked: no check after it may
+// drop or count the job while paused), not_after, the delivery count, the
+// retry budget and the rate limit. It returns false when it disposed of
+// the delivery itself (a dead letter, an ack, a park, a postponement, a
+// hand-back).
+func (w *Worker) admit(d *delivery) (*job, bool) {
+	m := d.m
+	j := &job{m: m, d: d, start: w.o.now()}
+	meta := d.meta
+	if meta == nil {
+		w.o.log.Error("message without JetStream metadata", zap.String("subject", m.Subject()))
 		w.term(m)
 		return nil, false
 	}
@@ -77,11 +79,14 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 		w.redo(j, settled)
 		return nil, false
 	}
+	if w.pausedPark(j) {
+		return nil, false
+	}
 	if jb.NotAfter != nil && w.o.now().After(*jb.NotAfter) {
 		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
 	}
-	if meta.NumDelivered > maxDeliveries {
+	if limit := w.deliveryLimit(); meta.NumDelivered > uint64(limit) {
 		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
 		return nil, false
 	}
@@ -89,8 +94,12 @@ func (w *Worker) admit(m jetstream.Msg) (*job, bool) {
 }
 
 // mayCall is the end of admit, passed again by a job resumed after a retry
-// made in place: the retry budget, then the rate limit (waited for).
+// made in place: a pause of the target, the retry budget, then the rate
+// limit (waited for), and a pause that began meanwhile.
 func (w *Worker) mayCall(j *job) bool {
+	if w.pausedPark(j) {
+		return false
+	}
 	if j.state.attempts > 0 {
 		if ok, next := w.budget.allowRetry(w.o.now()); !ok {
 			// Spread the postponed retries over the next bucket.
@@ -98,7 +107,7 @@ func (w *Worker) mayCall(j *job) bool {
 			return false
 		}
 	}
-	return w.waitRate(j)
+	return w.waitRate(j) && !w.pausedPark(j)
 }
 
 func lastStatus(s retryState) int {
@@ -113,4 +122,14 @@ func lastClass(s retryState) string {
 		return s.history[n-1].ErrorClass
 	}
 	return schemas.ClassTimeoutTotal
+}
+
+// deliveryLimit is how often a job may be delivered without an outcome:
+// maxDeliveries, times the deliveries that went to instances not serving
+// its target for each one that came here (WithDeliverySpread).
+func (w *Worker) deliveryLimit() int {
+	if w.o.spread == nil {
+		return maxDeliveries
+	}
+	return maxDeliveries * max(1, w.o.spread(w.t.Name))
 }

@@ -24,31 +24,6 @@ import (
 // then the Control hook on each resolved address) runs on names they control.
 var dialResolver *net.Resolver
 
-// newClient builds the target's own HTTP client: one keep-alive pool sized to
-// the target's concurrency, split timeouts, the SSRF guard of policy in the
-// dialer and no redirects. No proxy is used: a proxy would dial on our behalf
-// and bypass the guard.
-func newClient(t Target, policy NetPolicy) *http.Client {
-	dialer := &net.Dialer{Timeout: t.Timeouts.Connect, KeepAlive: 30 * time.Second, Resolver: dialResolver, Control: policy.control}
-	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   t.Timeouts.TLS,
-		ResponseHeaderTimeout: t.Timeouts.ResponseHeader,
-		MaxIdleConns:          t.Concurrency * len(t.Endpoints),
-		MaxIdleConnsPerHost:   t.Concurrency,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{
-		Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
-
 // callResult is what one attempt produced.
 type callResult struct {
 	status     int

@@ -11,6 +11,7 @@ import (
 // job is one delivery being handled, from admit to settle.
 type job struct {
 	m     jetstream.Msg
+	d     *delivery // m as its intake holds it
 	meta  *jetstream.MsgMetadata
 	key   string // stream and sequence of this delivery (schemas.DeliveryKey), the key of its outcome
 	job   *schemas.Job
@@ -27,26 +28,29 @@ type job struct {
 // result means: decide, then its effects). Each stage that disposes of the
 // delivery itself (a dead letter at admit, a fallback at attempt) ends it.
 // A job resumed after a retry made in place (resume not nil) skips what
-// admit found out already and passes its checks of the moment again.
-func (w *Worker) handle(m jetstream.Msg, resume *job) {
+// admit found out already and passes its checks of the moment again. It
+// reports whether the delivery was kept for later (a retry made in place);
+// otherwise the delivery has ended.
+func (w *Worker) handle(d *delivery, resume *job) (kept bool) {
 	j, ok := resume, true
 	if j == nil {
-		j, ok = w.admit(m)
+		j, ok = w.admit(d)
 	} else {
 		ok = w.mayCall(j)
 	}
 	if !ok {
-		return
+		return false
 	}
 	res, ok := w.attempt(j)
 	if !ok {
-		return
+		return false
 	}
-	w.settle(j, res)
+	return w.settle(j, res)
 }
 
-// settle decides what the attempt's result means and carries it out.
-func (w *Worker) settle(j *job, res *callResult) {
+// settle decides what the attempt's result means and carries it out. It
+// reports whether the delivery was kept (a retry made in place).
+func (w *Worker) settle(j *job, res *callResult) (kept bool) {
 	act := decide(j.state, res, w.settlement(j.job), w.o.now())
 	switch act.kind {
 	case actDeliver:
@@ -55,12 +59,13 @@ func (w *Worker) settle(j *job, res *callResult) {
 		if act.delay <= inPlaceRetry && j.inPlace < maxInPlace && w.lane.delay(j, act.at) {
 			j.inPlace++
 			w.retriedInPlace(j, res, act)
-			return
+			return true
 		}
 		w.retry(j, res, act)
 	case actDeadLetter:
 		w.deadLetter(j, act.reason, act.class, act.errText, act.status)
 	}
+	return false
 }
 
 // settlement is what decide needs to know of the target and the job.

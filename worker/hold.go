@@ -1,12 +1,12 @@
 package worker
 
 import (
-	"context"
 	"time"
 
-	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
+
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 // anyHalfOpen reports whether an endpoint's breaker is half-open (probing).
@@ -22,10 +22,10 @@ func anyHalfOpen(bs []*endpointBreaker) bool {
 // holdJob deals with a job that found every breaker open (when_open:
 // hold). Not an attempt. While a probe is out (a breaker half-open) it
 // waits for the probe's outcome, at most one call's time; while every
-// breaker is open it waits for the end of the open timeout when that comes
-// within half of AckWait, and is scheduled back for then otherwise (the
-// consumer is paused until then, so the jobs behind it wait in the stream).
-// Waiting deliveries are kept fresh; nothing is rescheduled in a loop. It
+// breaker is open it waits for the end of the hold when that comes within
+// laneWait, and is parked until then otherwise: the partition its
+// delivery came from goes on with the other targets' jobs. Waiting
+// deliveries are kept fresh; each job is parked at most once per hold. It
 // reports true when the job should try for an endpoint again now.
 func (w *Worker) holdJob(j *job) bool {
 	now := w.o.now()
@@ -33,17 +33,17 @@ func (w *Worker) holdJob(j *job) bool {
 		return w.await(j, w.t.Timeouts.Total+time.Second, w.breakerWake())
 	}
 	until := w.hold(holdFor(w.breakers, now))
-	if wait := until.Sub(now); wait <= w.ackWait/2 {
+	if wait := until.Sub(now); wait <= laneWait {
 		return w.await(j, wait, w.breakerWake())
 	}
+	j.state.parks++
 	w.scheduleAndAck(j, until, schemas.ParkHold, nil)
 	return false
 }
 
-// hold pauses the target's consumer for d (when_open: hold) unless it is
-// already paused, and returns when the pause ends. JetStream resumes the
-// consumer by itself at that time, when the breaker may probe again; jobs
-// meanwhile wait in the stream and nothing is attempted.
+// hold returns when the hold that began when every breaker opened ends
+// (d from now, for the first job that finds them so): every job held
+// meanwhile is due then, when the breaker may probe again.
 func (w *Worker) hold(d time.Duration) time.Time {
 	now := w.o.now()
 	if u := w.heldUntil.Load(); u > now.UnixNano() {
@@ -51,17 +51,6 @@ func (w *Worker) hold(d time.Duration) time.Time {
 	}
 	until := now.Add(d)
 	w.heldUntil.Store(until.UnixNano())
-	if w.consumer == "" {
-		return until
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := w.js.PauseConsumer(ctx, w.stream, w.consumer, until); err != nil {
-		// Jobs then keep arriving and are scheduled back one by one.
-		w.o.log.Warn("pause consumer", zap.Error(err))
-		return until
-	}
-	w.o.log.Warn("consumer paused: every breaker open, when_open hold",
-		zap.String("consumer", w.consumer), zap.Time("paused_until", until))
+	w.o.log.Warn("every breaker open, when_open hold: jobs parked until the hold ends", zap.Time("held_until", until))
 	return until
 }

@@ -3,24 +3,25 @@ package worker
 import (
 	"container/heap"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// lane is a target's intake: it holds the deliveries its pullers fetched —
-// at most its capacity, so that a fetch asks only for what the lane has
-// room for and no delivery waits anywhere out of its sight — and runs the
-// pipeline on them in at most limit slots. A slot runs one delivery after
-// another and ends when nothing waits (no goroutine while idle). A
-// delivery may also wait for a time (a retry due within a second, made in
-// place: delay) without a slot. Every delivery that waits is kept fresh:
-// keep sends InProgress before its AckWait can run out, so a job waiting
-// for its turn is never delivered a second time.
+// lane is a target's intake inside the partitions: the deliveries of the
+// target the partitions' intakes (intake.go) handed it, run through the
+// pipeline in at most limit slots, the rest waiting in a short FIFO. A slot
+// runs one delivery after another and ends when nothing waits (no goroutine
+// while idle). A delivery may also wait for a time (a retry due within a
+// second, made in place: delay) without a slot.
+//
+// A lane never holds up a partition: it takes a delivery only when its turn
+// comes soon (laneWait, by the lane's recent pace); otherwise the intake
+// waits a moment for a lane that is merely full and fast, or parks the
+// delivery as a scheduled copy due when a slot is expected (park.go).
+// Whatever waits is kept fresh by the intake that fetched it.
 type lane struct {
-	run     func(jetstream.Msg, *job) // the pipeline; the job when resumed
-	ackWait time.Duration
-	now     func() time.Time
+	run func(*delivery, *job) bool // the pipeline; true when it kept the delivery (delay)
+	now func() time.Time
 
 	mu      sync.Mutex
 	queue   []held      // FIFO, waiting for a slot
@@ -30,19 +31,50 @@ type lane struct {
 	limit   int         // slots: Concurrency, or this instance's fleet quota of it
 	closed  bool
 	idle    sync.Cond     // signalled when running drops to 0
-	roomy   chan struct{} // closed and replaced when a delivery leaves the lane
+	roomy   chan struct{} // closed and replaced when a slot frees, if wanted
+	wanted  bool
+
+	// pace: how long a slot's run takes (an EWMA), and when one last ended
+	runEWMA  time.Duration
+	lastDone time.Time
+	// runMax is the longest a run may take (the target's total timeout):
+	// the pace parks are spread by before one was measured (park.go).
+	runMax time.Duration
+	// horizon is when the last delivery parked for a slot is due: the next
+	// one is due a slot's time later (park.go).
+	horizon time.Time
+
+	// paused is the target's pause; ramp, when above 0, the slots run while
+	// ramping up after one, doubled every rampStep (pause.go). onResume is
+	// called when a pause ends by itself (at its end).
+	paused     pauseState
+	pauseOn    atomic.Bool // paused.on, read without the lock
+	pauseTimer *time.Timer
+	ramp       int
+	rampStep   time.Duration
+	rampTimer  *time.Timer
+	onResume   func()
 }
 
 // held is a delivery waiting in a lane.
 type held struct {
-	m     jetstream.Msg
-	j     *job      // the job in hand, when it waits to be resumed (delay)
-	at    time.Time // when a delayed delivery is due
-	fresh time.Time // when its AckWait last (re)started
+	d  *delivery
+	j  *job      // the job in hand, when it waits to be resumed (delay)
+	at time.Time // when a delayed delivery is due
 }
 
-func newLane(limit int, ackWait time.Duration, now func() time.Time, run func(jetstream.Msg, *job)) *lane {
-	l := &lane{run: run, ackWait: ackWait, now: now, limit: limit, roomy: make(chan struct{})}
+// laneWait is the longest a delivery waits in a lane for a slot: longer
+// than that, it would hold its partition's budget for a target that is
+// slow or stuck, and is parked instead. intakeWait is the longest an
+// intake waits for a full lane to have room (a busy, fast target): the
+// partition's other targets wait meanwhile.
+const (
+	laneWait   = 2 * time.Second
+	intakeWait = 50 * time.Millisecond
+)
+
+func newLane(limit int, runMax time.Duration, now func() time.Time, run func(*delivery, *job) bool) *lane {
+	l := &lane{run: run, now: now, limit: limit, runMax: runMax, roomy: make(chan struct{}), lastDone: now(), rampStep: rampStep}
 	l.idle.L = &l.mu
 	return l
 }
@@ -53,32 +85,61 @@ func newLane(limit int, ackWait time.Duration, now func() time.Time, run func(je
 // 1.07x the naive consumer's jobs/s with 5% less CPU per job.
 func capacity(limit int) int { return max(4*limit, 16) }
 
-// room returns how many deliveries the lane can take now, and a channel
-// closed when that may have grown. With several pullers the lane may take
-// up to one fetch more per puller. Deliveries delayed in place do not
-// count: they wait for their time, not for a slot, and are few (retries
-// due within a second).
-func (l *lane) room() (int, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return capacity(l.limit) - l.running - len(l.queue), l.roomy
-}
+// verdict is what a lane says to a delivery offered.
+type verdict int
 
-// offer takes a delivery in. It returns false when the lane is closed (the
-// caller hands the delivery back).
-func (l *lane) offer(m jetstream.Msg) bool {
+const (
+	taken  verdict = iota // running or waiting in the lane
+	full                  // full, but a slot is expected within intakeWait: wait on the channel returned, then offer again
+	park                  // its turn is too far: park it (park.go), or, when it holds up no other target, wait on the channel returned
+	paused                // the target is paused: park it until the pause ends (pause.go), whoever else waits
+	closed                // the lane is closed: hand the delivery back
+)
+
+// offer offers d to the lane. A redelivered message (force) is taken
+// whatever the lane's state, paused included: admit must first look for an
+// outcome an earlier delivery decided (settle.go), and redeliveries are
+// few.
+func (l *lane) offer(d *delivery, force bool) (verdict, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return false
+		return closed, nil
 	}
-	l.startLocked(held{m: m, fresh: l.now()})
-	return true
+	if !force && l.paused.on && l.pausedLocked(l.now()) {
+		return paused, nil
+	}
+	if l.running < l.slots() {
+		l.startLocked(held{d: d})
+		return taken, nil
+	}
+	n := len(l.queue)
+	if force || (n+l.running < capacity(l.slots()) && l.waitLocked(n) <= laneWait) {
+		l.queue = append(l.queue, held{d: d})
+		return taken, nil
+	}
+	l.wanted = true
+	if l.waitLocked(0) <= intakeWait {
+		return full, l.roomy
+	}
+	return park, l.roomy
+}
+
+// waitLocked estimates how long the delivery at queue position n would
+// wait for a slot: n+1 slot turns spread over limit slots, a turn taking
+// the recent pace — or, when every slot is busy and none has ended for
+// longer than that, at least that long (a target that stopped answering).
+func (l *lane) waitLocked(n int) time.Duration {
+	turn := l.runEWMA
+	if l.running >= l.slots() {
+		turn = max(turn, l.now().Sub(l.lastDone))
+	}
+	return time.Duration(n+1) * turn / time.Duration(max(l.slots(), 1))
 }
 
 // startLocked runs h in a free slot, or queues it.
 func (l *lane) startLocked(h held) {
-	if l.running < l.limit {
+	if l.running < l.slots() {
 		l.running++
 		go l.slot(h)
 		return
@@ -95,7 +156,7 @@ func (l *lane) delay(j *job, at time.Time) bool {
 	if l.closed {
 		return false
 	}
-	heap.Push(&l.later, held{m: j.m, j: j, at: at, fresh: l.now()})
+	heap.Push(&l.later, held{d: j.d, j: j, at: at})
 	l.armLocked()
 	return true
 }
@@ -128,28 +189,55 @@ func (l *lane) due() {
 }
 
 // slot runs the pipeline on h, then on whatever waits, while the lane's
-// limit allows this slot.
+// limit allows this slot. A delivery the pipeline did not keep (delay) has
+// ended: its intake's budget gets it back.
 func (l *lane) slot(h held) {
 	for {
-		if l.now().Sub(h.fresh) > l.ackWait/3 {
-			inProgress(h.m)
+		start := l.now()
+		if !l.run(h.d, h.j) {
+			h.d.done()
 		}
-		l.run(h.m, h.j)
 		l.mu.Lock()
-		close(l.roomy)
-		l.roomy = make(chan struct{})
-		if len(l.queue) == 0 || l.running > l.limit || l.closed {
+		l.paced(start)
+		if len(l.queue) == 0 || l.running > l.slots() || l.closed {
 			l.running--
 			if l.running == 0 {
 				l.idle.Broadcast()
 			}
+			l.signalLocked()
 			l.mu.Unlock()
 			return
 		}
 		h = l.queue[0]
 		l.queue[0] = held{}
 		l.queue = l.queue[1:]
+		l.signalLocked()
 		l.mu.Unlock()
+	}
+}
+
+// paced takes a slot's run that began at start into the lane's pace. A
+// run while the lane is paused parked its delivery: it says nothing of the
+// target's pace, only that the slot is not stuck.
+func (l *lane) paced(start time.Time) {
+	now := l.now()
+	took := now.Sub(start)
+	switch {
+	case l.paused.on:
+	case l.runEWMA == 0:
+		l.runEWMA = took
+	default:
+		l.runEWMA += (took - l.runEWMA) / 8
+	}
+	l.lastDone = now
+}
+
+// signalLocked wakes an intake waiting for the lane to have room.
+func (l *lane) signalLocked() {
+	if l.wanted {
+		close(l.roomy)
+		l.roomy = make(chan struct{})
+		l.wanted = false
 	}
 }
 
@@ -159,51 +247,38 @@ func (l *lane) setLimit(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.limit = n
-	for l.running < l.limit && len(l.queue) > 0 {
+	l.fillLocked()
+}
+
+// fillLocked starts waiting deliveries in the slots free.
+func (l *lane) fillLocked() {
+	for l.running < l.slots() && len(l.queue) > 0 {
 		h := l.queue[0]
 		l.queue[0] = held{}
 		l.queue = l.queue[1:]
 		l.startLocked(h)
 	}
-	close(l.roomy)
-	l.roomy = make(chan struct{})
-}
-
-// keep restarts the AckWait of every waiting delivery that has waited a
-// third of it: called periodically (keepEvery).
-func (l *lane) keep() {
-	now := l.now()
-	var due []jetstream.Msg
-	l.mu.Lock()
-	for _, hs := range [][]held{l.queue, l.later} {
-		for i := range hs {
-			if now.Sub(hs[i].fresh) >= l.ackWait/3 {
-				hs[i].fresh = now
-				due = append(due, hs[i].m)
-			}
-		}
-	}
-	l.mu.Unlock()
-	for _, m := range due {
-		inProgress(m)
-	}
+	l.signalLocked()
 }
 
 // close stops taking deliveries and returns those that wait for a slot and
 // those delayed (with their job and time); busy slots finish the delivery
 // they hold.
-func (l *lane) close() (waiting []jetstream.Msg, delayed []held) {
+func (l *lane) close() (waiting []*delivery, delayed []held) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	if l.timer != nil {
-		l.timer.Stop()
+	for _, t := range []*time.Timer{l.timer, l.pauseTimer, l.rampTimer} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	for _, h := range l.queue {
-		waiting = append(waiting, h.m)
+		waiting = append(waiting, h.d)
 	}
 	delayed = l.later
 	l.queue, l.later = nil, nil
+	l.signalLocked()
 	return waiting, delayed
 }
 
@@ -231,16 +306,6 @@ func (l *lane) stats() (running, waiting int) {
 	return l.running, len(l.queue) + len(l.later)
 }
 
-// keepEvery is how often waiting deliveries are looked at: a sixth of
-// AckWait, so each is refreshed between a third and a half of it.
-func keepEvery(ackWait time.Duration) time.Duration {
-	return max(ackWait/6, 100*time.Millisecond)
-}
-
-// inProgress restarts a delivery's AckWait; a failure changes nothing (the
-// worst case is a redelivery, which admit recognises).
-func inProgress(m jetstream.Msg) { _ = m.InProgress() }
-
 // laterHeap orders delayed deliveries by when they are due.
 type laterHeap []held
 
@@ -255,3 +320,8 @@ func (h *laterHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// LaneCapacity is how many deliveries the lane of a target of concurrency
+// limit holds at most, running and waiting: what its partition's intake
+// budgets for it.
+func LaneCapacity(limit int) int { return capacity(limit) }

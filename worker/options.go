@@ -30,6 +30,9 @@ type options struct {
 	now         func() time.Time
 	share       BreakerShare // nil: transitions stay here
 	stateKeys   StateKeys    // none: no retry state is trusted (statemac.go)
+	// spread is how many deliveries of a job one delivery to this
+	// instance stands for (WithDeliverySpread); nil: one.
+	spread func(target string) int
 }
 
 // defaultOptions is the wiring of a Worker built without options.
@@ -110,6 +113,20 @@ func WithClock(now func() time.Time) Option {
 			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
 		}
 		o.now = now
+		return nil
+	}
+}
+
+// WithDeliverySpread tells the worker that a job of target may have been
+// delivered to instances that do not serve it (a rolling deploy: they hand
+// it back) about spread(target) times for each delivery that reached one
+// that does: the bound on deliveries without an outcome grows by as much.
+func WithDeliverySpread(spread func(target string) int) Option {
+	return func(o *options) error {
+		if spread == nil {
+			return fmt.Errorf("%w: nil delivery spread", ErrInvalidOption)
+		}
+		o.spread = spread
 		return nil
 	}
 }

@@ -56,3 +56,10 @@ func burstOf(rl *RateLimit) int {
 	}
 	return max(1, int(rl.PerSecond+0.999))
 }
+
+// Held returns how many deliveries the worker's lane holds: running,
+// waiting for a slot, and waiting for a retry made in place.
+func (w *Worker) Held() int {
+	running, waiting := w.lane.stats()
+	return running + waiting
+}

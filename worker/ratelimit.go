@@ -20,6 +20,9 @@ func (w *Worker) waitRate(j *job) bool {
 		return true
 	}
 	r := w.limiter.Reserve()
+	if r.Delay() > 0 {
+		w.counts.rateWaits.Add(1)
+	}
 	if !w.await(j, r.Delay(), nil) {
 		r.Cancel()
 		return false

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jetdispatch/dispatcher/schemas"
 )
@@ -91,7 +92,7 @@ func newRawRedactor(secret map[string]bool, values []string) *rawRedactor {
 		names = append(names, regexp.QuoteMeta(n))
 	}
 	sort.Strings(names)
-	r := &rawRedactor{pairs: regexp.MustCompile(`(?i)("(?:` + strings.Join(names, "|") + `)"\s*:\s*")((?:[^"\\]|\\.)*)("?)`)}
+	r := &rawRedactor{pairs: pairsFor(strings.Join(names, "|"))}
 	for _, v := range values {
 		if len(v) >= 4 {
 			r.values = append(r.values, []byte(v))
@@ -135,3 +136,18 @@ func (r *Redactor) Object(raw []byte) json.RawMessage { return redactObject(raw,
 
 // Raw masks secret "Name": "value" pairs in bytes that are not a JSON object.
 func (r *Redactor) Raw(raw []byte) []byte { return r.raw.redact(raw) }
+
+// pairsCache holds the compiled pattern of each set of secret names (as
+// joined by newRawRedactor): targets with the same header names share one,
+// so that a worker costs no compiled regexp of its own (about 8 kB each).
+var pairsCache sync.Map // string → *regexp.Regexp
+
+// pairsFor returns the pattern matching "name": "value" pairs of names
+// (alternatives, quoted).
+func pairsFor(names string) *regexp.Regexp {
+	if re, ok := pairsCache.Load(names); ok {
+		return re.(*regexp.Regexp)
+	}
+	re, _ := pairsCache.LoadOrStore(names, regexp.MustCompile(`(?i)("(?:`+names+`)"\s*:\s*")((?:[^"\\]|\\.)*)("?)`))
+	return re.(*regexp.Regexp)
+}

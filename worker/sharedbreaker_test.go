@@ -8,8 +8,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
@@ -129,7 +127,7 @@ func TestSetFleetSizeSplitsLimits(t *testing.T) {
 		tg := Target{Name: "a", Endpoints: []string{"http://x"}, Concurrency: 10, LimitScope: scope,
 			RateLimit: &RateLimit{PerSecond: 90, Burst: 9}}.withDefaults()
 		w := &Worker{t: tg, o: options{log: zap.NewNop()}, limiter: rate.NewLimiter(rateLimit(90), 9)}
-		w.lane = newLane(10, time.Minute, time.Now, func(jetstream.Msg, *job) {})
+		w.lane = newLane(10, time.Second, time.Now, func(*delivery, *job) bool { return false })
 		return w
 	}
 	w := mk(LimitScopeFleet)

@@ -173,7 +173,7 @@ func callOnce(t *testing.T, name, endpoint string, allowPrivate bool) *callResul
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.client.CloseIdleConnections)
+	t.Cleanup(w.releaseClient)
 	return w.do(context.Background(), endpoint, &schemas.Job{ID: "dns-" + name, Target: name}, 1, "", 5*time.Second)
 }
 

@@ -138,7 +138,7 @@ func TestSSRFAllowNetworksAtDial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(w.client.CloseIdleConnections)
+		t.Cleanup(w.releaseClient)
 		return w.do(context.Background(), endpoint, &schemas.Job{ID: "allow-" + name, Target: name}, 1, "", 5*time.Second)
 	}
 

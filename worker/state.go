@@ -21,6 +21,7 @@ type retryState struct {
 	first    time.Time
 	history  []schemas.Attempt
 	traceID  string
+	parks    int // times parked (schemas.ParkReasons)
 }
 
 func readState(h nats.Header) retryState {
@@ -40,6 +41,11 @@ func readState(h nats.Header) retryState {
 	}
 	if v := h.Get(schemas.HeaderHistory); v != "" {
 		_ = json.Unmarshal([]byte(v), &s.history) // a damaged history is only a loss of detail
+	}
+	if v := h.Get(schemas.HeaderParks); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			s.parks = n
+		}
 	}
 	if v := h.Get(schemas.HeaderTraceID); schemas.ValidTraceID(v) { // a publisher's header is not trusted
 		s.traceID = v
@@ -69,6 +75,9 @@ func (s *retryState) write(h nats.Header) {
 	}
 	if s.traceID != "" {
 		h.Set(schemas.HeaderTraceID, s.traceID)
+	}
+	if s.parks > 0 {
+		h.Set(schemas.HeaderParks, strconv.Itoa(s.parks))
 	}
 }
 

@@ -61,6 +61,11 @@ func stateMAC(key []byte, h nats.Header, data []byte) []byte {
 		v := h.Get(name)
 		fmt.Fprintf(m, "%s:%d:%s\n", name, len(v), v)
 	}
+	if v := h.Get(schemas.HeaderParks); v != "" {
+		// Covered when present, so that copies signed before the header
+		// existed keep their MAC.
+		fmt.Fprintf(m, "%s:%d:%s\n", schemas.HeaderParks, len(v), v)
+	}
 	m.Write(sum[:])
 	return m.Sum(nil)
 }
@@ -80,7 +85,7 @@ func (w *Worker) signState(h nats.Header, from string, data []byte) {
 // its trace id only if valid) otherwise.
 func (w *Worker) trustedState(h nats.Header, data []byte) (retryState, bool) {
 	if h.Get(schemas.HeaderAttempts) == "" && h.Get(schemas.HeaderFirstAttemptAt) == "" &&
-		h.Get(schemas.HeaderHistory) == "" && h.Get(schemas.HeaderTraceID) == "" {
+		h.Get(schemas.HeaderHistory) == "" && h.Get(schemas.HeaderTraceID) == "" && h.Get(schemas.HeaderParks) == "" {
 		return retryState{}, true // nothing claimed
 	}
 	if w.signed(h, data) {

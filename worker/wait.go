@@ -5,25 +5,20 @@ import (
 )
 
 // await keeps the delivery of j waiting for at most d, or until wake is
-// closed (nil: no wake), restarting its AckWait every third of it. It
-// reports false when the worker stopped meanwhile: the delivery was handed
-// back.
+// closed (nil: no wake); its intake keeps it fresh meanwhile. It reports
+// false when the worker stopped meanwhile: the delivery was handed back.
 func (w *Worker) await(j *job, d time.Duration, wake <-chan struct{}) bool {
 	if d <= 0 {
 		return true
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	tick := time.NewTicker(max(w.ackWait/3, time.Second))
-	defer tick.Stop()
 	for {
 		select {
 		case <-t.C:
 			return true
 		case <-wake:
 			return true
-		case <-tick.C:
-			inProgress(j.m)
 		case <-w.stopping:
 			w.handBack(j.m)
 			return false

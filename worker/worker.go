@@ -18,20 +18,23 @@ import (
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// Worker runs one target: a pool of Concurrency goroutines fed by the
-// target's durable pull consumer, each running the pipeline of handle.go.
+// Worker runs one target: its lane (lane.go), fed by the partitions'
+// intakes (intake.go), runs the pipeline of handle.go on each delivery in
+// at most Concurrency slots.
 type Worker struct {
-	t        Target
-	sec      Security
-	js       jetstream.JetStream
-	nc       *nats.Conn
-	rec      Recorder
-	o        options
-	client   *http.Client
-	breakers []*endpointBreaker
-	secret   map[string]bool
-	dueSubj  string // where the target's scheduled copies fire
-	ackWait  time.Duration
+	t      Target
+	sec    Security
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	rec    Recorder
+	o      options
+	client *http.Client
+	// releaseClient gives back the shared transport (transports.go).
+	releaseClient func()
+	breakers      []*endpointBreaker
+	secret        map[string]bool
+	dueSubj       string // where the target's scheduled copies fire
+	ackWait       time.Duration
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
 	// guard refuses before DNS.
 	hostBlocked map[string]error
@@ -50,25 +53,20 @@ type Worker struct {
 
 	// lastEndpoint is the index of the endpoint the last call went to.
 	lastEndpoint atomic.Int32
-	// heldUntil is when the consumer's pause ends (Unix ns; when_open hold).
+	// heldUntil is when the hold ends (Unix ns; when_open hold).
 	heldUntil atomic.Int64
-	// stream and consumer name the consumer Start was given (for a pause).
-	stream, consumer string
+	// counts are what Stats reports (stats.go).
+	counts counters
 	// sched is a handle on the scheduling stream (settle markers).
 	streamsMu sync.Mutex
 	sched     jetstream.Stream
 
 	// lifecycle (pool.go)
-	mu         sync.Mutex
-	started    bool
-	stopping   chan struct{}
-	stopPull   context.CancelFunc
-	pulling    sync.WaitGroup
-	keeperDone chan struct{}
-	hardCtx    context.Context
-	hardStop   context.CancelFunc
-	stopOnce   sync.Once
-	closed     chan struct{}
+	stopping chan struct{}
+	hardCtx  context.Context
+	hardStop context.CancelFunc
+	stopOnce sync.Once
+	closed   chan struct{}
 }
 
 // New builds the worker of target t. It does not start consuming.
@@ -93,11 +91,12 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	sec.MaxJobBytes = clampJobBytes(sec.MaxJobBytes, js.Conn(), o.log)
 	w := &Worker{
 		t: t, sec: sec, js: js, nc: js.Conn(), rec: rec, o: o,
-		client:  newClient(t, NetPolicyOf(t, sec)),
-		secret:  secretSet(t, sec),
-		dueSubj: o.topo.DueSubject(t.Name),
-		closed:  make(chan struct{}),
+		secret:   secretSet(t, sec),
+		dueSubj:  o.topo.DueSubject(t.Name),
+		closed:   make(chan struct{}),
+		stopping: make(chan struct{}),
 	}
+	w.o.obs = countingObserver{Observer: o.obs, c: &w.counts}
 	if t.Signing != nil {
 		s, err := NewSigner(t.Signing.Secrets...)
 		if err != nil {
@@ -105,12 +104,13 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		}
 		w.signer = s
 	}
-	w.ackWait = AckWait(t)
+	w.ackWait = AckWait
 	w.budget = newRetryBudget(t.Retry, t.Timeouts.Total)
 	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
 		w.limiter = rate.NewLimiter(rateLimit(rl.PerSecond), burstOf(rl))
 	}
-	w.lane = newLane(t.Concurrency, w.ackWait, o.now, w.handle)
+	w.lane = newLane(t.Concurrency, t.Timeouts.Total, o.now, w.handle)
+	w.lane.onResume = w.resumed
 	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	wake := make(chan struct{})
@@ -126,6 +126,8 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 			}
 		}
 	}
+	// Last: nothing after it fails, and Stop releases it.
+	w.client, w.releaseClient = acquireClient(t, NetPolicyOf(t, sec))
 	return w, nil
 }
 

@@ -488,7 +488,7 @@ func (d *demoRun) showLag(ctx context.Context) (*dispatcher.Lag, error) {
 			return nil, err
 		}
 		settled := len(lag.Orphans) == 0 && !slices.ContainsFunc(lag.Targets, func(t dispatcher.TargetLag) bool {
-			return t.Pending > 0 || t.InFlight > 0 || t.Retrying > 0
+			return t.Pending > 0 || t.Retrying > 0
 		})
 		if settled || time.Now().After(deadline) {
 			break

@@ -31,6 +31,8 @@ type Config struct {
 	Security worker.Security `key:"security"`
 	// Fleet configures what the instances sharing a NATS account share.
 	Fleet Fleet `key:"fleet"`
+	// Health tunes how each target's health is judged.
+	Health Health `key:"health"`
 	// Targets are the configured targets by name, each with the defaults
 	// merged in and its Name set. There is at least one.
 	Targets map[string]worker.Target `key:"targets"`
@@ -45,6 +47,14 @@ type Fleet struct {
 	// Heartbeat is how often an instance announces itself; an instance
 	// silent for 3 heartbeats no longer counts (default 2s).
 	Heartbeat time.Duration `key:"heartbeat"`
+}
+
+// Health is the health section: how each target's verdict (OK, GROWING,
+// STALLED, ...) is judged (docs/contract.md 1.8).
+type Health struct {
+	// Window is how far back a target's samples are judged (default 2m,
+	// verdict.DefaultWindow): STALLED after a window without an outcome.
+	Window time.Duration `key:"window"`
 }
 
 // NATS is the nats section of the config.
@@ -136,6 +146,12 @@ type Streams struct {
 	DeadLetterMaxAge time.Duration `key:"dead_letter_max_age"`
 	// FallbackMaxAge is the max age of fallback records (default 168h).
 	FallbackMaxAge time.Duration `key:"fallback_max_age"`
+	// AuditMaxAge is the max age of audit records (default 2160h).
+	AuditMaxAge time.Duration `key:"audit_max_age"`
+	// Partitions is how many partitions the jobs are consumed through
+	// (default 8, 1 to 1024): the same on every instance of a fleet; a
+	// change takes a restart (docs/config.md says what happens then).
+	Partitions int `key:"partitions"`
 }
 
 // HTTP configures the service's HTTP listener: the health endpoints,

@@ -4,8 +4,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/audit"
+	"github.com/jetdispatch/dispatcher/dispatcher/verdict"
 	"github.com/jetdispatch/dispatcher/worker"
 )
+
+// MaxPartitions is the largest streams.partitions.
+const MaxPartitions = 1024
 
 // Documented defaults of the service-wide keys.
 const (
@@ -16,10 +21,15 @@ const (
 	DefaultSubjectPrefix    = "dispatch"
 	DefaultDeadLetterMaxAge = 720 * time.Hour
 	DefaultFallbackMaxAge   = 168 * time.Hour
+	DefaultAuditMaxAge      = audit.DefaultMaxAge
+	DefaultPartitions       = 8
 	DefaultHTTPListen       = "127.0.0.1:9090"
 	DefaultShutdownTimeout  = 30 * time.Second
 	DefaultOrphanGrace      = 60 * time.Second
 	DefaultFleetHeartbeat   = 2 * time.Second
+	DefaultHealthWindow     = verdict.DefaultWindow
+	// MinHealthWindow is the shortest health.window: a few backlog polls.
+	MinHealthWindow = time.Second
 )
 
 // defaultConfig returns the config of an empty file, without targets.
@@ -34,11 +44,14 @@ func defaultConfig() Config {
 		Streams: Streams{
 			DeadLetterMaxAge: DefaultDeadLetterMaxAge,
 			FallbackMaxAge:   DefaultFallbackMaxAge,
+			AuditMaxAge:      DefaultAuditMaxAge,
+			Partitions:       DefaultPartitions,
 		},
 		HTTP:            HTTP{Listen: DefaultHTTPListen},
 		ShutdownTimeout: DefaultShutdownTimeout,
 		OrphanGrace:     DefaultOrphanGrace,
 		Fleet:           Fleet{ShareBreakers: true, Heartbeat: DefaultFleetHeartbeat},
+		Health:          Health{Window: DefaultHealthWindow},
 		Security: worker.Security{
 			MaxJobBytes:      worker.DefaultMaxJobBytes,
 			MaxResponseBytes: worker.DefaultMaxResponseBytes,

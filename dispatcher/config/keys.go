@@ -46,6 +46,9 @@ func (d *decoder) config(root *yaml.Node) *decoded {
 				"heartbeat":      d.durationField(&cfg.Fleet.Heartbeat),
 			})
 		},
+		"health": func(p string, v *yaml.Node) {
+			d.fields(p, v, map[string]field{"window": d.durationField(&cfg.Health.Window)})
+		},
 		"defaults": func(_ string, v *yaml.Node) { defaultsNode = v },
 		"targets":  func(_ string, v *yaml.Node) { targetsNode = v },
 	})
@@ -110,6 +113,8 @@ func (d *decoder) streams(path string, n *yaml.Node, out *Streams) {
 	d.fields(path, n, map[string]field{
 		"dead_letter_max_age": d.durationField(&out.DeadLetterMaxAge),
 		"fallback_max_age":    d.durationField(&out.FallbackMaxAge),
+		"audit_max_age":       d.durationField(&out.AuditMaxAge),
+		"partitions":          d.intField(&out.Partitions),
 	})
 }
 

@@ -36,6 +36,10 @@ func validate(dec *decoded, set map[string]bool) []FieldError {
 	v.nats(&cfg.NATS)
 	v.positive("streams.dead_letter_max_age", cfg.Streams.DeadLetterMaxAge)
 	v.positive("streams.fallback_max_age", cfg.Streams.FallbackMaxAge)
+	v.positive("streams.audit_max_age", cfg.Streams.AuditMaxAge)
+	if p := cfg.Streams.Partitions; p < 1 || p > MaxPartitions {
+		v.fail("streams.partitions", "must be between 1 and %d, got %d", MaxPartitions, p)
+	}
 	if msg := checkListen(cfg.HTTP.Listen, 0); msg != "" {
 		v.fail("http.listen", "%s", msg)
 	} else if cfg.HTTP.Token == "" && !LoopbackListen(cfg.HTTP.Listen) {
@@ -47,6 +51,9 @@ func validate(dec *decoded, set map[string]bool) []FieldError {
 	v.security(&cfg.Security)
 	if cfg.Fleet.Heartbeat < 100*time.Millisecond {
 		v.fail("fleet.heartbeat", "must be at least 100ms, got %s", cfg.Fleet.Heartbeat)
+	}
+	if cfg.Health.Window < MinHealthWindow {
+		v.fail("health.window", "must be at least %s, got %s", MinHealthWindow, cfg.Health.Window)
 	}
 
 	v.settings("defaults", dec.defaults, func(...string) bool { return true })

@@ -144,6 +144,7 @@ func TestValidateTarget(t *testing.T) {
 		{"when open", withTarget("breaker: {when_open: drop}"), `targets.a.breaker.when_open: must be "fallback" or "hold", got "drop"`},
 		{"limit scope", withTarget("limit_scope: cluster"), `targets.a.limit_scope: must be "instance" or "fleet", got "cluster"`},
 		{"fleet heartbeat", withTop("fleet: {heartbeat: 10ms}"), "fleet.heartbeat: must be at least 100ms, got 10ms"},
+		{"health window", withTop("health: {window: 500ms}"), "health.window: must be at least 1s, got 500ms"},
 		{"fleet unknown key", withTop("fleet: {share_breaker: true}"), `fleet.share_breaker: unknown key (did you mean "share_breakers"?)`},
 		{"fallback status low", withTarget("fallback: {status: 99}"), "targets.a.fallback.status: must be between 100 and 599"},
 		{"fallback status high", withTarget("fallback: {status: 600}"), "targets.a.fallback.status: must be between 100 and 599"},

@@ -3,6 +3,8 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +51,7 @@ type Metrics struct {
 	jobs          *prometheus.CounterVec
 	retries       *prometheus.CounterVec
 	parked        *prometheus.CounterVec
+	paused        *prometheus.GaugeVec
 	deadLetters   *prometheus.CounterVec
 	fallbacks     *prometheus.CounterVec
 	breakerState  *prometheus.GaugeVec
@@ -57,9 +60,11 @@ type Metrics struct {
 	switches      *prometheus.CounterVec
 	tooLarge      *prometheus.CounterVec
 	pending       *prometheus.GaugeVec
-	ackPending    *prometheus.GaugeVec
-	redelivered   *prometheus.GaugeVec
 	oldestPending *prometheus.GaugeVec
+	partPending   *prometheus.GaugeVec
+	partAck       *prometheus.GaugeVec
+	partRedeliv   *prometheus.GaugeVec
+	partWaiting   *prometheus.GaugeVec
 	lagErrors     prometheus.Counter
 	reloadOK      prometheus.Counter
 	reloadErr     prometheus.Counter
@@ -67,10 +72,23 @@ type Metrics struct {
 	fleetOpen     *prometheus.GaugeVec
 	limitConc     *prometheus.GaugeVec
 	limitRate     *prometheus.GaugeVec
+	health        *prometheus.GaugeVec
 
-	targets    sync.Map // target name -> *targetSeries
-	mu         sync.Mutex
-	lagTargets []string // targets with consumer series, under mu
+	targets sync.Map // target name -> *targetSeries
+	mu      sync.Mutex
+	// Under mu: the limits of every target told (SetLimits), series or
+	// not; the targets with backlog series; the partition series.
+	limits     map[string]limits
+	backlogged map[string]bool
+	partLabels map[[2]string]bool
+	// healthOf is the state each target's health series shows now.
+	healthOf map[string]string
+}
+
+// limits are the values of a target's limit gauges.
+type limits struct {
+	concurrency int
+	perSecond   float64
 }
 
 // BuildInfo labels dispatcher_build_info.
@@ -82,7 +100,8 @@ type BuildInfo struct {
 // New returns a Metrics with its own registry, holding the Go runtime and
 // process collectors, and dispatcher_build_info set from bi.
 func New(bi BuildInfo) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), limits: map[string]limits{}, backlogged: map[string]bool{}, partLabels: map[[2]string]bool{},
+		healthOf: map[string]string{}}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.attempts = m.counterVec("attempts_total",
@@ -95,8 +114,10 @@ func New(bi BuildInfo) *Metrics {
 		"target", "outcome")
 	m.retries = m.counterVec("retries_total", "Retries scheduled by target and the error class of the failure.",
 		"target", "error_class")
-	m.parked = m.counterVec("parked_total", "Jobs scheduled back for later without an attempt, by target and why (hold, budget).",
-		"target", "reason")
+	m.parked = m.counterVec("parked_total", "Jobs scheduled back for later without an attempt, by target and why ("+
+		strings.Join(schemas.ParkReasons, ", ")+").", "target", "reason")
+	m.paused = m.gaugeVec("target_paused",
+		"1 while the target is paused (dispatcher pause) on this instance, 0 once resumed; absent for a target never paused.", "target")
 	m.deadLetters = m.counterVec("dead_letters_total",
 		"Jobs dead-lettered by target and reason (exhausted, non_retryable, invalid, expired, unknown_target).",
 		"target", "reason")
@@ -115,16 +136,21 @@ func New(bi BuildInfo) *Metrics {
 	m.tooLarge = m.counterVec("records_too_large_total",
 		"Jobs ended without their record because the server refuses it for its size even cut to its minimum, by target and record (dead_letter, fallback).",
 		"target", "record")
-	m.pending = m.gaugeVec("consumer_pending",
-		"Jobs in the stream not yet delivered to the target's consumer (polled from JetStream).", "target")
-	m.ackPending = m.gaugeVec("consumer_ack_pending",
-		"Jobs delivered to the target's consumer and awaiting their ack (polled from JetStream).", "target")
-	m.redelivered = m.gaugeVec("consumer_redelivered",
-		"Jobs awaiting their ack that were delivered more than once (polled from JetStream).", "target")
-	m.oldestPending = m.gaugeVec("consumer_oldest_pending_seconds",
-		"Age of the target's oldest pending job, 0 without pending jobs (polled from JetStream).", "target")
+	m.pending = m.gaugeVec("target_pending",
+		"Jobs and fired copies of the target stored in the streams, waiting for delivery or in flight; only while above 0 (polled from JetStream).", "target")
+	m.oldestPending = m.gaugeVec("target_oldest_pending_seconds",
+		"Age of the oldest job counted in dispatcher_target_pending; only while that is above 0 (polled from JetStream).", "target")
+	m.partPending = m.gaugeVec("partition_pending",
+		"Messages of the partition not yet delivered to its consumer, by partition and kind (jobs, due) (polled from JetStream).",
+		"partition", "kind")
+	m.partAck = m.gaugeVec("partition_ack_pending",
+		"Messages delivered by the partition's consumer and awaiting their ack (polled from JetStream).", "partition", "kind")
+	m.partRedeliv = m.gaugeVec("partition_redelivered",
+		"Messages awaiting their ack that the partition's consumer delivered more than once (polled from JetStream).", "partition", "kind")
+	m.partWaiting = m.gaugeVec("partition_waiting_pulls",
+		"Pull requests of instances waiting on the partition's consumer (polled from JetStream).", "partition", "kind")
 	m.lagErrors = register(m, prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "lag_poll_errors_total",
-		Help: "Failed reads of the consumer backlog from JetStream."}))
+		Help: "Failed reads of the backlog from JetStream."}))
 	reloads := m.counterVec("config_reloads_total", "Config reloads by result (ok, error).", "result")
 	m.reloadOK, m.reloadErr = reloads.WithLabelValues("ok"), reloads.WithLabelValues("error")
 	m.fleetSize = register(m, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "fleet_instances",
@@ -137,6 +163,9 @@ func New(bi BuildInfo) *Metrics {
 	m.limitRate = m.gaugeVec("limit_rate_per_second",
 		"Calls per second this instance allows the target (its quota of the fleet's with limit_scope fleet); 0: no rate limit.",
 		"target")
+	m.health = m.gaugeVec("target_health",
+		"1 for the target's current health state (OK, GROWING, STALLED, OPEN, HELD, PAUSED, STOPPED) as this instance judges it; the other states have no series.",
+		"target", "state")
 	m.gaugeVec("build_info", "Always 1; labels say the version, commit and Go version of the binary.",
 		"version", "commit", "goversion").
 		WithLabelValues(orUnknown(bi.Version), orUnknown(bi.Commit), runtime.Version()).Set(1)
@@ -236,6 +265,9 @@ func (m *Metrics) target(name string) *targetSeries {
 	}
 	for _, r := range reasons {
 		ts.reason[r] = m.deadLetters.WithLabelValues(name, r)
+	}
+	if l, ok := m.limits[name]; ok {
+		m.setLimits(name, l)
 	}
 	m.targets.Store(name, ts)
 	return ts
@@ -344,7 +376,18 @@ func (m *Metrics) RetryScheduled(target, class string, _ time.Duration) {
 
 // Parked counts a job scheduled back without an attempt.
 func (m *Metrics) Parked(target, reason string) {
+	m.target(target)
 	m.parked.WithLabelValues(target, reason).Inc()
+}
+
+// PauseChanged sets the target's paused gauge.
+func (m *Metrics) PauseChanged(target string, paused bool) {
+	m.target(target)
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	m.paused.WithLabelValues(target).Set(v)
 }
 
 // BreakerChanged sets the endpoint's breaker state and counts the change.
@@ -375,39 +418,84 @@ func (m *Metrics) RecordTooLarge(target, record string) {
 	m.tooLarge.WithLabelValues(target, record).Inc()
 }
 
-// Lag is one target's consumer backlog, as the Poller's source reads it.
-type Lag struct {
+// Kinds of partition consumer: the kind label of the partition gauges.
+const (
+	// KindJobs is the consumer of a partition's jobs (jobs stream).
+	KindJobs = "jobs"
+	// KindDue is the consumer of a partition's fired copies (scheduling
+	// stream).
+	KindDue = "due"
+)
+
+// Backlog is a reading of the backlog, as the Poller's source makes it.
+type Backlog struct {
+	// Targets are the targets with a backlog; a target absent, or with
+	// Pending 0, has none.
+	Targets []TargetBacklog
+	// Partitions are the partitions' consumers.
+	Partitions []ConsumerBacklog
+}
+
+// TargetBacklog is the backlog of one target: its jobs and fired copies
+// stored in the streams (waiting or in flight), and the age of the oldest.
+type TargetBacklog struct {
 	Target               string
 	Pending              uint64
-	AckPending           int
-	Redelivered          int
 	OldestPendingSeconds float64
 }
 
-// SetLag sets the consumer gauges from a complete reading: targets absent
-// from lags lose their consumer series.
-func (m *Metrics) SetLag(lags []Lag) {
-	seen := make(map[string]bool, len(lags))
-	for _, l := range lags {
-		seen[l.Target] = true
-		m.pending.WithLabelValues(l.Target).Set(float64(l.Pending))
-		m.ackPending.WithLabelValues(l.Target).Set(float64(l.AckPending))
-		m.redelivered.WithLabelValues(l.Target).Set(float64(l.Redelivered))
-		m.oldestPending.WithLabelValues(l.Target).Set(l.OldestPendingSeconds)
-	}
+// ConsumerBacklog is the state of one partition's consumer of one kind
+// (KindJobs, KindDue).
+type ConsumerBacklog struct {
+	Partition    int
+	Kind         string
+	Pending      uint64
+	AckPending   int
+	Redelivered  int
+	WaitingPulls int
+}
+
+// SetBacklog sets the backlog gauges from a complete reading. A target has
+// backlog series only while its backlog is above 0: they are created when
+// it appears and deleted when it is gone, so idle targets cost none. The
+// partitions' series are set for every consumer of the reading, at 0 too,
+// and deleted for a consumer it no longer has.
+func (m *Metrics) SetBacklog(b Backlog) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, t := range m.lagTargets {
+	seen := make(map[string]bool, len(b.Targets))
+	for _, t := range b.Targets {
+		if t.Pending == 0 {
+			continue
+		}
+		seen[t.Target] = true
+		m.pending.WithLabelValues(t.Target).Set(float64(t.Pending))
+		m.oldestPending.WithLabelValues(t.Target).Set(t.OldestPendingSeconds)
+	}
+	for t := range m.backlogged {
 		if !seen[t] {
-			for _, g := range []*prometheus.GaugeVec{m.pending, m.ackPending, m.redelivered, m.oldestPending} {
-				g.DeleteLabelValues(t)
+			m.pending.DeleteLabelValues(t)
+			m.oldestPending.DeleteLabelValues(t)
+		}
+	}
+	m.backlogged = seen
+	parts := make(map[[2]string]bool, len(b.Partitions))
+	for _, c := range b.Partitions {
+		k := strconv.Itoa(c.Partition)
+		parts[[2]string{k, c.Kind}] = true
+		m.partPending.WithLabelValues(k, c.Kind).Set(float64(c.Pending))
+		m.partAck.WithLabelValues(k, c.Kind).Set(float64(c.AckPending))
+		m.partRedeliv.WithLabelValues(k, c.Kind).Set(float64(c.Redelivered))
+		m.partWaiting.WithLabelValues(k, c.Kind).Set(float64(c.WaitingPulls))
+	}
+	for l := range m.partLabels {
+		if !parts[l] {
+			for _, g := range []*prometheus.GaugeVec{m.partPending, m.partAck, m.partRedeliv, m.partWaiting} {
+				g.DeleteLabelValues(l[0], l[1])
 			}
 		}
 	}
-	m.lagTargets = m.lagTargets[:0]
-	for t := range seen {
-		m.lagTargets = append(m.lagTargets, t)
-	}
+	m.partLabels = parts
 }
 
 // FleetBreaker is the fleet-wide state of one endpoint's breaker.
@@ -429,9 +517,70 @@ func (m *Metrics) SetFleet(instances int, breakers []FleetBreaker) {
 	}
 }
 
-// SetLimits sets the concurrency and rate (0: none) this instance applies
-// to target now.
+// SetLimits tells the concurrency and rate (0: none) this instance applies
+// to target now. Its limit gauges show them from the target's first event
+// on (when its other series are created): an idle target has none.
 func (m *Metrics) SetLimits(target string, concurrency int, perSecond float64) {
-	m.limitConc.WithLabelValues(target).Set(float64(concurrency))
-	m.limitRate.WithLabelValues(target).Set(perSecond)
+	l := limits{concurrency, perSecond}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.limits[target] = l
+	if _, ok := m.targets.Load(target); ok {
+		m.setLimits(target, l)
+	}
+}
+
+// setLimits sets target's limit gauges; m.mu held.
+func (m *Metrics) setLimits(target string, l limits) {
+	m.limitConc.WithLabelValues(target).Set(float64(l.concurrency))
+	m.limitRate.WithLabelValues(target).Set(l.perSecond)
+}
+
+// HealthOK is the state of a target judged OK: an idle target in that state
+// gets no series.
+const HealthOK = "OK"
+
+// SetHealth sets target's health series: dispatcher_target_health with
+// the label state set to 1, the series of its former state deleted. A
+// target without series of its own yet (no event, no backlog) gets none
+// while its state is HealthOK: an idle target costs no series.
+func (m *Metrics) SetHealth(target, state string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, had := m.healthOf[target]
+	if prev == state {
+		return
+	}
+	if !had && state == HealthOK && !m.backlogged[target] {
+		if _, ok := m.targets.Load(target); !ok {
+			return
+		}
+	}
+	if had {
+		m.health.DeleteLabelValues(target, prev)
+	}
+	m.health.WithLabelValues(target, state).Set(1)
+	m.healthOf[target] = state
+}
+
+// DeleteHealth deletes target's health series (a target no longer judged
+// here: removed by a reload, or no longer STOPPED).
+func (m *Metrics) DeleteHealth(target string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if prev, ok := m.healthOf[target]; ok {
+		m.health.DeleteLabelValues(target, prev)
+		delete(m.healthOf, target)
+	}
+}
+
+// HealthTargets are the targets that have a health series.
+func (m *Metrics) HealthTargets() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.healthOf))
+	for t := range m.healthOf {
+		out = append(out, t)
+	}
+	return out
 }

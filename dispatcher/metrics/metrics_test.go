@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -107,20 +108,20 @@ func TestPoller(t *testing.T) {
 	// is taken: once reading n+1 is taken, reading n has been applied.
 	readings := make(chan int)
 	reads := 0 // only the poller's goroutine calls src
-	src := func(ctx context.Context) ([]Lag, error) {
+	src := func(ctx context.Context) (Backlog, error) {
 		reads++
 		select {
 		case readings <- reads:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return Backlog{}, ctx.Err()
 		}
 		switch reads {
 		case 1:
-			return []Lag{{Target: "a", Pending: 7, AckPending: 2, Redelivered: 1, OldestPendingSeconds: 42}, {Target: "b", Pending: 1}}, nil
+			return Backlog{Targets: []TargetBacklog{{Target: "a", Pending: 7, OldestPendingSeconds: 42}, {Target: "b", Pending: 1}}}, nil
 		case 2:
-			return nil, errors.New("boom")
+			return Backlog{}, errors.New("boom")
 		}
-		return []Lag{{Target: "a", Pending: 3}}, nil
+		return Backlog{Targets: []TargetBacklog{{Target: "a", Pending: 3}}}, nil
 	}
 	p := NewPoller(m, src, PollerSettings{Every: 10 * time.Millisecond})
 	p.Start()
@@ -161,9 +162,130 @@ func TestPoller(t *testing.T) {
 }
 
 func TestPollerStopBeforeStart(t *testing.T) {
-	p := NewPoller(New(BuildInfo{}), func(context.Context) ([]Lag, error) { return nil, nil }, PollerSettings{})
+	p := NewPoller(New(BuildInfo{}), func(context.Context) (Backlog, error) { return Backlog{}, nil }, PollerSettings{})
 	p.Stop()
 	p.Stop()
+}
+
+// TestSetBacklog checks that a target has backlog series only while its
+// backlog is above 0, and that the partitions' series follow the consumers
+// of the reading.
+func TestSetBacklog(t *testing.T) {
+	m := New(BuildInfo{})
+	m.SetBacklog(Backlog{
+		Targets: []TargetBacklog{{Target: "a", Pending: 5, OldestPendingSeconds: 12}, {Target: "idle"}},
+		Partitions: []ConsumerBacklog{
+			{Partition: 0, Kind: KindJobs, Pending: 2, AckPending: 3, Redelivered: 1, WaitingPulls: 4},
+			{Partition: 0, Kind: KindDue},
+			{Partition: 1, Kind: KindJobs, Pending: 9},
+		},
+	})
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"pending a", testutil.ToFloat64(m.pending.WithLabelValues("a")), 5},
+		{"oldest a", testutil.ToFloat64(m.oldestPending.WithLabelValues("a")), 12},
+		{"partition 0 jobs pending", testutil.ToFloat64(m.partPending.WithLabelValues("0", KindJobs)), 2},
+		{"partition 0 jobs ack pending", testutil.ToFloat64(m.partAck.WithLabelValues("0", KindJobs)), 3},
+		{"partition 0 jobs redelivered", testutil.ToFloat64(m.partRedeliv.WithLabelValues("0", KindJobs)), 1},
+		{"partition 0 jobs waiting", testutil.ToFloat64(m.partWaiting.WithLabelValues("0", KindJobs)), 4},
+		{"partition 1 jobs pending", testutil.ToFloat64(m.partPending.WithLabelValues("1", KindJobs)), 9},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// ToFloat64 of WithLabelValues creates the series it reads: count on a
+	// fresh Metrics.
+	m = New(BuildInfo{})
+	m.SetBacklog(Backlog{Targets: []TargetBacklog{{Target: "a", Pending: 5}, {Target: "idle"}},
+		Partitions: []ConsumerBacklog{{Partition: 0, Kind: KindJobs}, {Partition: 0, Kind: KindDue}}})
+	if n, p := testutil.CollectAndCount(m.pending), testutil.CollectAndCount(m.partPending); n != 1 || p != 2 {
+		t.Errorf("%d pending series (want 1: a, not idle), %d partition series (want 2)", n, p)
+	}
+	m.SetBacklog(Backlog{Targets: []TargetBacklog{{Target: "a"}}, Partitions: []ConsumerBacklog{{Partition: 0, Kind: KindJobs}}})
+	if n, o, p := testutil.CollectAndCount(m.pending), testutil.CollectAndCount(m.oldestPending), testutil.CollectAndCount(m.partWaiting); n != 0 || o != 0 || p != 1 {
+		t.Errorf("after a drained: %d pending and %d oldest series (want 0), %d partition series (want 1)", n, o, p)
+	}
+}
+
+// TestLazyTargetSeries checks that a target told its limits but without any
+// event has no series, and gets them, limits included, with its first event.
+func TestLazyTargetSeries(t *testing.T) {
+	m := New(BuildInfo{})
+	count := func() int {
+		fams, err := m.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range fams {
+			if strings.HasPrefix(f.GetName(), Namespace+"_") {
+				n += len(f.GetMetric())
+			}
+		}
+		return n
+	}
+	none := count()
+	for i := range 1000 {
+		m.SetLimits(fmt.Sprintf("idle-%d", i), 8, 0)
+	}
+	m.SetLimits("busy", 8, 2.5)
+	m.SetBacklog(Backlog{Targets: []TargetBacklog{{Target: "idle-1"}}})
+	if idle := count(); idle != none {
+		t.Errorf("%d dispatcher_ series with 1001 idle targets, %d without targets: want as many", idle, none)
+	}
+	m.SetLimits("busy", 16, 2.5)
+	m.AttemptStarted("busy", "https://busy.example")
+	if got := testutil.ToFloat64(m.limitConc.WithLabelValues("busy")); got != 16 {
+		t.Errorf("limit_concurrency busy = %v, want 16", got)
+	}
+	if got := testutil.ToFloat64(m.limitRate.WithLabelValues("busy")); got != 2.5 {
+		t.Errorf("limit_rate_per_second busy = %v, want 2.5", got)
+	}
+	m.SetLimits("busy", 4, 0)
+	if got := testutil.ToFloat64(m.limitConc.WithLabelValues("busy")); got != 4 {
+		t.Errorf("limit_concurrency busy after SetLimits = %v, want 4", got)
+	}
+	if n := testutil.CollectAndCount(m.limitConc); n != 1 {
+		t.Errorf("%d limit_concurrency series, want 1 (busy)", n)
+	}
+}
+
+// TestSetHealth checks that only the current state has a series, and that
+// an idle target in state OK has none.
+func TestSetHealth(t *testing.T) {
+	m := New(BuildInfo{})
+	m.SetHealth("idle", HealthOK)
+	if n := testutil.CollectAndCount(m.health); n != 0 {
+		t.Fatalf("%d health series for an idle OK target, want 0", n)
+	}
+	m.SetHealth("a", "GROWING")
+	m.SetHealth("a", "STALLED")
+	m.SetBacklog(Backlog{Targets: []TargetBacklog{{Target: "b", Pending: 3}}})
+	m.SetHealth("b", HealthOK)
+	m.JobEnded("c", "delivered", "")
+	m.SetHealth("c", HealthOK)
+	want := `
+# HELP dispatcher_target_health 1 for the target's current health state (OK, GROWING, STALLED, OPEN, HELD, PAUSED, STOPPED) as this instance judges it; the other states have no series.
+# TYPE dispatcher_target_health gauge
+dispatcher_target_health{state="OK",target="b"} 1
+dispatcher_target_health{state="OK",target="c"} 1
+dispatcher_target_health{state="STALLED",target="a"} 1
+`
+	if err := testutil.CollectAndCompare(m.health, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	m.SetHealth("a", HealthOK)
+	m.DeleteHealth("b")
+	m.DeleteHealth("never")
+	if n := testutil.CollectAndCount(m.health); n != 2 {
+		t.Errorf("%d health series after a recovered and b deleted, want 2", n)
+	}
+	if got := testutil.ToFloat64(m.health.WithLabelValues("a", HealthOK)); got != 1 {
+		t.Errorf("a OK = %v", got)
+	}
 }
 
 // BenchmarkObserverPerJob measures what the Observer calls of one job that

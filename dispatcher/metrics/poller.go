@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// LagSource reads every configured target's consumer backlog.
-type LagSource func(ctx context.Context) ([]Lag, error)
+// LagSource reads the backlog: the configured targets' and the
+// partitions' consumers'.
+type LagSource func(ctx context.Context) (Backlog, error)
 
 // PollerSettings tune a Poller. The zero value polls every 5s with a 5s
 // bound on each reading.
@@ -18,9 +19,12 @@ type PollerSettings struct {
 	Timeout time.Duration
 	// OnError, when set, is told of a failed reading.
 	OnError func(error)
+	// OnReading, when set, is given each reading after the gauges were
+	// set from it, with the time it was taken.
+	OnReading func(Backlog, time.Time)
 }
 
-// Poller copies the JetStream consumer backlog into m's gauges at a fixed
+// Poller copies the backlog read from JetStream into m's gauges at a fixed
 // interval, until Stop.
 type Poller struct {
 	m      *Metrics
@@ -67,7 +71,7 @@ func (p *Poller) run(ctx context.Context) {
 func (p *Poller) poll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, p.set.Timeout)
 	defer cancel()
-	lags, err := p.src(ctx)
+	b, err := p.src(ctx)
 	if err != nil {
 		p.m.lagErrors.Inc()
 		if p.set.OnError != nil {
@@ -75,7 +79,10 @@ func (p *Poller) poll(ctx context.Context) {
 		}
 		return
 	}
-	p.m.SetLag(lags)
+	p.m.SetBacklog(b)
+	if p.set.OnReading != nil {
+		p.set.OnReading(b, time.Now())
+	}
 }
 
 // Stop stops polling and waits for a reading in progress (bounded by the

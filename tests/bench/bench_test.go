@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,52 @@ func TestQuickRunBaseline(t *testing.T) {
 	}
 	if rep.Builds[sutBaseline] == "" {
 		t.Error("report lacks the baseline's build")
+	}
+}
+
+// TestQuickRunTargets runs the targets scenario with -quick (1, 10 and 100
+// targets, 5 hot among 100, isolation with 100) against naive and
+// dispatcher. Like TestQuickRun it runs only with DISPATCH_BENCH_SMOKE=1.
+func TestQuickRunTargets(t *testing.T) {
+	if os.Getenv("DISPATCH_BENCH_SMOKE") != "1" {
+		t.Skip("set DISPATCH_BENCH_SMOKE=1 to run the benchmark's smoke run")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	rep := runQuick(t, goBin, "-quick", "-scenarios", scTargets)
+	o, err := parseOptions([]string{"-quick", "-scenarios", scTargets}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, sc := range expandScenarios(o) {
+		for _, sut := range allSUTs {
+			if runs(sc, sut) {
+				want++
+			}
+		}
+	}
+	if len(rep.Runs) != want {
+		t.Errorf("runs = %d, want %d", len(rep.Runs), want)
+	}
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
+		}
+		if r.Metrics[r.Scenario+".not_ready"] != 0 {
+			t.Errorf("%s %s: not ready: %v", r.Scenario, r.SUT, r.Notes)
+		}
+	}
+	for _, key := range []string{"targets-1.jobs_per_s", "targets-1.nats_cpu_us_per_job", "targets-100.jobs_per_s_vs_1",
+		"targets-100.idle_kb_per_target", "targets-100.goroutines", "targets-hot.jobs_per_s", "targets-isolation.ratio"} {
+		if row := rep.row(key); row == nil || row.SUTs[sutDispatcher] == nil {
+			t.Errorf("summary lacks dispatcher's %s", key)
+		}
+	}
+	if row := rep.row("targets-1.jobs_per_s"); row == nil || row.SUTs[sutNaive] == nil {
+		t.Error("summary lacks naive's 1-target jobs/s")
 	}
 }
 

@@ -31,16 +31,25 @@ type broker struct {
 }
 
 // startBroker starts nats-server with JetStream on a free port of 127.0.0.1
-// with a fresh store under dir, connects and creates the three streams
-// exactly as dispatcher would.
-func (h *harness) startBroker(ctx context.Context, dir string) (*broker, error) {
+// with a fresh store under dir, connects and creates the streams exactly
+// as dispatcher would — or, perTarget, the jobs stream as a build before
+// partitions did (the baseline system is one: -baseline-bin).
+func (h *harness) startBroker(ctx context.Context, dir string, perTarget bool) (*broker, error) {
 	portsDir := filepath.Join(dir, "ports")
 	if err := os.MkdirAll(portsDir, 0o755); err != nil {
 		return nil, err
 	}
-	p, err := h.procs.start("nats-server", filepath.Join(dir, "nats-server.log"),
-		h.natsBin, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", filepath.Join(dir, "nats-store"),
-		"--ports_file_dir", portsDir)
+	argv := []string{h.natsBin, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", filepath.Join(dir, "nats-store"),
+		"--ports_file_dir", portsDir}
+	if n := h.opt.natsMaxConsumers; n != 0 {
+		// No flag sets it: a config file does, the flags win over the rest.
+		conf := filepath.Join(dir, "nats-server.conf")
+		if err := os.WriteFile(conf, fmt.Appendf(nil, "jetstream { limits { default_max_consumers: %d } }\n", n), 0o644); err != nil {
+			return nil, err
+		}
+		argv = append(argv, "-c", conf)
+	}
+	p, err := h.procs.start("nats-server", filepath.Join(dir, "nats-server.log"), argv...)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +74,18 @@ func (h *harness) startBroker(ctx context.Context, dir string) (*broker, error) 
 		return nil, err
 	}
 	err = retryFor(ctx, 15*time.Second, func(ctx context.Context) error {
+		if perTarget {
+			// A build before partitions (a baseline) consumes <p>.jobs.<t>
+			// as published: the jobs stream as it created it, without the
+			// subject transform; it creates the rest itself.
+			_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+				Name: topo.JobsStream(), Subjects: []string{topo.JobsWildcard(), topo.RetryWildcard()},
+				Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: 1,
+				Discard: jetstream.DiscardOld, Duplicates: 2 * time.Minute,
+				AllowMsgSchedules: true, AllowRollup: true, AllowDirect: true,
+			})
+			return err
+		}
 		return dispatcher.EnsureStreams(ctx, b.js, topo, dispatcher.StreamSettings{
 			Replicas: 1, DeadLetterMaxAge: 720 * time.Hour, FallbackMaxAge: 168 * time.Hour,
 		})
@@ -142,6 +163,40 @@ func (b *broker) publishAll(ctx context.Context, jobs []job) error {
 	return b.waitPublished(ctx, 60*time.Second)
 }
 
+// errPublishTimeout is publishWithin's error when the timeout passed
+// before every job was published and acked.
+var errPublishTimeout = errors.New("publish: timed out")
+
+// publishWithin publishes jobs asynchronously, waiting whenever JetStream
+// has too many unacked (a server slow to store them stalls the publisher),
+// and waits until every one was acked; it gives up timeout after it began
+// (errPublishTimeout, with how many jobs it had handed to the client).
+func (b *broker) publishWithin(ctx context.Context, jobs []job, timeout time.Duration) (sent int, err error) {
+	deadline := time.Now().Add(timeout)
+	for _, j := range jobs {
+		for {
+			err := b.publishAsync(j)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || ctx.Err() != nil {
+				return sent, fmt.Errorf("publish %s: %w", j.id, err)
+			}
+			if time.Now().After(deadline) {
+				return sent, fmt.Errorf("%w: %d of %d jobs handed to the client within %s", errPublishTimeout, sent, len(jobs), timeout)
+			}
+		}
+		sent++
+	}
+	if err := b.waitPublished(ctx, max(time.Until(deadline), time.Second)); err != nil {
+		if ctx.Err() == nil && b.js.PublishAsyncPending() > 0 {
+			return sent, fmt.Errorf("%w: %w", errPublishTimeout, err)
+		}
+		return sent, err
+	}
+	return sent, nil
+}
+
 func (b *broker) waitPublished(ctx context.Context, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -160,17 +215,23 @@ func (b *broker) waitPublished(ctx context.Context, timeout time.Duration) error
 
 // streamMsgs is the message count of a stream.
 func (b *broker) streamMsgs(ctx context.Context, name string) (int, error) {
+	st, err := b.streamState(ctx, name)
+	return int(st.Msgs), err
+}
+
+// streamState is the state of a stream: its messages, consumers, ….
+func (b *broker) streamState(ctx context.Context, name string) (jetstream.StreamState, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	s, err := b.js.Stream(ctx, name)
 	if err != nil {
-		return 0, err
+		return jetstream.StreamState{}, err
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
-		return 0, err
+		return jetstream.StreamState{}, err
 	}
-	return int(info.State.Msgs), nil
+	return info.State, nil
 }
 
 // recordIDs reads every record of a dead-letter or fallback stream and

@@ -34,6 +34,8 @@ type harness struct {
 	// builtFrom is the commit of the work tree ./cmd/dispatcher was built
 	// from, when the harness built it; empty otherwise.
 	builtFrom string
+	// takesToken caches takesHTTPToken by binary.
+	takesToken map[string]bool
 }
 
 // binOf is the binary of a dispatcher build: sutDispatcher's or
@@ -217,8 +219,9 @@ func (h *harness) runAll(ctx context.Context) *report {
 			}
 		}
 	}
+	scenarios := expandScenarios(h.opt)
 	total := 0
-	for _, sc := range h.opt.scenarios {
+	for _, sc := range scenarios {
 		for _, sut := range h.opt.suts {
 			if runs(sc, sut) {
 				total += h.opt.repeats
@@ -228,7 +231,7 @@ func (h *harness) runAll(ctx context.Context) *report {
 	i := 0
 	for r := range h.opt.repeats {
 		order := runOrder(h.opt.suts, r)
-		for _, sc := range h.opt.scenarios {
+		for _, sc := range scenarios {
 			for _, sut := range order {
 				if !runs(sc, sut) {
 					continue
@@ -255,9 +258,18 @@ func (h *harness) runAll(ctx context.Context) *report {
 	return rep
 }
 
-// runs reports whether scenario sc applies to system sut: scaleout is
-// dispatcher's (and its baseline's) alone.
-func runs(sc, sut string) bool { return sc != scScaleout || isDispatcher(sut) }
+// runs reports whether scenario sc applies to system sut: scaleout and the
+// targets steps are dispatcher's (and its baseline's) alone, but for the
+// 1-target step.
+func runs(sc, sut string) bool {
+	switch {
+	case sc == scScaleout:
+		return isDispatcher(sut)
+	case isTargetsStep(sc):
+		return isDispatcher(sut) || sc == targetsOne
+	}
+	return true
+}
 
 // run is one scenario against one system on a fresh nats-server and sink.
 type run struct {
@@ -272,6 +284,10 @@ type run struct {
 	extra  []*proc // more instances of it (scaleout)
 	res    *runResult
 	prior  *report
+	// naiveEndpoint is naive's -endpoint; empty: the sink's URL.
+	naiveEndpoint string
+	// httpToken is dispatcher's http.token; empty: none.
+	httpToken string
 }
 
 func (h *harness) runOne(ctx context.Context, sc, sut string, repeat int, prior *report) runResult {
@@ -293,7 +309,7 @@ func (r *run) do(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if r.b, err = r.h.startBroker(ctx, r.dir); err != nil {
+	if r.b, err = r.h.startBroker(ctx, r.dir, r.sut == sutBaseline); err != nil {
 		return err
 	}
 	seed := r.h.opt.flakySeed + uint64(r.repeat-1)
@@ -315,6 +331,9 @@ func (r *run) do(ctx context.Context) error {
 		return r.flakyRandom(ctx)
 	case scScaleout:
 		return r.scaleout(ctx)
+	}
+	if st, ok := stepOf(targetsSteps(r.h.opt), r.sc); ok {
+		return r.targets(ctx, st)
 	}
 	return fmt.Errorf("unknown scenario %q", r.sc)
 }
@@ -362,10 +381,18 @@ func (r *run) startSUT(targets map[string]any, clientTimeout time.Duration) erro
 	var argv []string
 	switch r.sut {
 	case sutNaive:
-		argv = []string{r.h.selfBin, "naive", "-nats-url", r.b.url, "-endpoint", r.sink.url,
+		endpoint := r.sink.url
+		if r.naiveEndpoint != "" {
+			endpoint = r.naiveEndpoint
+		}
+		argv = []string{r.h.selfBin, "naive", "-nats-url", r.b.url, "-endpoint", endpoint,
 			"-workers", "64", "-timeout", clientTimeout.String()}
 	case sutDispatcher, sutBaseline:
-		cfg, err := yaml.Marshal(dispatcherConfig(r.b.url, targets))
+		c := dispatcherConfig(r.b.url, targets)
+		if r.httpToken != "" {
+			c["http"].(map[string]any)["token"] = r.httpToken
+		}
+		cfg, err := yaml.Marshal(c)
 		if err != nil {
 			return err
 		}
@@ -374,6 +401,9 @@ func (r *run) startSUT(targets map[string]any, clientTimeout time.Duration) erro
 			return err
 		}
 		argv = []string{r.h.binOf(r.sut), "serve", "--config", path, "--log-level", "info"}
+		if d := r.h.opt.cpuProfileDir; d != "" {
+			argv = append(argv, "--cpuprofile", filepath.Join(d, filepath.Base(r.dir)+".prof"))
+		}
 	default:
 		return fmt.Errorf("unknown system %q", r.sut)
 	}
@@ -405,6 +435,9 @@ func dispatcherConfig(natsURL string, targets map[string]any) map[string]any {
 		"targets": targets,
 	}
 }
+
+// errNotReady is wrapped by waitReady's error when the timeout passed.
+var errNotReady = errors.New("not ready")
 
 // waitReady waits until the system consumes: naive's "ready" line, or
 // dispatcher's (or the baseline's) /readyz answering 200.
@@ -439,7 +472,7 @@ func (r *run) waitReady(ctx context.Context, timeout time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not ready within %s (see %s)", r.sut, timeout, r.proc.log.Name())
+			return fmt.Errorf("%s: %w within %s (see %s)", r.sut, errNotReady, timeout, r.proc.log.Name())
 		}
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return err

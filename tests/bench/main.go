@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,12 +57,17 @@ const (
 	scFlaky       = "flaky"
 	scFlakyRandom = "flaky-random" // 503s at random per call, fast retries, the default retry budget
 	scScaleout    = "scaleout"     // dispatcher only: one instance, then two on the same consumer
+	// scTargets (targets.go): cost against the number of targets, not run
+	// by default.
 )
 
 var (
+	// allScenarios are the scenarios run by default (-scenarios' default).
 	allScenarios = []string{scDrain, scRate, scAlone, scIsolation, scFlaky, scFlakyRandom, scScaleout}
-	allSUTs      = []string{sutNaive, sutDispatcher} // the default of -suts
-	knownSUTs    = []string{sutNaive, sutDispatcher, sutBaseline}
+	// knownScenarios are those -scenarios accepts, in the order they run.
+	knownScenarios = append(slices.Clone(allScenarios), scTargets)
+	allSUTs        = []string{sutNaive, sutDispatcher} // the default of -suts
+	knownSUTs      = []string{sutNaive, sutDispatcher, sutBaseline}
 )
 
 // isDispatcher reports whether sut is a build of dispatcher: dispatcher
@@ -101,9 +107,21 @@ type options struct {
 	// at most concurrency/delay jobs/s.
 	scaleoutDelay       time.Duration
 	scaleoutConcurrency int
+	// The targets scenario (targets.go).
+	targetsSizes        []int // targets configured in each size step, ascending
+	nTargetsJobs        int   // healthy jobs of every step
+	targetsHot          int   // the hot step's targets that get the jobs; 0: no hot step
+	targetsHotAmong     int   // the hot step's targets configured
+	targetsIsolation    int   // the isolation steps' targets; 0: no isolation steps
+	nTargetsSick        int   // jobs for each sick target
+	targetsReadyTimeout time.Duration
+	targetsTimeout      time.Duration // from the first publish until the last healthy receipt
+	targetsIdle         time.Duration // idle between ready and the idle figures
+	natsMaxConsumers    int           // nats-server's default_max_consumers; 0: the server's default (1,000 per stream)
 	jsonPath            string
 	dispatcher          string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
 	baseline            string // a dispatcher binary of another build, run as sutBaseline; empty: none
+	cpuProfileDir       string // where dispatcher and baseline runs write CPU profiles; empty: none
 	quick               bool
 	keep                bool
 	verbose             bool
@@ -111,7 +129,7 @@ type options struct {
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
-	var scenarios, suts string
+	var scenarios, suts, targetsSizes string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -122,6 +140,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.repeats, "repeats", 3, "repeats of every scenario and system")
 	fs.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma separated")
 	fs.StringVar(&suts, "suts", strings.Join(allSUTs, ","), "systems under test, comma separated")
+	fs.StringVar(&o.cpuProfileDir, "cpuprofile-dir", "", "write a CPU profile of every dispatcher and baseline run here (<repeat>-<scenario>-<system>.prof; go tool pprof)")
 	fs.IntVar(&o.nDrain, "n-drain", 50000, "drain: jobs published before the system starts")
 	fs.IntVar(&o.rate, "rate", 2000, "rate: jobs published per second")
 	fs.DurationVar(&o.rateDuration, "rate-duration", 10*time.Second, "rate: how long to publish")
@@ -135,6 +154,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.nScaleout, "n-scaleout", 6000, "scaleout: jobs drained by one instance, then as many by two")
 	fs.DurationVar(&o.scaleoutDelay, "scaleout-delay", 50*time.Millisecond, "scaleout: the target's time per call")
 	fs.IntVar(&o.scaleoutConcurrency, "scaleout-concurrency", 16, "scaleout: concurrency of each instance")
+	fs.StringVar(&targetsSizes, "targets-sizes", "1,100,1000,10000", "targets: targets configured in each size step, comma separated (include 1: the others are divided by its figures)")
+	fs.IntVar(&o.nTargetsJobs, "n-targets-jobs", 20000, "targets: jobs published in every step once the system is ready, spread evenly")
+	fs.IntVar(&o.targetsHot, "targets-hot", 10, "targets: the hot step's targets that get the jobs (0: no hot step)")
+	fs.IntVar(&o.targetsHotAmong, "targets-hot-among", 10000, "targets: the hot step's targets configured")
+	fs.IntVar(&o.targetsIsolation, "targets-isolation", 1000, "targets: the isolation steps' targets, two of them sick (0: no isolation steps)")
+	fs.IntVar(&o.nTargetsSick, "n-targets-sick", 1000, "targets: jobs for each of the two sick targets of the isolation step")
+	fs.DurationVar(&o.targetsReadyTimeout, "targets-ready-timeout", 90*time.Second, "targets: give up on a step whose system is not ready within this long of its start")
+	fs.DurationVar(&o.targetsTimeout, "targets-timeout", time.Minute, "targets: give up on a step's jobs after this long from the first publish")
+	fs.DurationVar(&o.targetsIdle, "targets-idle", time.Second, "targets: how long the ready system idles before the idle figures are read")
+	fs.IntVar(&o.natsMaxConsumers, "nats-max-consumers", 0, "nats-server's jetstream default_max_consumers, the consumers a stream may have (0: the server's default, 1,000; -1: unlimited)")
 	fs.StringVar(&o.jsonPath, "json", "bench-results.json", "write the results as JSON to this file (empty: none)")
 	fs.StringVar(&o.dispatcher, "dispatcher-bin", "", "use this dispatcher binary instead of building ./cmd/dispatcher (e.g. to compare two builds)")
 	fs.StringVar(&o.baseline, "baseline-bin", "", "also run this dispatcher binary (built from another commit) as system \"baseline\", wherever dispatcher runs, interleaved with the others; the table adds dispatcher/baseline")
@@ -161,6 +190,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			"n-flaky":           func() { o.nFlaky = 500 },
 			"flaky-timeout":     func() { o.flakyTimeout = 40 * time.Second },
 			"n-scaleout":        func() { o.nScaleout = 1000 },
+			"targets-sizes":     func() { targetsSizes = "1,10,100" },
+			"n-targets-jobs":    func() { o.nTargetsJobs = 2000 },
+			"targets-hot":       func() { o.targetsHot = 5 },
+			"targets-hot-among": func() { o.targetsHotAmong = 100 },
+			"targets-isolation": func() { o.targetsIsolation = 100 },
+			"n-targets-sick":    func() { o.nTargetsSick = 200 },
+			"targets-timeout":   func() { o.targetsTimeout = 40 * time.Second },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -169,7 +205,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	var err error
-	if o.scenarios, err = parseList("-scenarios", scenarios, allScenarios); err != nil {
+	if o.scenarios, err = parseList("-scenarios", scenarios, knownScenarios); err != nil {
+		return o, err
+	}
+	if o.targetsSizes, err = parseSizes(targetsSizes); err != nil {
 		return o, err
 	}
 	if o.baseline != "" {
@@ -194,8 +233,37 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-isolation-timeout and -flaky-timeout: must be positive")
 	case o.scaleoutDelay < time.Millisecond || o.scaleoutConcurrency < 1:
 		return o, errors.New("-scaleout-delay: must be at least 1ms; -scaleout-concurrency: at least 1")
+	case o.nTargetsJobs < 1 || o.nTargetsSick < 0:
+		return o, errors.New("-n-targets-jobs: must be positive; -n-targets-sick: not negative")
+	case o.targetsHot < 0 || o.targetsHot > 0 && o.targetsHotAmong < o.targetsHot:
+		return o, errors.New("-targets-hot: must be at most -targets-hot-among (0: no hot step)")
+	case o.targetsIsolation != 0 && o.targetsIsolation < 3:
+		return o, errors.New("-targets-isolation: at least 3 targets (two of them sick; 0: no isolation steps)")
+	case o.targetsReadyTimeout <= 0 || o.targetsTimeout <= 0 || o.targetsIdle < 0:
+		return o, errors.New("-targets-ready-timeout and -targets-timeout: must be positive; -targets-idle: not negative")
 	}
 	return o, nil
+}
+
+// parseSizes parses -targets-sizes: positive counts, sorted ascending,
+// without duplicates.
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(strings.ReplaceAll(f, "_", ""))
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-targets-sizes: %q is not a positive count", f)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // parseList splits a comma list, keeps the canonical order of known and

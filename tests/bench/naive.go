@@ -48,8 +48,9 @@ func naiveMain(args []string) int {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	cons, err := js.CreateOrUpdateConsumer(cctx, "DISPATCH_JOBS", jetstream.ConsumerConfig{
-		Durable:       "naive",
-		FilterSubject: "dispatch.jobs.>",
+		Durable: "naive",
+		// No filter: every job of the stream, whichever subject the
+		// stream's partition transform stored it under.
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		MaxAckPending: 1000,

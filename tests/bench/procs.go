@@ -168,6 +168,24 @@ func (p *proc) usage() (usage, error) {
 	return u, nil
 }
 
+// procSample is a running process's CPU time so far (user and system, all
+// its threads) and its resident set size at the time (sampleProc).
+type procSample struct {
+	cpu time.Duration
+	rss int64 // bytes
+}
+
+// sample reads the process's CPU time and RSS now; ok is false when it
+// has exited or the platform cannot tell.
+func (p *proc) sample() (procSample, bool) {
+	select {
+	case <-p.done:
+		return procSample{}, false
+	default:
+	}
+	return sampleProc(p.cmd.Process.Pid)
+}
+
 // firstLineWriter passes everything to w and sends the first complete line
 // on ch.
 type firstLineWriter struct {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // runResult is the outcome of one run.
@@ -140,10 +141,12 @@ type report struct {
 	Builds map[string]string `json:"builds,omitempty"`
 
 	suts []string
+	// steps are the targets scenario's steps, when it runs (targets.go).
+	steps []targetsStep
 }
 
 func newReport(o options) *report {
-	return &report{
+	rep := &report{
 		Started: time.Now(),
 		Host: hostInfo{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 			GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(), LoadAvgStart: loadAvg()},
@@ -159,6 +162,18 @@ func newReport(o options) *report {
 		Runs: []runResult{},
 		suts: o.suts,
 	}
+	if slices.Contains(o.scenarios, scTargets) {
+		rep.steps = targetsSteps(o)
+		for k, v := range map[string]any{
+			"targets_sizes": o.targetsSizes, "n_targets_jobs": o.nTargetsJobs, "targets_hot": o.targetsHot,
+			"targets_hot_among": o.targetsHotAmong, "targets_isolation": o.targetsIsolation, "n_targets_sick": o.nTargetsSick,
+			"targets_ready_timeout": o.targetsReadyTimeout.String(), "targets_timeout": o.targetsTimeout.String(),
+			"targets_idle": o.targetsIdle.String(), "nats_max_consumers": o.natsMaxConsumers,
+		} {
+			rep.Options[k] = v
+		}
+	}
+	return rep
 }
 
 func (rep *report) add(r runResult) { rep.Runs = append(rep.Runs, r) }
@@ -183,7 +198,7 @@ func (rep *report) finish() {
 	rep.Finished = time.Now()
 	rep.Host.LoadAvgEnd = loadAvg()
 	rep.Summary = nil
-	for _, d := range metricDefs {
+	for _, d := range append(slices.Clone(metricDefs), targetsDefs(rep.steps)...) {
 		row := summaryRow{Key: d.Key, Label: d.Label, SUTs: map[string]*spread{}}
 		for _, sut := range rep.suts {
 			var vals []float64
@@ -355,7 +370,7 @@ func (rep *report) checkTargets() []targetCheck {
 	if d := get("scaleout.ratio", sutDispatcher); d != nil {
 		out = append(out, targetCheck{"scaleout: two instances ≥ 1.8 × one (not issue 3's)", fmt.Sprintf("%.2f× (min %.2f×)", d.Median, d.Min), d.Median >= 1.8})
 	}
-	return out
+	return append(out, rep.targetsChecks()...)
 }
 
 // print writes the table, the target checks and the notes.
@@ -374,8 +389,14 @@ func (rep *report) print(w io.Writer) {
 			}
 		}
 	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// The targets scenario's rows have tables of their own (printTargets):
+	// without other rows there is no main table.
+	table := io.Writer(io.Discard)
+	if slices.ContainsFunc(rep.Summary, func(r summaryRow) bool { return !isTargetsStep(r.Key) }) {
+		table = w
+	}
+	fmt.Fprintln(table)
+	tw := tabwriter.NewWriter(table, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "metric")
 	for _, sut := range rep.suts {
 		fmt.Fprintf(tw, "\t%s", sut)
@@ -386,6 +407,9 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintln(tw)
 	for i := range rep.Summary {
 		row := &rep.Summary[i]
+		if isTargetsStep(row.Key) {
+			continue
+		}
 		fmt.Fprint(tw, row.Label)
 		for _, sut := range rep.suts {
 			fmt.Fprintf(tw, "\t%s", row.SUTs[sut].String())
@@ -397,15 +421,20 @@ func (rep *report) print(w io.Writer) {
 	}
 	_ = tw.Flush()
 	rep.printRepeats(w, cols)
+	rep.printTargets(w, cols)
 
 	if len(rep.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets (dispatcher; issue 3's unless marked):")
+		width := 45
+		for _, t := range rep.Targets {
+			width = max(width, utf8.RuneCountInString(t.Target))
+		}
 		for _, t := range rep.Targets {
 			mark := "met   "
 			if !t.Met {
 				mark = "MISSED"
 			}
-			fmt.Fprintf(w, "  %s  %-45s %s\n", mark, t.Target, t.Value)
+			fmt.Fprintf(w, "  %s  %-*s %s\n", mark, width, t.Target, t.Value)
 		}
 	}
 	// The same note of several repeats is printed once, with the repeats.

@@ -424,6 +424,9 @@ func (res runResult) headline() string {
 		return head + fmt.Sprintf("one instance %.0f jobs/s, two %.0f jobs/s, ratio %.2f×, smaller share %.0f%% (ceiling %.0f jobs/s per instance)",
 			m["scaleout.jobs_per_s_1"], m["scaleout.jobs_per_s_2"], m["scaleout.ratio"], 100*m["scaleout.min_share"], m["scaleout.ceiling_per_instance"])
 	}
+	if isTargetsStep(res.Scenario) {
+		return head + targetsHeadline(res.Scenario, m)
+	}
 	return head
 }
 

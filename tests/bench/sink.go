@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,14 +29,18 @@ import (
 //	               seeded with -seed
 //	/hole   nothing: holds the request until the client gives up
 //	/slow   200 after ?ms= milliseconds (default 50)
+//	/fail   503, always
 //
-// and records, per job id (the Idempotency-Key header), the number of calls
-// and the receipt time of the first call it answered 2xx. The harness reads
-// it through control endpoints:
+// each also under /t/<target>/ (an endpoint per target, with any path
+// between: /t/<target>/a/ok is /ok), and records, per job id (the
+// Idempotency-Key header), the number of calls and the receipt time of the
+// first call it answered 2xx, and per target the ids answered 2xx. The
+// harness reads it through control endpoints:
 //
 //	GET /_stats                 sinkStats
 //	GET /_dump                  {"<id>": <first 2xx receipt, unix nanos>, ...}
 //	GET /_wait?n=N&timeout=D    sinkStats once N distinct ids were answered 2xx, or at D
+//	GET /_targets               {"<target>": <ids answered 2xx>, ...}
 //
 // Whether a call to /flaky fails is a hash of the job id and the call's
 // number for that id, so every system under test meets the same failures.
@@ -62,6 +67,7 @@ type sink struct {
 	stats   sinkStats
 	firstOK map[string]int64
 	calls   map[string]uint32
+	okBy    map[string]int        // target (of /t/<target>/…) → ids answered 2xx
 	waiters map[chan struct{}]int // closed once OKIDs reaches the value
 }
 
@@ -88,6 +94,9 @@ func sinkMain(args []string) int {
 	mux.HandleFunc("/flaky-random", s.handleJob)
 	mux.HandleFunc("/hole", s.handleJob)
 	mux.HandleFunc("/slow", s.handleJob)
+	mux.HandleFunc("/fail", s.handleJob)
+	mux.HandleFunc("/t/", s.handleJob)
+	mux.HandleFunc("GET /_targets", s.handleTargets)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -116,7 +125,7 @@ func sinkMain(args []string) int {
 func newSink(p float64, seed uint64) *sink {
 	return &sink{
 		p: p, done: make(chan struct{}), rng: rand.New(rand.NewPCG(seed, 0)),
-		firstOK: map[string]int64{}, calls: map[string]uint32{}, waiters: map[chan struct{}]int{},
+		firstOK: map[string]int64{}, calls: map[string]uint32{}, okBy: map[string]int{}, waiters: map[chan struct{}]int{},
 		stats: sinkStats{Status: map[string]int{}},
 	}
 }
@@ -125,18 +134,19 @@ func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UnixNano()
 	_, _ = io.Copy(io.Discard, r.Body)
 	id := r.Header.Get("Idempotency-Key")
+	target, path := splitTargetPath(r.URL.Path)
 
 	s.mu.Lock()
 	s.calls[id]++
 	n := s.calls[id]
 	s.stats.Calls++
 	var draw float64 // /flaky-random's
-	if r.URL.Path == "/flaky-random" {
+	if path == "/flaky-random" {
 		draw = s.rng.Float64()
 	}
 	s.mu.Unlock()
 
-	switch r.URL.Path {
+	switch path {
 	case "/hole":
 		s.count("held")
 		select {
@@ -162,6 +172,10 @@ func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 		case <-s.done:
 			return
 		}
+	case "/fail":
+		s.count("503")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
 	case "/flaky", "/flaky-random":
 		p := s.p
 		if q := r.URL.Query().Get("p"); q != "" {
@@ -170,7 +184,7 @@ func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		failed := draw < p
-		if r.URL.Path == "/flaky" {
+		if path == "/flaky" {
 			failed = fails(id, n, p)
 		}
 		if failed {
@@ -178,9 +192,24 @@ func (s *sink) handleJob(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
+	case "/ok":
+	default:
+		http.NotFound(w, r)
+		return
 	}
-	s.ok(id, now)
+	s.ok(id, target, now)
 	w.WriteHeader(http.StatusOK)
+}
+
+// splitTargetPath splits /t/<target>/<anything>/<mode> into the target and
+// /<mode>; any other path is returned as it is, with no target.
+func splitTargetPath(p string) (target, path string) {
+	rest, ok := strings.CutPrefix(p, "/t/")
+	if !ok {
+		return "", p
+	}
+	target, _, _ = strings.Cut(rest, "/")
+	return target, p[strings.LastIndexByte(p, '/'):]
 }
 
 // fails decides, from the job id and the call number, whether a flaky call
@@ -198,7 +227,7 @@ func (s *sink) count(status string) {
 	s.mu.Unlock()
 }
 
-func (s *sink) ok(id string, now int64) {
+func (s *sink) ok(id, target string, now int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Status["200"]++
@@ -207,6 +236,9 @@ func (s *sink) ok(id string, now int64) {
 	}
 	s.firstOK[id] = now
 	s.stats.OKIDs++
+	if target != "" {
+		s.okBy[target]++
+	}
 	if s.stats.FirstOKNs == 0 || now < s.stats.FirstOKNs {
 		s.stats.FirstOKNs = now
 	}
@@ -238,6 +270,16 @@ func (s *sink) handleDump(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	out := make(map[string]int64, len(s.firstOK))
 	for k, v := range s.firstOK {
+		out[k] = v
+	}
+	s.mu.Unlock()
+	writeJSON(w, out)
+}
+
+func (s *sink) handleTargets(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	out := make(map[string]int, len(s.okBy))
+	for k, v := range s.okBy {
 		out[k] = v
 	}
 	s.mu.Unlock()

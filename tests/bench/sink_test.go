@@ -64,3 +64,42 @@ func TestSinkFlakyRandom(t *testing.T) {
 		}
 	})
 }
+
+func TestSinkTargetPaths(t *testing.T) {
+	for _, c := range []struct{ in, target, path string }{
+		{"/ok", "", "/ok"},
+		{"/t/t00001/ok", "t00001", "/ok"},
+		{"/t/t00001/a/fail", "t00001", "/fail"},
+		{"/t/t00001", "t00001", "/t00001"},
+	} {
+		if target, path := splitTargetPath(c.in); target != c.target || path != c.path {
+			t.Errorf("splitTargetPath(%q) = %q, %q; want %q, %q", c.in, target, path, c.target, c.path)
+		}
+	}
+
+	s := newSink(0.2, 1)
+	call := func(path, id string) int {
+		req := httptest.NewRequest(http.MethodPost, path, nil)
+		req.Header.Set("Idempotency-Key", id)
+		rec := httptest.NewRecorder()
+		s.handleJob(rec, req)
+		return rec.Code
+	}
+	for i, c := range []struct {
+		path string
+		want int
+	}{
+		{"/t/a/ok", 200}, {"/t/a/ok", 200}, {"/t/b/ok", 200}, {"/t/c/x/fail", 503}, {"/t/c/nothing", 404},
+	} {
+		if got := call(c.path, fmt.Sprint("id-", i)); got != c.want {
+			t.Errorf("%s: %d, want %d", c.path, got, c.want)
+		}
+	}
+	call("/t/a/ok", "id-0") // the same id again counts once
+	if got := fmt.Sprint(s.okBy); got != "map[a:2 b:1]" {
+		t.Errorf("ids answered 2xx by target = %s, want map[a:2 b:1]", got)
+	}
+	if st := s.snapshot(); st.OKIDs != 3 || st.Status["503"] != 1 {
+		t.Errorf("stats = %+v, want 3 ids answered 2xx and one 503", st)
+	}
+}

@@ -70,7 +70,7 @@ func TestClusterLeaderLoss(t *testing.T) {
 		var leader, cons string
 		testenv.Eventually(t, 30*time.Second, func() (bool, string) {
 			leader = streamLeader(js, testenv.JobsStream)
-			cons = consumerLeader(js, testenv.JobsStream, testenv.ConsumerName("a"))
+			cons = consumerLeader(js, testenv.JobsStream, testenv.PartConsumerName("a"))
 			return cl.node(leader) != nil && cl.node(cons) != nil, fmt.Sprintf("kill %d: stream leader %q, consumer leader %q", k+1, leader, cons)
 		})
 		victim, what := cl.node(leader), "stream"
@@ -86,7 +86,7 @@ func TestClusterLeaderLoss(t *testing.T) {
 		var newLeader, newCons string
 		testenv.Eventually(t, 60*time.Second, func() (bool, string) {
 			newLeader = streamLeader(js, testenv.JobsStream)
-			newCons = consumerLeader(js, testenv.JobsStream, testenv.ConsumerName("a"))
+			newCons = consumerLeader(js, testenv.JobsStream, testenv.PartConsumerName("a"))
 			ok := newLeader != "" && newLeader != victim.Name && newCons != "" && newCons != victim.Name
 			return ok, fmt.Sprintf("stream leader %q, consumer leader %q after killing %s", newLeader, newCons, victim.Name)
 		})

@@ -17,8 +17,11 @@ import (
 // the rest for 10ms,
 // decided by a hash of the Idempotency-Key and the call's number, so a
 // rerun makes the same choices.
-func flaky(slow time.Duration) testenv.Behaviour {
-	ok := testenv.Sleep(10*time.Millisecond, testenv.OK())
+func flaky(slow time.Duration) testenv.Behaviour { return flakyAt(10*time.Millisecond, slow) }
+
+// flakyAt is flaky with the rest held for base instead of 10ms.
+func flakyAt(base, slow time.Duration) testenv.Behaviour {
+	ok := testenv.Sleep(base, testenv.OK())
 	unavailable := testenv.Status(http.StatusServiceUnavailable)
 	held := testenv.Sleep(slow, testenv.OK())
 	return func(w http.ResponseWriter, r *http.Request, e *testenv.Env) bool {
@@ -45,32 +48,50 @@ func TestWorkerCrashes(t *testing.T) {
 	if soak() {
 		jobs, every = 20000, 3*time.Second
 	}
+	crashLoop(t, []string{"alpha", "bravo"}, 4, jobs, every, flaky(400*time.Millisecond))
+}
+
+// TestWorkerCrashesManyTargets is TestWorkerCrashes over 1,000 targets at
+// concurrency 1 (two sinks, 500 targets each), all consumed through the
+// shared partitions. Calls take 300ms and an instance is killed every
+// 500ms, so that the jobs span several kills (1,000 targets at once drain
+// 10,000 jobs in a few seconds; 20,000 met 34 kills).
+func TestWorkerCrashesManyTargets(t *testing.T) {
+	t.Parallel()
+	jobs, every := 20000, 500*time.Millisecond
+	if soak() {
+		jobs, every = 50000, 2*time.Second
+	}
+	targets := make([]string, 1000)
+	for i := range targets {
+		targets[i] = fmt.Sprintf("t%04d", i)
+	}
+	crashLoop(t, targets, 1, jobs, every, flakyAt(300*time.Millisecond, 800*time.Millisecond))
+}
+
+// crashLoop runs two `serve` instances on the same config against flaky
+// targets (the targets alternate between two sinks), kills one of them
+// with SIGKILL every `every` and starts it again, and checks the ledger.
+func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time.Duration, behaviour testenv.Behaviour) {
 	start := time.Now()
 	n := startNATS(t)
 	_, js := testenv.Connect(t, n.URL)
-	targets := []string{"alpha", "bravo"}
-	sinks := make([]*testenv.Sink, len(targets))
+	sinks := []*testenv.Sink{testenv.NewSink(t), testenv.NewSink(t)}
+	for _, s := range sinks {
+		s.SetBehaviour(behaviour)
+	}
 	byName := testenv.M{}
 	for i, name := range targets {
-		sinks[i] = testenv.NewSink(t)
-		sinks[i].SetBehaviour(flaky(400 * time.Millisecond))
-		byName[name] = testenv.Target(sinks[i].URL, testenv.M{
-			// total 1s: AckWait (4 x total + 10s) and so the redelivery of
-			// what a killed instance held stay short.
+		byName[name] = testenv.Target(sinks[i%len(sinks)].URL, testenv.M{
+			// total 1s: calls are short, so a killed instance's calls end soon.
 			"timeouts":    testenv.M{"total": "1s", "response_header": "1s"},
 			"retry":       testenv.M{"max_attempts": 5, "initial_interval": "50ms", "max_interval": "500ms"},
-			"concurrency": 4,
+			"concurrency": concurrency,
 		})
 	}
 	var cfgs, addrs [2]string
 	for i := range cfgs {
 		cfgs[i], addrs[i] = serveConfig(t, n.URL, testenv.Targets(byName))
-	}
-	var inst [2]*serve
-	var all []*serve
-	for i := range inst {
-		inst[i] = startServe(t, cfgs[i], addrs[i])
-		all = append(all, inst[i])
 	}
 
 	ids := make([]string, jobs)
@@ -79,8 +100,18 @@ func TestWorkerCrashes(t *testing.T) {
 		ids[i] = fmt.Sprintf("crash-%05d", i)
 		msgs[i] = testenv.JobMsg(targets[i%len(targets)], schemas.Job{ID: ids[i], Path: "/crash?job=" + ids[i]})
 	}
+	// Every job is queued before the instances start, so that the kill
+	// loop meets the whole drain (published while they ran, most jobs were
+	// done by the time the publishing ended).
+	testenv.EnsureStreams(t, js)
 	testenv.PublishMany(t, js, msgs)
 	in := testenv.LedgerInput{IDs: ids, Sinks: sinks}
+	var inst [2]*serve
+	var all []*serve
+	for i := range inst {
+		inst[i] = startServe(t, cfgs[i], addrs[i])
+		all = append(all, inst[i])
+	}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
 	kills := 0
@@ -115,5 +146,5 @@ func TestWorkerCrashes(t *testing.T) {
 	if l.Missing > 0 {
 		explainMissing(t, l.MissingIDs, sinks, all)
 	}
-	t.Logf("%d kills; %d calls in all; %s", kills, sinks[0].Count()+sinks[1].Count(), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d targets; %d kills; %d calls in all; %s", len(targets), kills, sinks[0].Count()+sinks[1].Count(), time.Since(start).Round(time.Millisecond))
 }

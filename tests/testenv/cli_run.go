@@ -131,6 +131,7 @@ func JobsOn(t testing.TB, js jetstream.JetStream, subject string) []*jetstream.R
 	if err != nil {
 		t.Fatalf("stream %s: %v", JobsStream, err)
 	}
+	subject = Stored(subject)
 	var out []*jetstream.RawStreamMsg
 	for seq := uint64(1); ; {
 		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))

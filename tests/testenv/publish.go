@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,21 @@ const (
 // Topo names the subjects, streams and consumers of Prefix.
 var Topo = schemas.Topology{Prefix: Prefix}
 
+// Stored is the subject the streams store a message published on subject
+// under: dispatch.part.<k>.<target> for dispatch.jobs.<target> and
+// dispatch.duepart.<k>.<target> for dispatch.due.<target> (Partitions
+// partitions; the streams' subject transforms), subject itself for any
+// other.
+func Stored(subject string) string {
+	if t, ok := Topo.JobsTarget(subject); ok && !strings.ContainsAny(t, ".*>") {
+		return Topo.PartSubject(schemas.Partition(t, Partitions), t)
+	}
+	if t, ok := Topo.DueTarget(subject); ok && !strings.ContainsAny(t, ".*>") {
+		return Topo.DuePartSubject(schemas.Partition(t, Partitions), t)
+	}
+	return subject
+}
+
 // JobsSubject is dispatch.jobs.<target>.
 func JobsSubject(target string) string { return Topo.JobsSubject(target) }
 
@@ -33,9 +49,6 @@ func DLQSubject(target string) string { return Topo.DLQSubject(target) }
 
 // FallbackSubject is dispatch.fallback.<target>.
 func FallbackSubject(target string) string { return Topo.FallbackSubject(target) }
-
-// ConsumerName is the durable consumer of a target.
-func ConsumerName(target string) string { return Topo.ConsumerName(target) }
 
 // Msg is one message to publish on a jobs subject.
 type Msg struct {

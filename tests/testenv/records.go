@@ -54,7 +54,7 @@ func CountMsgs(t testing.TB, js jetstream.JetStream, stream, filter string) int 
 	if err != nil {
 		t.Fatalf("stream %s: %v", stream, err)
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(Stored(filter)))
 	if err != nil {
 		t.Fatalf("stream %s info: %v", stream, err)
 	}
