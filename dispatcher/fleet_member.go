@@ -28,6 +28,7 @@ type fleetMember struct {
 	cfg                   config.Fleet
 	grace                 time.Duration // orphan_grace
 	inst, brk             jetstream.KeyValue
+	pauseKV               jetstream.KeyValue // the pauses bucket; nil: none watched
 	log                   *zap.Logger
 	m                     *metrics.Metrics
 	connected             func() bool
@@ -51,6 +52,7 @@ type fleetMember struct {
 	workers      map[string]*worker.Worker // by target; replaced on reload
 	own          *TargetSet                // the workers' targets; nil: to compute again
 	breakers     map[string]FleetBreaker   // by key: the last record heard
+	pauses       map[string]TargetPause    // by target: the last record heard (fleet_pauses.go)
 	servingState                           // fleet_serving.go
 
 	cancel context.CancelFunc
@@ -72,7 +74,7 @@ func newFleetMember(s *Service, inst, brk jetstream.KeyValue) *fleetMember {
 		connected: s.nc.IsConnected, partitions: s.cfg.Streams.Partitions,
 		partSize: min(targetSetPartSize, max(int(s.nc.MaxPayload())-4096, 1024)),
 		shares:   make(chan FleetBreaker, 256), kick: make(chan struct{}, 1),
-		workers: map[string]*worker.Worker{}, breakers: map[string]FleetBreaker{},
+		workers: map[string]*worker.Worker{}, breakers: map[string]FleetBreaker{}, pauses: map[string]TargetPause{},
 		servingState: newServingState(),
 	}
 }
@@ -112,6 +114,7 @@ func (f *fleetMember) attach(w *worker.Worker) {
 		f.own = nil
 	}
 	f.workers[name] = w
+	f.applyPauseLocked(w)
 	delete(f.quota, prev)
 	q := f.shareOf(name)
 	f.quota[w] = q
@@ -195,6 +198,15 @@ func (f *fleetMember) start() error {
 	if err != nil {
 		cancel()
 		return fmt.Errorf("watch %s: %w", f.brk.Bucket(), err)
+	}
+	pw, err := f.watchPausesStart(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if pw != nil {
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.watchPauses(ctx, pw) }()
 	}
 	f.heartbeat(ctx)
 	f.wg.Add(4)

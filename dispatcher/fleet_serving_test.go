@@ -77,7 +77,12 @@ func newTestMember(t *testing.T, url, name string, targets ...worker.Target) *te
 		cfg: &config.Config{ServiceName: "fleet-test", OrphanGrace: time.Minute, Fleet: config.Fleet{Heartbeat: testHeartbeat}},
 		log: zap.NewNop(), nc: nc, instance: name, metrics: metrics.New(metrics.BuildInfo{Version: "test"}),
 	}
+	pz, err := pausesBucket(ctx, js, testTopo, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := &testMember{fleetMember: newFleetMember(s, inst, brk), js: js, workers: map[string]*worker.Worker{}}
+	m.pauseKV = pz
 	for _, tg := range targets {
 		if len(tg.Endpoints) == 0 {
 			tg.Endpoints = []string{"http://127.0.0.1:1"}

@@ -57,6 +57,15 @@ type TargetLag struct {
 	// stored, and OldestPendingSeconds its age; nil and 0 without any.
 	OldestPendingAt      *time.Time `json:"oldest_pending_at"`
 	OldestPendingSeconds float64    `json:"oldest_pending_seconds"`
+	// Paused reports a pause of the target in effect (dispatcher pause,
+	// LagSettings.Pauses): PausedUntil is its end (nil: until resumed),
+	// PausedBy who paused it and PausedReason why. A hold (every breaker
+	// open with when_open: hold) is no pause: it shows in the fleet's open
+	// breakers.
+	Paused       bool       `json:"paused"`
+	PausedUntil  *time.Time `json:"paused_until"`
+	PausedBy     string     `json:"paused_by,omitempty"`
+	PausedReason string     `json:"paused_reason,omitempty"`
 	// InFlight is the target's HTTP calls in flight and Buffered its
 	// deliveries held by the instances and not in a call (waiting for a
 	// slot, a rate-limit token, a probe, a hold's end, a retry made in
@@ -178,6 +187,9 @@ type LagSettings struct {
 	// Only, when not empty, limits the report to these targets: their
 	// rows, orphans and legacy consumers (the partitions are all listed).
 	Only []string
+	// Pauses are the pauses in effect (ReadPauses): their targets are
+	// reported, even without any backlog, marked paused.
+	Pauses []TargetPause
 	// Now is the clock ages are measured with; nil means time.Now.
 	Now func() time.Time
 
@@ -272,6 +284,10 @@ func (r *lagReader) read(ctx context.Context, set LagSettings) (*Lag, error) {
 	}
 	for t := range known {
 		row(t)
+	}
+	for _, p := range set.Pauses {
+		tl := row(p.Target)
+		tl.Paused, tl.PausedUntil, tl.PausedBy, tl.PausedReason = true, p.Until, p.By, p.Reason
 	}
 	if sv := set.Serving; sv != nil {
 		for _, id := range sv.Instances() {

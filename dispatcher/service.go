@@ -73,8 +73,9 @@ type Service struct {
 	// userAgent is the User-Agent of the workers' calls.
 	userAgent string
 	fleet     *fleetMember // fleet_member.go
-	// pauser tells which targets an operator paused (verdicts.go); nil
-	// until the pause feature sets it: then no target is PAUSED.
+	// pauser tells which targets an operator paused (verdicts.go): the
+	// fleet member, which watches the pauses bucket (fleet_pauses.go); nil
+	// before the fleet is up.
 	pauser Pauser
 	// cons is how this instance consumes: the partitions' intakes and the
 	// router to the workers (consumption.go); stopLegacy ends the drain of
@@ -305,7 +306,13 @@ func (s *Service) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		pz, err := pausesBucket(ctx, s.js, s.topo, s.cfg.NATS.Replicas)
+		if err != nil {
+			return err
+		}
 		s.fleet = newFleetMember(s, inst, brk)
+		s.fleet.pauseKV = pz
+		s.pauser = s.fleet
 		return s.fleet.start()
 	})
 	if err != nil {
@@ -371,6 +378,7 @@ func (s *Service) publishWorkers() {
 func (s *Service) streamSettings(cfg *config.Config) StreamSettings {
 	return StreamSettings{
 		Replicas: cfg.NATS.Replicas, DeadLetterMaxAge: cfg.Streams.DeadLetterMaxAge, FallbackMaxAge: cfg.Streams.FallbackMaxAge,
+		AuditMaxAge:  cfg.Streams.AuditMaxAge,
 		SettleWindow: SettleWindow(cfg), Partitions: cfg.Streams.Partitions,
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/audit"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
@@ -20,6 +21,9 @@ type StreamSettings struct {
 	Replicas         int
 	DeadLetterMaxAge time.Duration
 	FallbackMaxAge   time.Duration
+	// AuditMaxAge is the audit stream's max age; zero means
+	// audit.DefaultMaxAge.
+	AuditMaxAge time.Duration
 	// SettleWindow is the duplicate window of the streams the service
 	// alone writes to (scheduling, dead letters, fallback): a redelivered
 	// copy that redoes its delivery's outcome within it stores nothing
@@ -67,7 +71,7 @@ func SettleWindow(cfg *config.Config) time.Duration {
 }
 
 // StreamConfigs returns the configs of the streams (jobs, scheduling, dead
-// letters, fallback) of topology t as EnsureStreams creates them;
+// letters, fallback, audit) of topology t as EnsureStreams creates them;
 // deploy/nats/streams holds them as JSON for 'nats stream add --config'.
 func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfig {
 	r := max(s.Replicas, 1)
@@ -142,6 +146,7 @@ func StreamConfigs(t schemas.Topology, s StreamSettings) []jetstream.StreamConfi
 			Duplicates:  window,
 			AllowDirect: true,
 		},
+		audit.StreamConfig(t, s.AuditMaxAge, r),
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	DeadLetterSchema = "deadletter.v1.schema.json"
 	FallbackSchema   = "fallback.v1.schema.json"
 	ResultSchema     = "result.v1.schema.json"
+	AuditSchema      = "audit.v1.schema.json"
 )
 
 // BaseURL is the common prefix of the schemas' $id: a schema's $id is
@@ -24,12 +25,12 @@ const (
 const BaseURL = "https://jetdispatch.dev/schemas/"
 
 // names lists every embedded schema.
-var names = []string{JobSchema, DeadLetterSchema, FallbackSchema, ResultSchema}
+var names = []string{JobSchema, DeadLetterSchema, FallbackSchema, ResultSchema, AuditSchema}
 
 // Names returns the names of every embedded schema.
 func Names() []string { return slices.Clone(names) }
 
-//go:embed job.v1.schema.json deadletter.v1.schema.json fallback.v1.schema.json result.v1.schema.json
+//go:embed job.v1.schema.json deadletter.v1.schema.json fallback.v1.schema.json result.v1.schema.json audit.v1.schema.json
 var files embed.FS
 
 // ErrUnknownSchema is returned (wrapped) for a name that is not one of Names().

@@ -235,6 +235,8 @@ func TestSchemaPropertiesMatchGoTags(t *testing.T) {
 		{"Fallback", FallbackSchema, nil, reflect.TypeFor[Fallback]()},
 		{"Result", ResultSchema, nil, reflect.TypeFor[Result]()},
 		{"FallbackResponse", ResultSchema, []string{"properties", "fallback"}, reflect.TypeFor[FallbackResponse]()},
+		{"AuditRecord", AuditSchema, nil, reflect.TypeFor[AuditRecord]()},
+		{"AuditSelection", AuditSchema, []string{"properties", "selection"}, reflect.TypeFor[AuditSelection]()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

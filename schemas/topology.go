@@ -324,6 +324,27 @@ func (t Topology) KeysBucket() string { return t.bucketBase() + "_keys" }
 // dispatch_breakers.
 func (t Topology) BreakersBucket() string { return t.bucketBase() + "_breakers" }
 
+// PausesBucket is the KV bucket of the paused targets, e.g.
+// dispatch_pauses: one key per paused target, its name.
+func (t Topology) PausesBucket() string { return t.bucketBase() + "_pauses" }
+
+// AuditStream is the stream of the audit records, e.g. DISPATCH_AUDIT:
+// what operators did (pause, resume, replay, purge), from the command line
+// or the console.
+func (t Topology) AuditStream() string { return t.streamBase() + "_AUDIT" }
+
+// AuditSubject is where an audit record of action is stored:
+// <p>.audit.<action> (one of AuditActions).
+func (t Topology) AuditSubject(action string) string { return t.Prefix + ".audit." + action }
+
+// AuditWildcard matches every audit subject: <p>.audit.>.
+func (t Topology) AuditWildcard() string { return t.Prefix + ".audit.>" }
+
+// AuditAction is the action part of an audit subject.
+func (t Topology) AuditAction(subject string) (action string, ok bool) {
+	return cutPrefix(subject, t.Prefix+".audit.")
+}
+
 func (t Topology) streamBase() string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(t.Prefix))
 }

@@ -106,6 +106,49 @@ type Result struct {
 	Truncated  []string          `json:"truncated,omitempty"`
 }
 
+// AuditRecord is a record on <p>.audit.<action> (schemas/audit.v1.schema.json):
+// one action of an operator, from the command line or the console.
+type AuditRecord struct {
+	// ID is unique per record (its Nats-Msg-Id).
+	ID string `json:"id"`
+	// At is when the action was done.
+	At time.Time `json:"at"`
+	// Who did it: the console's token name or client address, or
+	// "cli:<user>@<host>" for the command line.
+	Who string `json:"who"`
+	// Action is one of AuditActions.
+	Action string `json:"action"`
+	// Selection is what the action was done on.
+	Selection AuditSelection `json:"selection"`
+	// Selected is how many items the selection held (dead letters), and
+	// Count how many the action was done on: replayed, deleted, or the one
+	// target paused or resumed (0 for the resume of a target not paused).
+	Selected int `json:"selected,omitempty"`
+	Count    int `json:"count"`
+	// Result is one of AuditResults; Error says why when it is not ok.
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+	// Until is when a pause ends (absent: until resumed), and Reason the
+	// text the operator gave with it.
+	Until  *time.Time `json:"until,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+}
+
+// AuditSelection is what an audited action was done on: a target (pause,
+// resume), or the filters of a selection of dead letters (replay, purge).
+type AuditSelection struct {
+	Target   string     `json:"target,omitempty"`
+	Targets  []string   `json:"targets,omitempty"`
+	Reasons  []string   `json:"reasons,omitempty"`
+	Classes  []string   `json:"classes,omitempty"`
+	Statuses []string   `json:"statuses,omitempty"`
+	JobIDs   []string   `json:"job_ids,omitempty"`
+	Seqs     []uint64   `json:"seqs,omitempty"`
+	Since    *time.Time `json:"since,omitempty"`
+	Until    *time.Time `json:"until,omitempty"`
+	All      bool       `json:"all,omitempty"`
+}
+
 // JobMeta is the meta of the record's job: job.meta, or the top-level meta
 // of a record written before meta was stored once; nil when there is none.
 func (d *DeadLetter) JobMeta() json.RawMessage { return jobMeta(d.Job, d.Meta) }

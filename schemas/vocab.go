@@ -91,10 +91,44 @@ const (
 	// stuck target, a rate limit far behind): parked until a slot is
 	// expected, so that it holds up no partition.
 	ParkBusy = "busy"
+	// ParkPaused: the target is paused (dispatcher pause): parked until the
+	// pause ends, or, for a pause without an end, for as long as the pause
+	// has lasted (within bounds), so that no job is parked in a loop.
+	ParkPaused = "paused"
 )
 
 // ParkReasons lists why jobs are parked.
-var ParkReasons = []string{ParkHold, ParkBudget, ParkBusy}
+var ParkReasons = []string{ParkHold, ParkBudget, ParkBusy, ParkPaused}
+
+// Actions of the audit stream (<p>.audit.<action>): what an operator did,
+// from the command line or the console.
+const (
+	// AuditPause: a target paused (dispatcher pause).
+	AuditPause = "pause"
+	// AuditResume: a target resumed (dispatcher resume).
+	AuditResume = "resume"
+	// AuditReplay: dead letters replayed (dispatcher dlq replay).
+	AuditReplay = "replay"
+	// AuditPurge: dead letters purged (dispatcher dlq purge).
+	AuditPurge = "purge"
+)
+
+// AuditActions lists every audited action.
+var AuditActions = []string{AuditPause, AuditResume, AuditReplay, AuditPurge}
+
+// Results of an audited action.
+const (
+	// AuditOK: the action was done, on everything it selected.
+	AuditOK = "ok"
+	// AuditPartial: done on part of the selection (some items failed, or
+	// the run was interrupted).
+	AuditPartial = "partial"
+	// AuditFailed: nothing was done.
+	AuditFailed = "failed"
+)
+
+// AuditResults lists every result of an audited action.
+var AuditResults = []string{AuditOK, AuditPartial, AuditFailed}
 
 // Values of retry.after_send: what happens to a failure without a response
 // (a reset, a timeout) that came after the request may have reached the

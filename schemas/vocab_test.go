@@ -30,6 +30,8 @@ func TestVocabularyMatchesSchemas(t *testing.T) {
 		{DeadLetterSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
 		{FallbackSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
 		{ResultSchema, []string{"$defs", "truncated", "items", "enum"}, CutParts},
+		{AuditSchema, []string{"properties", "action", "enum"}, AuditActions},
+		{AuditSchema, []string{"properties", "result", "enum"}, AuditResults},
 	}
 	for _, c := range cases {
 		raw, err := files.ReadFile(c.schema)

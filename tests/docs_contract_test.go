@@ -545,8 +545,9 @@ func codeBlocks(text, lang string) []codeBlock {
 // --- vocabulary ------------------------------------------------------------
 
 // TestDocsVocabulary checks that every error class, dead-letter reason,
-// outcome, Dispatch-* and webhook header and cut part of the code is
-// in the contract.
+// outcome, Dispatch-* and webhook header, cut part, park reason, audit
+// action and result, and every stream and KV bucket of the code is in the
+// contract.
 func TestDocsVocabulary(t *testing.T) {
 	contract := readDoc(t, contractPage)
 	schemasGo := parseGoDir(t, "../schemas")
@@ -563,6 +564,10 @@ func TestDocsVocabulary(t *testing.T) {
 		{"outcome (schemas.Outcomes)", listValues(schemas.Outcomes), true, false},
 		{"header (schemas.Header*)", constValues(schemasGo, "Header"), false, true},
 		{"cut part (schemas.CutParts)", listValues(schemas.CutParts), true, false},
+		{"park reason (schemas.ParkReasons)", listValues(schemas.ParkReasons), false, false},
+		{"audit action (schemas.AuditActions)", listValues(schemas.AuditActions), false, false},
+		{"audit result (schemas.AuditResults)", listValues(schemas.AuditResults), false, false},
+		{"stream, bucket (schemas.Topology)", topologyNames(), false, false},
 	} {
 		if len(tc.values) == 0 {
 			t.Errorf("no %s found in the code: the search is broken", tc.what)
@@ -585,6 +590,26 @@ func TestDocsVocabulary(t *testing.T) {
 			}
 		}
 	}
+}
+
+// topologyNames are the streams and buckets of schemas.Topology as the
+// contract spells them: <S>_JOBS, <b>_pauses.
+func topologyNames() map[string]string {
+	topo := schemas.Topology{Prefix: "x"}
+	names := map[string]string{}
+	for what, name := range map[string]string{
+		"JobsStream": topo.JobsStream(), "SchedStream": topo.SchedStream(), "DLQStream": topo.DLQStream(),
+		"FallbackStream": topo.FallbackStream(), "AuditStream": topo.AuditStream(),
+		"InstancesBucket": topo.InstancesBucket(), "BreakersBucket": topo.BreakersBucket(),
+		"KeysBucket": topo.KeysBucket(), "PausesBucket": topo.PausesBucket(),
+	} {
+		if rest, ok := strings.CutPrefix(name, "X_"); ok {
+			names[what] = "<S>_" + rest
+		} else {
+			names[what] = "<b>" + strings.TrimPrefix(name, "x")
+		}
+	}
+	return names
 }
 
 // TestDocsExitStatuses checks that every exit status of cmd/dispatcher has a
@@ -784,6 +809,7 @@ func everySeries() *metrics.Metrics {
 	m.JobEnded("t", schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
 	m.RetryScheduled("t", "http_5xx", time.Second)
 	m.Parked("t", schemas.ParkHold)
+	m.PauseChanged("t", true)
 	m.BreakerChanged("t", "https://e.example", "closed", "open")
 	m.EndpointSwitched("t", "https://e.example", "https://f.example")
 	m.RecordTooLarge("t", schemas.RecordDeadLetter)

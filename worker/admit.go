@@ -19,9 +19,11 @@ const maxDeliveries = 20
 // now? In order: an outcome an earlier delivery of the same message
 // already decided (its settle marker: that outcome is redone, whatever
 // else is true now), size, decoding and the schema, the subject's target,
-// the trace, then not_after, the delivery count, the retry budget and the
-// rate limit. It returns false when it disposed of the delivery itself (a
-// dead letter, an ack, a postponement, a hand-back).
+// the trace, then a pause of the target (parked: no check after it may
+// drop or count the job while paused), not_after, the delivery count, the
+// retry budget and the rate limit. It returns false when it disposed of
+// the delivery itself (a dead letter, an ack, a park, a postponement, a
+// hand-back).
 func (w *Worker) admit(d *delivery) (*job, bool) {
 	m := d.m
 	j := &job{m: m, d: d, start: w.o.now()}
@@ -77,6 +79,9 @@ func (w *Worker) admit(d *delivery) (*job, bool) {
 		w.redo(j, settled)
 		return nil, false
 	}
+	if w.pausedPark(j) {
+		return nil, false
+	}
 	if jb.NotAfter != nil && w.o.now().After(*jb.NotAfter) {
 		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
@@ -89,8 +94,12 @@ func (w *Worker) admit(d *delivery) (*job, bool) {
 }
 
 // mayCall is the end of admit, passed again by a job resumed after a retry
-// made in place: the retry budget, then the rate limit (waited for).
+// made in place: a pause of the target, the retry budget, then the rate
+// limit (waited for), and a pause that began meanwhile.
 func (w *Worker) mayCall(j *job) bool {
+	if w.pausedPark(j) {
+		return false
+	}
 	if j.state.attempts > 0 {
 		if ok, next := w.budget.allowRetry(w.o.now()); !ok {
 			// Spread the postponed retries over the next bucket.
@@ -98,7 +107,7 @@ func (w *Worker) mayCall(j *job) bool {
 			return false
 		}
 	}
-	return w.waitRate(j)
+	return w.waitRate(j) && !w.pausedPark(j)
 }
 
 func lastStatus(s retryState) int {

@@ -22,7 +22,7 @@ func (w *Worker) attempt(j *job) (*callResult, bool) {
 			w.circuitOpen(j)
 			return nil, false
 		}
-		if !w.holdJob(j) {
+		if !w.holdJob(j) || w.pausedPark(j) {
 			return nil, false
 		}
 		b, idx, done = pickEndpoint(w.breakers, w.o.now())

@@ -62,6 +62,8 @@ type Intake struct {
 	wanted bool
 	roomy  chan struct{}
 
+	batch fetched // the pull loop's own
+
 	parking   chan struct{} // parks in flight (a semaphore)
 	stopFetch context.CancelFunc
 	fetchDone chan struct{}
@@ -100,7 +102,7 @@ func StartIntake(cfg IntakeConfig) (*Intake, error) {
 	}
 	cfg.Log = cfg.Log.With(zap.String("intake", cfg.Name))
 	in := &Intake{
-		cfg: cfg, held: map[*delivery]struct{}{}, roomy: make(chan struct{}),
+		cfg: cfg, held: map[*delivery]struct{}{}, roomy: make(chan struct{}), batch: fetched{counts: map[string]int{}},
 		parking: make(chan struct{}, parksInFlight), fetchDone: make(chan struct{}),
 		stopKeep: make(chan struct{}), keepDone: make(chan struct{}),
 	}
@@ -162,9 +164,7 @@ func (in *Intake) pull(ctx context.Context) {
 		fctx, cancel := context.WithTimeout(ctx, pullWait)
 		batch, err := in.cfg.Consumer.Fetch(n, jetstream.FetchContext(fctx))
 		if err == nil {
-			for m := range batch.Messages() {
-				in.route(ctx, m, wait)
-			}
+			in.drain(ctx, batch.Messages(), wait)
 			err = batch.Error()
 		}
 		cancel()
@@ -178,6 +178,70 @@ func (in *Intake) pull(ctx context.Context) {
 		case <-time.After(min(time.Duration(failures)*250*time.Millisecond, 5*time.Second)):
 		case <-ctx.Done():
 		}
+	}
+}
+
+// fetched is the part of a batch fetched and not yet routed, in order, with
+// how many of it each target has: a delivery that would wait long for its
+// lane is parked when another target's jobs are among them (othersWaiting).
+type fetched struct {
+	q      []fetchedMsg
+	counts map[string]int
+}
+
+type fetchedMsg struct {
+	m      jetstream.Msg
+	target string
+	ok     bool
+}
+
+// others reports whether a target other than target has deliveries in f.
+func (f *fetched) others(target string) bool { return len(f.q) > f.counts[target] }
+
+// drain routes the deliveries of a batch in order. Before each, it takes in
+// whatever more of the batch has arrived, without waiting, so that it knows
+// which targets' deliveries are behind the one it routes.
+func (in *Intake) drain(ctx context.Context, msgs <-chan jetstream.Msg, wait *time.Timer) {
+	f := &in.batch
+	clear(f.counts)
+	f.q = f.q[:0]
+	take := func(m jetstream.Msg) {
+		t, ok := in.cfg.Target(m.Subject())
+		f.q = append(f.q, fetchedMsg{m: m, target: t, ok: ok})
+		f.counts[t]++
+	}
+	open := true
+	for {
+		for more := open; more; {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					open, more = false, false
+					break
+				}
+				take(m)
+			default:
+				more = false
+			}
+		}
+		if len(f.q) == 0 {
+			if !open {
+				return
+			}
+			m, ok := <-msgs
+			if !ok {
+				return
+			}
+			take(m)
+			continue
+		}
+		next := f.q[0]
+		f.q[0] = fetchedMsg{}
+		f.q = f.q[1:]
+		if f.counts[next.target]--; f.counts[next.target] == 0 {
+			delete(f.counts, next.target)
+		}
+		in.route(ctx, next.m, next.target, next.ok, wait)
 	}
 }
 
@@ -200,10 +264,10 @@ func (in *Intake) room() (int, <-chan struct{}) {
 }
 
 // route hands m to its target's lane: taken, waited for (a full lane of a
-// fast target, at most intakeWait), parked, or handed to the router when
-// this instance does not serve the target.
-func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) {
-	target, ok := in.cfg.Target(m.Subject())
+// fast target, at most intakeWait), parked (a lane whose turn is far, when
+// other targets wait; a paused target, always), or handed to the router
+// when this instance does not serve the target.
+func (in *Intake) route(ctx context.Context, m jetstream.Msg, target string, ok bool, wait *time.Timer) {
 	if !ok {
 		in.cfg.Log.Error("delivery on a subject of no target; terminated", zap.String("subject", m.Subject()))
 		_ = m.Term()
@@ -222,6 +286,9 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 		switch v {
 		case taken:
 			return
+		case paused:
+			in.park(func() { w.parkPaused(d) })
+			return
 		case closed:
 			// A worker retiring (a reload): redelivered at once, to its
 			// successor or to whoever serves the target.
@@ -230,7 +297,7 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 			return
 		case park:
 			if in.othersWaiting(ctx, target) {
-				in.park(w, d)
+				in.park(func() { w.parkBusy(d) })
 				return
 			}
 		}
@@ -240,7 +307,7 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 			wait.Stop()
 		case <-wait.C:
 			if in.othersWaiting(ctx, target) {
-				in.park(w, d)
+				in.park(func() { w.parkBusy(d) })
 				return
 			}
 		case <-ctx.Done():
@@ -252,10 +319,10 @@ func (in *Intake) route(ctx context.Context, m jetstream.Msg, wait *time.Timer) 
 	}
 }
 
-// othersWaiting reports whether another target's jobs wait behind target
-// in the consumer (an error counts as yes).
+// othersWaiting reports whether another target's jobs wait behind target:
+// fetched and not yet routed, or in the consumer (an error counts as yes).
 func (in *Intake) othersWaiting(ctx context.Context, target string) bool {
-	if in.cfg.OthersWaiting == nil {
+	if in.cfg.OthersWaiting == nil || in.batch.others(target) {
 		return true
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -268,12 +335,13 @@ func (in *Intake) othersWaiting(ctx context.Context, target string) bool {
 	return others
 }
 
-// park parks d for w in the background, at most parksInFlight at once.
-func (in *Intake) park(w *Worker, d *delivery) {
+// park runs a park (parkBusy, parkPaused) in the background, at most
+// parksInFlight at once.
+func (in *Intake) park(fn func()) {
 	in.parking <- struct{}{}
 	go func() {
 		defer func() { <-in.parking }()
-		w.parkBusy(d)
+		fn()
 	}()
 }
 

@@ -3,6 +3,7 @@ package worker
 import (
 	"container/heap"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,17 @@ type lane struct {
 	// horizon is when the last delivery parked for a slot is due: the next
 	// one is due a slot's time later (park.go).
 	horizon time.Time
+
+	// paused is the target's pause; ramp, when above 0, the slots run while
+	// ramping up after one, doubled every rampStep (pause.go). onResume is
+	// called when a pause ends by itself (at its end).
+	paused     pauseState
+	pauseOn    atomic.Bool // paused.on, read without the lock
+	pauseTimer *time.Timer
+	ramp       int
+	rampStep   time.Duration
+	rampTimer  *time.Timer
+	onResume   func()
 }
 
 // held is a delivery waiting in a lane.
@@ -62,7 +74,7 @@ const (
 )
 
 func newLane(limit int, runMax time.Duration, now func() time.Time, run func(*delivery, *job) bool) *lane {
-	l := &lane{run: run, now: now, limit: limit, runMax: runMax, roomy: make(chan struct{}), lastDone: now()}
+	l := &lane{run: run, now: now, limit: limit, runMax: runMax, roomy: make(chan struct{}), lastDone: now(), rampStep: rampStep}
 	l.idle.L = &l.mu
 	return l
 }
@@ -80,24 +92,29 @@ const (
 	taken  verdict = iota // running or waiting in the lane
 	full                  // full, but a slot is expected within intakeWait: wait on the channel returned, then offer again
 	park                  // its turn is too far: park it (park.go), or, when it holds up no other target, wait on the channel returned
+	paused                // the target is paused: park it until the pause ends (pause.go), whoever else waits
 	closed                // the lane is closed: hand the delivery back
 )
 
 // offer offers d to the lane. A redelivered message (force) is taken
-// whatever the lane's state: admit must first look for an outcome an
-// earlier delivery decided (settle.go), and redeliveries are few.
+// whatever the lane's state, paused included: admit must first look for an
+// outcome an earlier delivery decided (settle.go), and redeliveries are
+// few.
 func (l *lane) offer(d *delivery, force bool) (verdict, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return closed, nil
 	}
-	if l.running < l.limit {
+	if !force && l.paused.on && l.pausedLocked(l.now()) {
+		return paused, nil
+	}
+	if l.running < l.slots() {
 		l.startLocked(held{d: d})
 		return taken, nil
 	}
 	n := len(l.queue)
-	if force || (n+l.running < capacity(l.limit) && l.waitLocked(n) <= laneWait) {
+	if force || (n+l.running < capacity(l.slots()) && l.waitLocked(n) <= laneWait) {
 		l.queue = append(l.queue, held{d: d})
 		return taken, nil
 	}
@@ -114,15 +131,15 @@ func (l *lane) offer(d *delivery, force bool) (verdict, <-chan struct{}) {
 // longer than that, at least that long (a target that stopped answering).
 func (l *lane) waitLocked(n int) time.Duration {
 	turn := l.runEWMA
-	if l.running >= l.limit {
+	if l.running >= l.slots() {
 		turn = max(turn, l.now().Sub(l.lastDone))
 	}
-	return time.Duration(n+1) * turn / time.Duration(max(l.limit, 1))
+	return time.Duration(n+1) * turn / time.Duration(max(l.slots(), 1))
 }
 
 // startLocked runs h in a free slot, or queues it.
 func (l *lane) startLocked(h held) {
-	if l.running < l.limit {
+	if l.running < l.slots() {
 		l.running++
 		go l.slot(h)
 		return
@@ -182,7 +199,7 @@ func (l *lane) slot(h held) {
 		}
 		l.mu.Lock()
 		l.paced(start)
-		if len(l.queue) == 0 || l.running > l.limit || l.closed {
+		if len(l.queue) == 0 || l.running > l.slots() || l.closed {
 			l.running--
 			if l.running == 0 {
 				l.idle.Broadcast()
@@ -199,13 +216,17 @@ func (l *lane) slot(h held) {
 	}
 }
 
-// paced takes a slot's run that began at start into the lane's pace.
+// paced takes a slot's run that began at start into the lane's pace. A
+// run while the lane is paused parked its delivery: it says nothing of the
+// target's pace, only that the slot is not stuck.
 func (l *lane) paced(start time.Time) {
 	now := l.now()
 	took := now.Sub(start)
-	if l.runEWMA == 0 {
+	switch {
+	case l.paused.on:
+	case l.runEWMA == 0:
 		l.runEWMA = took
-	} else {
+	default:
 		l.runEWMA += (took - l.runEWMA) / 8
 	}
 	l.lastDone = now
@@ -226,7 +247,12 @@ func (l *lane) setLimit(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.limit = n
-	for l.running < l.limit && len(l.queue) > 0 {
+	l.fillLocked()
+}
+
+// fillLocked starts waiting deliveries in the slots free.
+func (l *lane) fillLocked() {
+	for l.running < l.slots() && len(l.queue) > 0 {
 		h := l.queue[0]
 		l.queue[0] = held{}
 		l.queue = l.queue[1:]
@@ -242,8 +268,10 @@ func (l *lane) close() (waiting []*delivery, delayed []held) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	if l.timer != nil {
-		l.timer.Stop()
+	for _, t := range []*time.Timer{l.timer, l.pauseTimer, l.rampTimer} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	for _, h := range l.queue {
 		waiting = append(waiting, h.d)

@@ -27,6 +27,9 @@ type Observer interface {
 	// Parked is called when a job is scheduled back for later without an
 	// attempt, with why (one of schemas.ParkReasons).
 	Parked(target, reason string)
+	// PauseChanged is called when the target is paused (true) and when its
+	// pause ends (false): resumed, or at its end.
+	PauseChanged(target string, paused bool)
 	// BreakerChanged is called on every state change of an endpoint's
 	// breaker (states: closed, half_open, open).
 	BreakerChanged(target, endpoint string, from, to schemas.BreakerState)
@@ -46,6 +49,7 @@ func (nopObserver) AttemptStarted(string, string)                               
 func (nopObserver) AttemptDone(string, string, int, string, time.Duration)                    {}
 func (nopObserver) JobEnded(string, string, string)                                           {}
 func (nopObserver) Parked(string, string)                                                     {}
+func (nopObserver) PauseChanged(string, bool)                                                 {}
 func (nopObserver) RetryScheduled(string, string, time.Duration)                              {}
 func (nopObserver) BreakerChanged(string, string, schemas.BreakerState, schemas.BreakerState) {}
 func (nopObserver) EndpointSwitched(string, string, string)                                   {}

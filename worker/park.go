@@ -83,7 +83,7 @@ func (l *lane) reserve(now time.Time, parks int) time.Time {
 	l.mu.Lock()
 	turn := l.waitLocked(0)
 	if l.runEWMA == 0 {
-		turn = max(turn, min(l.runMax, time.Second)/time.Duration(max(l.limit, 1)))
+		turn = max(turn, min(l.runMax, time.Second)/time.Duration(max(l.slots(), 1)))
 	}
 	back := now.Add(max(l.waitLocked(len(l.queue)), time.Duration(len(l.queue)+1)*turn))
 	if l.horizon.Before(back) {

@@ -109,6 +109,7 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		w.limiter = rate.NewLimiter(rateLimit(rl.PerSecond), burstOf(rl))
 	}
 	w.lane = newLane(t.Concurrency, t.Timeouts.Total, o.now, w.handle)
+	w.lane.onResume = w.resumed
 	w.hardCtx, w.hardStop = context.WithCancel(context.Background())
 	w.o.log = o.log.With(zap.String("target", t.Name), zap.String("service_name", o.serviceName))
 	wake := make(chan struct{})

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 func newDLQCmd() *cobra.Command {
@@ -144,29 +146,46 @@ func parseWhen(flag, v string, now time.Time) (time.Time, error) {
 
 // openStore connects and returns the dead-letter store of the prefix.
 func openStore(conn *connFlags) (*nats.Conn, *deadletter.Store, error) {
+	nc, _, store, _, err := openStoreJS(conn)
+	return nc, store, err
+}
+
+// openStoreJS is openStore, with the JetStream handle and the topology.
+func openStoreJS(conn *connFlags) (*nats.Conn, jetstream.JetStream, *deadletter.Store, schemas.Topology, error) {
 	nc, js, s, err := conn.connect()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, schemas.Topology{}, err
 	}
-	return nc, deadletter.NewStore(js, s.prefix, s.topology().DLQStream()), nil
+	return nc, js, deadletter.NewStore(js, s.prefix, s.topology().DLQStream()), s.topology(), nil
+}
+
+// selected is a selection of dead letters to act on (replay, purge).
+type selected struct {
+	// ctx is cancelled by SIGINT and SIGTERM.
+	ctx   context.Context
+	store *deadletter.Store
+	sel   *deadletter.Selection
+	js    jetstream.JetStream
+	topo  schemas.Topology
+	// done closes the connection and releases the signals.
+	done func()
 }
 
 // openSelection connects, opens the dead-letter store and selects what flt
-// chooses, under a context that SIGINT and SIGTERM cancel. done closes the
-// connection and releases the signals; it is nil when err is not.
-func openSelection(cmd *cobra.Command, conn *connFlags, flt deadletter.Filter) (ctx context.Context, store *deadletter.Store, sel *deadletter.Selection, done func(), err error) {
-	nc, store, err := openStore(conn)
+// chooses, under a context that SIGINT and SIGTERM cancel.
+func openSelection(cmd *cobra.Command, conn *connFlags, flt deadletter.Filter) (*selected, error) {
+	nc, js, store, topo, err := openStoreJS(conn)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, err
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	done = func() { stop(); nc.Close() }
-	sel, err = store.Select(ctx, flt)
+	done := func() { stop(); nc.Close() }
+	sel, err := store.Select(ctx, flt)
 	if err != nil {
 		done()
-		return nil, nil, nil, nil, storeErr(err)
+		return nil, storeErr(err)
 	}
-	return ctx, store, sel, done, nil
+	return &selected{ctx: ctx, store: store, sel: sel, js: js, topo: topo, done: done}, nil
 }
 
 // storeErr gives a Store error its exit status and a hint.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 type purgeFlags struct {
@@ -54,11 +55,12 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 		return err
 	}
 	f.sel.noteNarrowed(cmd.ErrOrStderr())
-	ctx, store, sel, done, err := openSelection(cmd, &f.conn, flt)
+	run, err := openSelection(cmd, &f.conn, flt)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer run.done()
+	ctx, store, sel := run.ctx, run.store, run.sel
 	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	what := fmt.Sprintf("%d dead letter%s in %s (%s)", sel.Len(), plural(sel.Len()), store.Stream(), describe(flt))
 	switch {
@@ -92,6 +94,12 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 		}
 	}
 	rep, err := store.Purge(ctx, sel)
+	entry := schemas.AuditRecord{Action: schemas.AuditPurge, Selection: auditSelection(flt, f.sel.all), Selected: sel.Len(),
+		Count: rep.Deleted, Result: actionResult(rep.Deleted+rep.Gone, sel.Len(), err)}
+	if err != nil {
+		entry.Error = err.Error()
+	}
+	aerr := appendAudit(run.js, run.topo, entry)
 	if f.asJSON {
 		_ = json.NewEncoder(out).Encode(map[string]any{"selected": sel.Len(), "deleted": rep.Deleted, "gone": rep.Gone, "dry_run": false})
 	} else {
@@ -104,7 +112,19 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	return nil
+	return aerr
+}
+
+// actionResult is the audit result of an action on a selection of n
+// items of which done were dealt with, ending with err.
+func actionResult(done, n int, err error) string {
+	switch {
+	case err == nil && done >= n:
+		return schemas.AuditOK
+	case done > 0:
+		return schemas.AuditPartial
+	}
+	return schemas.AuditFailed
 }
 
 func plural(n int) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
+	"github.com/jetdispatch/dispatcher/schemas"
 )
 
 type replayFlags struct {
@@ -92,11 +93,12 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 	if f.rate < 0 || f.concurrency < 1 {
 		return usageErr("--rate must not be negative and --concurrency must be at least 1")
 	}
-	ctx, store, sel, done, err := openSelection(cmd, &f.conn, flt)
+	run, err := openSelection(cmd, &f.conn, flt)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer run.done()
+	ctx, store, sel := run.ctx, run.store, run.sel
 	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if sel.Len() == 0 {
 		if f.asJSON {
@@ -164,6 +166,10 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 	}
 	took := time.Since(start).Round(time.Millisecond)
 	interrupted := ctx.Err() != nil
+	var aerr error
+	if !f.dryRun {
+		aerr = appendAudit(run.js, run.topo, replayEntry(flt, f.sel.all, sel.Len(), rep, err, interrupted))
+	}
 	if err != nil && !interrupted {
 		return storeErr(err)
 	}
@@ -184,7 +190,26 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 	case rep.Failed > 0:
 		return runtimeErr(fmt.Errorf("%d dead letters failed to replay (see above); they are kept, rerun to retry", rep.Failed))
 	}
-	return nil
+	return aerr
+}
+
+// replayEntry is the audit record of a replay of selected records.
+func replayEntry(flt deadletter.Filter, all bool, selected int, rep deadletter.ReplayReport, err error, interrupted bool) schemas.AuditRecord {
+	e := schemas.AuditRecord{Action: schemas.AuditReplay, Selection: auditSelection(flt, all), Selected: selected, Count: rep.Replayed}
+	switch {
+	case err != nil && !interrupted:
+		e.Error = err.Error()
+	case interrupted:
+		e.Error = fmt.Sprintf("interrupted after %d of %d", rep.Replayed+rep.Skipped+rep.Failed, selected)
+	case rep.Failed > 0:
+		e.Error = fmt.Sprintf("%d failed", rep.Failed)
+	}
+	// Skipped records are dealt with: they cannot be replayed as they are.
+	e.Result = actionResult(rep.Replayed+rep.Skipped, selected, nil)
+	if e.Error != "" && e.Result == schemas.AuditOK {
+		e.Result = schemas.AuditPartial
+	}
+	return e
 }
 
 func printReplaySummary(w io.Writer, rep deadletter.ReplayReport, selected int, flt deadletter.Filter, took time.Duration) {

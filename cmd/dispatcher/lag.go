@@ -59,7 +59,7 @@ consumers are shared by every target of a partition.
   LEGACY       shown while some are: the part of PENDING stored before
                partitions, drained through the target's old consumer
   RETRYING     scheduled copies waiting to fire: retries, postponements,
-               jobs parked while the target holds
+               jobs parked (a busy target, a hold, a pause)
   DEAD         dead-letter records of the target
   FALLBACK     fallback records of the target
   OLDEST       age of the oldest job counted in PENDING
@@ -76,6 +76,10 @@ PARTITIONS lists each partition's two consumers (jobs, and fired copies):
   LAST ACTIVE  last delivery or ack
 LEGACY CONSUMERS, while an upgrade drains them, are the per-target consumers
 of a release before partitions.
+
+PAUSED lists the targets paused with 'dispatcher pause' (whether or not an
+instance serves them): UNTIL (or "resumed"), LEFT, BY and REASON. A hold is
+not a pause: it is HELD, under BREAKERS OPEN FOR THE FLEET.
 
 ORPHANS are jobs of targets that no live instance serves and --config does
 not name, by the subject they were published on, with the subject stored.
@@ -216,6 +220,9 @@ func readLag(ctx context.Context, js jetstream.JetStream, topo schemas.Topology,
 		return nil, runtimeErr(err)
 	}
 	set.Serving = fl.Serving()
+	if set.Pauses, err = dispatcher.ReadPauses(ctx, js, topo, time.Now()); err != nil {
+		return nil, runtimeErr(err)
+	}
 	lag, err := dispatcher.ReadLag(ctx, js, topo, set)
 	if errors.Is(err, dispatcher.ErrNoJobsStream) {
 		return nil, runtimeErr(fmt.Errorf("%w; has 'dispatcher serve' run against this NATS server?", err))
@@ -457,6 +464,30 @@ func writeTargets(w io.Writer, lag *dispatcher.Lag, r *rates, width int) {
 	if len(t.rows) == 0 {
 		fmt.Fprintf(w, "no targets in %s (no backlog, no dead letters; pass --config to list configured targets)\n", lag.JobsStream)
 		return
+	}
+	_ = t.write(w, width)
+	writePauses(w, lag, width)
+}
+
+// writePauses lists the paused targets (as the pauses bucket holds them,
+// whether or not an instance serves them) with how long each pause has
+// left, who paused it and why. A hold is not a pause: it shows as HELD,
+// and under BREAKERS OPEN FOR THE FLEET.
+func writePauses(w io.Writer, lag *dispatcher.Lag, width int) {
+	if !slices.ContainsFunc(lag.Targets, func(tl dispatcher.TargetLag) bool { return tl.Paused }) {
+		return
+	}
+	fmt.Fprintln(w, "\nPAUSED: no call is made to these targets; their jobs are parked until the pause ends ('dispatcher resume TARGET')")
+	t := &table{head: []string{"TARGET", "UNTIL", "LEFT", "BY", "REASON"}}
+	for _, tl := range lag.Targets {
+		if !tl.Paused {
+			continue
+		}
+		until, left := "resumed", "-"
+		if tl.PausedUntil != nil {
+			until, left = tl.PausedUntil.UTC().Format(time.RFC3339), age(tl.PausedUntil.Sub(lag.At).Round(time.Second))
+		}
+		t.add(tl.Target, until, left, tl.PausedBy, or(tl.PausedReason, "-"))
 	}
 	_ = t.write(w, width)
 }

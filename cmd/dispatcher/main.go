@@ -101,6 +101,8 @@ endpoint, and a dead-letter or fallback record for every job it cannot deliver.`
   dispatcher dlq ls --since 1h                 # what died lately
   dispatcher dlq replay --target payments --dry-run
   dispatcher streams migrate-jobs --dry-run    # a jobs stream made before partitions
+  dispatcher pause payments --for 10m           # nothing attempted, jobs wait
+  dispatcher audit ls --since 24h               # who paused, replayed, purged what
   source <(dispatcher completion bash)         # shell completion (also zsh, fish, powershell)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -110,6 +112,7 @@ endpoint, and a dead-letter or fallback record for every job it cannot deliver.`
 	})
 	// Flags registered with envFlag read DISPATCHER_* variables (env.go).
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
-	root.AddCommand(newServeCmd(), newVersionCmd(), newPublishCmd(), newDLQCmd(), newLagCmd(), newDemoCmd(), newConfigCmd(), newStreamsCmd())
+	root.AddCommand(newServeCmd(), newVersionCmd(), newPublishCmd(), newDLQCmd(), newLagCmd(), newPauseCmd(), newResumeCmd(),
+		newAuditCmd(), newDemoCmd(), newConfigCmd(), newStreamsCmd())
 	return root
 }

@@ -146,6 +146,8 @@ type Streams struct {
 	DeadLetterMaxAge time.Duration `key:"dead_letter_max_age"`
 	// FallbackMaxAge is the max age of fallback records (default 168h).
 	FallbackMaxAge time.Duration `key:"fallback_max_age"`
+	// AuditMaxAge is the max age of audit records (default 2160h).
+	AuditMaxAge time.Duration `key:"audit_max_age"`
 	// Partitions is how many partitions the jobs are consumed through
 	// (default 8, 1 to 1024): the same on every instance of a fleet; a
 	// change takes a restart (docs/config.md says what happens then).

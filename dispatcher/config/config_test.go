@@ -19,7 +19,7 @@ func TestParseDefaultsWhenKeysAbsent(t *testing.T) {
 			Replicas:      1,
 			SubjectPrefix: "dispatch",
 		},
-		Streams:         Streams{DeadLetterMaxAge: 720 * time.Hour, FallbackMaxAge: 168 * time.Hour, Partitions: 8},
+		Streams:         Streams{DeadLetterMaxAge: 720 * time.Hour, FallbackMaxAge: 168 * time.Hour, AuditMaxAge: 2160 * time.Hour, Partitions: 8},
 		HTTP:            HTTP{Listen: "127.0.0.1:9090"},
 		ShutdownTimeout: 30 * time.Second,
 		OrphanGrace:     60 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/audit"
 	"github.com/jetdispatch/dispatcher/dispatcher/verdict"
 	"github.com/jetdispatch/dispatcher/worker"
 )
@@ -20,6 +21,7 @@ const (
 	DefaultSubjectPrefix    = "dispatch"
 	DefaultDeadLetterMaxAge = 720 * time.Hour
 	DefaultFallbackMaxAge   = 168 * time.Hour
+	DefaultAuditMaxAge      = audit.DefaultMaxAge
 	DefaultPartitions       = 8
 	DefaultHTTPListen       = "127.0.0.1:9090"
 	DefaultShutdownTimeout  = 30 * time.Second
@@ -42,6 +44,7 @@ func defaultConfig() Config {
 		Streams: Streams{
 			DeadLetterMaxAge: DefaultDeadLetterMaxAge,
 			FallbackMaxAge:   DefaultFallbackMaxAge,
+			AuditMaxAge:      DefaultAuditMaxAge,
 			Partitions:       DefaultPartitions,
 		},
 		HTTP:            HTTP{Listen: DefaultHTTPListen},

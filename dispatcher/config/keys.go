@@ -113,6 +113,7 @@ func (d *decoder) streams(path string, n *yaml.Node, out *Streams) {
 	d.fields(path, n, map[string]field{
 		"dead_letter_max_age": d.durationField(&out.DeadLetterMaxAge),
 		"fallback_max_age":    d.durationField(&out.FallbackMaxAge),
+		"audit_max_age":       d.durationField(&out.AuditMaxAge),
 		"partitions":          d.intField(&out.Partitions),
 	})
 }

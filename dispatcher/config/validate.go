@@ -36,6 +36,7 @@ func validate(dec *decoded, set map[string]bool) []FieldError {
 	v.nats(&cfg.NATS)
 	v.positive("streams.dead_letter_max_age", cfg.Streams.DeadLetterMaxAge)
 	v.positive("streams.fallback_max_age", cfg.Streams.FallbackMaxAge)
+	v.positive("streams.audit_max_age", cfg.Streams.AuditMaxAge)
 	if p := cfg.Streams.Partitions; p < 1 || p > MaxPartitions {
 		v.fail("streams.partitions", "must be between 1 and %d, got %d", MaxPartitions, p)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,7 @@ type Metrics struct {
 	jobs          *prometheus.CounterVec
 	retries       *prometheus.CounterVec
 	parked        *prometheus.CounterVec
+	paused        *prometheus.GaugeVec
 	deadLetters   *prometheus.CounterVec
 	fallbacks     *prometheus.CounterVec
 	breakerState  *prometheus.GaugeVec
@@ -112,8 +114,10 @@ func New(bi BuildInfo) *Metrics {
 		"target", "outcome")
 	m.retries = m.counterVec("retries_total", "Retries scheduled by target and the error class of the failure.",
 		"target", "error_class")
-	m.parked = m.counterVec("parked_total", "Jobs scheduled back for later without an attempt, by target and why (hold, budget).",
-		"target", "reason")
+	m.parked = m.counterVec("parked_total", "Jobs scheduled back for later without an attempt, by target and why ("+
+		strings.Join(schemas.ParkReasons, ", ")+").", "target", "reason")
+	m.paused = m.gaugeVec("target_paused",
+		"1 while the target is paused (dispatcher pause) on this instance, 0 once resumed; absent for a target never paused.", "target")
 	m.deadLetters = m.counterVec("dead_letters_total",
 		"Jobs dead-lettered by target and reason (exhausted, non_retryable, invalid, expired, unknown_target).",
 		"target", "reason")
@@ -374,6 +378,16 @@ func (m *Metrics) RetryScheduled(target, class string, _ time.Duration) {
 func (m *Metrics) Parked(target, reason string) {
 	m.target(target)
 	m.parked.WithLabelValues(target, reason).Inc()
+}
+
+// PauseChanged sets the target's paused gauge.
+func (m *Metrics) PauseChanged(target string, paused bool) {
+	m.target(target)
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	m.paused.WithLabelValues(target).Set(v)
 }
 
 // BreakerChanged sets the endpoint's breaker state and counts the change.
