@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/console"
 	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
 	"github.com/jetdispatch/dispatcher/worker"
 )
@@ -22,6 +23,7 @@ func WithBuildInfo(version, commit string) Option {
 // GET /metrics on the health listener.
 func (s *Service) initObservability(bi metrics.BuildInfo) {
 	s.metrics = metrics.New(bi)
+	s.figures = console.NewFigures(console.FigureSettings{})
 	s.health.Handle("GET /metrics", s.metrics.Handler())
 }
 
@@ -31,7 +33,9 @@ func (s *Service) Metrics() *metrics.Metrics { return s.metrics }
 
 // observer is the worker.Observer every worker of the service reports to,
 // targets added by a reload included.
-func (s *Service) observer() worker.Option { return worker.WithObserver(s.metrics) }
+func (s *Service) observer() worker.Option {
+	return worker.WithObserver(worker.Tee(s.metrics, s.figures))
+}
 
 // startLagPoller starts copying the backlog (of the targets and of the
 // partitions' consumers) into the backlog gauges, and judging every
@@ -42,6 +46,7 @@ func (s *Service) startLagPoller() (stop func()) {
 	r := newLagReader(s.js, s.topo) // one poller goroutine uses it
 	vs := newVerdicts(s.cfg.Health.Window, s.metrics, s.fleet, s.servedWorkers)
 	vs.pauser = s.pauser
+	vs.judged = s.consoleVerdicts
 	ctx, cancel := context.WithCancel(context.Background())
 	p := metrics.NewPoller(s.metrics, func(ctx context.Context) (metrics.Backlog, error) {
 		b, unserved, err := s.readBacklog(ctx, r)
@@ -50,7 +55,10 @@ func (s *Service) startLagPoller() (stop func()) {
 	}, metrics.PollerSettings{
 		Every:     pollEvery(s.cfg.Health.Window),
 		OnError:   func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
-		OnReading: func(b metrics.Backlog, at time.Time) { vs.observe(ctx, b, at) },
+		OnReading: func(b metrics.Backlog, at time.Time) {
+			s.consoleBacklog(b, at)
+			vs.observe(ctx, b, at)
+		},
 	})
 	p.Start()
 	return func() { cancel(); p.Stop() }

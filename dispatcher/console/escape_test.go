@@ -1,0 +1,20 @@
+package console
+
+import "testing"
+
+func TestShow(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"plain job-1", "plain job-1"},
+		{"\x1b[31mred\x1b[0m", `\x1b[31mred\x1b[0m`},
+		{"a\u202eb", `a\u202eb`},
+		{"bad\xffbyte", `bad\xffbyte`},
+		{"two\nlines", `two\nlines`},
+	} {
+		if got := show(c.in); got != c.want {
+			t.Errorf("show(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := showLines("two\nlines\r"); got != "two\nlines\\r" {
+		t.Errorf("showLines = %q", got)
+	}
+}
