@@ -53,8 +53,8 @@ func (s *Service) startLagPoller() (stop func()) {
 		vs.unserved = unserved
 		return b, err
 	}, metrics.PollerSettings{
-		Every:     pollEvery(s.cfg.Health.Window),
-		OnError:   func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
+		Every:   pollEvery(s.cfg.Health.Window),
+		OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
 		OnReading: func(b metrics.Backlog, at time.Time) {
 			s.consoleBacklog(b, at)
 			vs.observe(ctx, b, at)

@@ -180,6 +180,10 @@ func (c *Console) read(h func(http.ResponseWriter, *http.Request, access)) http.
 func (c *Console) act(h func(http.ResponseWriter, *http.Request, access)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+			return
+		}
 		a := c.accessOf(r)
 		switch {
 		case c.auth.TokenDigest() == nil:

@@ -16,14 +16,14 @@ import (
 
 // RecordRow is one record of a list.
 type RecordRow struct {
-	Seq                       uint64
-	Time                      time.Time
-	Target, Reason, Class     string
-	JobID                     string
-	Status, Attempts          int
-	Error                     string
-	Endpoint, BreakerState    string // fallbacks
-	Cut                       []string
+	Seq                    uint64
+	Time                   time.Time
+	Target, Reason, Class  string
+	JobID                  string
+	Status, Attempts       int
+	Error                  string
+	Endpoint, BreakerState string // fallbacks
+	Cut                    []string
 }
 
 // ListPage is the content of the dead letters' and the fallbacks' lists.

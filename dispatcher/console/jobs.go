@@ -28,22 +28,22 @@ const (
 
 // Job is a replay's progress.
 type Job struct {
-	ID          string                  `json:"id"`
-	Who         string                  `json:"who"`
-	Selection   string                  `json:"selection"`
-	Selected    int                     `json:"selected"`
-	Rate        float64                 `json:"rate"`
-	Started     time.Time               `json:"started"`
-	Ended       time.Time               `json:"ended,omitzero"`
-	Report      deadletter.ReplayReport `json:"report"`
-	Done        int                     `json:"done"`
-	Running     bool                    `json:"running"`
-	Canceled    bool                    `json:"canceled"`
-	Result      string                  `json:"result,omitempty"`
-	Error       string                  `json:"error,omitempty"`
-	AuditError  string                  `json:"audit_error,omitempty"`
-	Failures    []string                `json:"failures,omitempty"`
-	cancel      context.CancelFunc
+	ID         string                  `json:"id"`
+	Who        string                  `json:"who"`
+	Selection  string                  `json:"selection"`
+	Selected   int                     `json:"selected"`
+	Rate       float64                 `json:"rate"`
+	Started    time.Time               `json:"started"`
+	Ended      time.Time               `json:"ended,omitzero"`
+	Report     deadletter.ReplayReport `json:"report"`
+	Done       int                     `json:"done"`
+	Running    bool                    `json:"running"`
+	Canceled   bool                    `json:"canceled"`
+	Result     string                  `json:"result,omitempty"`
+	Error      string                  `json:"error,omitempty"`
+	AuditError string                  `json:"audit_error,omitempty"`
+	Failures   []string                `json:"failures,omitempty"`
+	cancel     context.CancelFunc
 }
 
 type jobs struct {

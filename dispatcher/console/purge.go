@@ -89,4 +89,3 @@ func (c *Console) servePurge(w http.ResponseWriter, r *http.Request, a access) {
 	}
 	c.render(w, r, status, "purge", a, p)
 }
-
