@@ -155,13 +155,13 @@ func (c *Console) Handler() http.Handler { return c }
 
 // ServeHTTP serves a console path with the console's headers: a content
 // security policy that runs only the console's own script and style, no
-// framing, no sniffing, no referrer.
+// framing, no sniffing, no referrer to other sites.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // not no-referrer: browsers then send Origin: null with a form
 	h.Set("Cache-Control", "no-store")
 	c.mux.ServeHTTP(w, r)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
@@ -192,7 +193,42 @@ func indent(data []byte) string {
 	if json.Indent(&b, data, "", "  ") != nil {
 		return string(data)
 	}
-	return b.String()
+	return unescapeHTML(b.String())
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// unescapeHTML undoes the \u003c, \u003e and \u0026 escapes that Go's JSON
+// encoder writes for <, > and &: the page escapes them itself, and the
+// job reads as it was sent.
+func unescapeHTML(s string) string {
+	if !strings.Contains(s, `\u00`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		if s[i+1] == 'u' && i+6 <= len(s) {
+			switch s[i+2 : i+6] {
+			case "003c":
+				b.WriteByte('<')
+				i += 5
+				continue
+			case "003e":
+				b.WriteByte('>')
+				i += 5
+				continue
+			case "0026":
+				b.WriteByte('&')
+				i += 5
+				continue
+			}
+		}
+		b.WriteString(s[i : i+2]) // an escape: kept whole
+		i++
+	}
+	return b.String()
+}

@@ -18,3 +18,15 @@ func TestShow(t *testing.T) {
 		t.Errorf("showLines = %q", got)
 	}
 }
+
+func TestUnescapeHTML(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"a":"\u003cb\u003e \u0026"}`, `{"a":"<b> &"}`},
+		{`{"a":"\\u003c"}`, `{"a":"\\u003c"}`},
+		{`{"a":"\u001b"}`, `{"a":"\u001b"}`},
+	} {
+		if got := unescapeHTML(c.in); got != c.want {
+			t.Errorf("unescapeHTML(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}

@@ -136,7 +136,13 @@ func (f *Figures) target(name string) *targetFigures {
 	if t, ok := f.targets.Load(name); ok {
 		return t.(*targetFigures)
 	}
-	t, _ := f.targets.LoadOrStore(name, &targetFigures{classes: map[string]uint64{}})
+	// Rates are measured from the target's first event until its first
+	// snapshot: a snapshot of nothing, now.
+	fresh := &targetFigures{classes: map[string]uint64{}, snaps: []snap{{at: f.now()}}}
+	t, loaded := f.targets.LoadOrStore(name, fresh)
+	if !loaded {
+		return fresh
+	}
 	return t.(*targetFigures)
 }
 
@@ -215,30 +221,41 @@ func appendCapped[T any](s []T, v T) []T {
 }
 
 // ObserveBacklog takes a backlog reading (targets with jobs stored; the
-// others have none) made at at: at most every SampleEvery it becomes a
-// point of the sparklines, and the counters are snapshotted.
+// others have none) made at at. Every SampleEvery a reading becomes a point
+// of the sparklines and the counters are snapshotted; a reading between
+// two such samples only moves the sparklines' last, live, point.
 func (f *Figures) ObserveBacklog(pending map[string]uint64, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.last.IsZero() && at.Sub(f.last) < f.set.SampleEvery {
-		return
-	}
-	f.last = at
+	fixed := f.last.IsZero() || at.Sub(f.last) >= f.set.SampleEvery
 	from := at.Add(-f.set.Span)
-	for name, pts := range f.backlog {
-		if _, ok := pending[name]; !ok {
-			pts = append(pts, Point{At: at})
+	put := func(name string, v float64) {
+		pts := f.backlog[name]
+		p := Point{At: at, Value: v}
+		if n := len(pts); !fixed && n > 0 && pts[n-1].At.After(f.last) {
+			pts[n-1] = p
+		} else {
+			pts = append(pts, p)
 		}
 		pts = trimPoints(pts, from)
-		if len(pts) == 0 || allZero(pts) && len(pts) > 1 && !pts[0].At.After(from.Add(f.set.SampleEvery)) {
-			delete(f.backlog, name) // nothing for a whole span
-			continue
+		if allZero(pts) && !pts[0].At.After(from.Add(f.set.SampleEvery)) {
+			delete(f.backlog, name) // nothing stored for a whole span
+			return
 		}
 		f.backlog[name] = pts
 	}
-	for name, n := range pending {
-		f.backlog[name] = append(f.backlog[name], Point{At: at, Value: float64(n)})
+	for name := range f.backlog {
+		if _, ok := pending[name]; !ok {
+			put(name, 0)
+		}
 	}
+	for name, n := range pending {
+		put(name, float64(n))
+	}
+	if !fixed {
+		return
+	}
+	f.last = at
 	keep := at.Add(-f.set.RateWindow - f.set.SampleEvery)
 	f.targets.Range(func(_, v any) bool {
 		t := v.(*targetFigures)
