@@ -195,4 +195,3 @@ func TestConsoleUIActions(t *testing.T) {
 		t.Errorf("pause audit = %+v", ps)
 	}
 }
-

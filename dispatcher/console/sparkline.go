@@ -23,8 +23,10 @@ type Spark struct {
 	Empty  bool
 }
 
-// spark draws pts over the span ending at end: time runs left to right
-// over the whole span, values bottom (0) to top (the largest).
+// spark draws pts over the span ending at end: time runs left to right,
+// over the whole span once the points reach that far back, else from the
+// first point (a minute at least: a service just started); values bottom
+// (0) to top (the largest).
 func spark(pts []Point, end time.Time, span time.Duration) Spark {
 	s := Spark{W: sparkW, H: sparkH, Empty: len(pts) == 0}
 	if s.Empty {
@@ -39,6 +41,13 @@ func spark(pts []Point, end time.Time, span time.Duration) Spark {
 		top = 1
 	}
 	start := end.Add(-span)
+	if first := pts[0].At; first.After(start) {
+		start = first
+		if end.Sub(start) < time.Minute {
+			start = end.Add(-time.Minute)
+		}
+		span = end.Sub(start)
+	}
 	var b strings.Builder
 	x := func(t time.Time) float64 {
 		f := float64(t.Sub(start)) / float64(span)
