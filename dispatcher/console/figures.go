@@ -223,7 +223,8 @@ func appendCapped[T any](s []T, v T) []T {
 // ObserveBacklog takes a backlog reading (targets with jobs stored; the
 // others have none) made at at. Every SampleEvery a reading becomes a point
 // of the sparklines and the counters are snapshotted; a reading between
-// two such samples only moves the sparklines' last, live, point.
+// two such samples is the sparklines' last, live, point, which the next
+// reading replaces.
 func (f *Figures) ObserveBacklog(pending map[string]uint64, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -232,7 +233,7 @@ func (f *Figures) ObserveBacklog(pending map[string]uint64, at time.Time) {
 	put := func(name string, v float64) {
 		pts := f.backlog[name]
 		p := Point{At: at, Value: v}
-		if n := len(pts); !fixed && n > 0 && pts[n-1].At.After(f.last) {
+		if n := len(pts); n > 0 && !f.last.IsZero() && pts[n-1].At.After(f.last) { // the live point
 			pts[n-1] = p
 		} else {
 			pts = append(pts, p)
