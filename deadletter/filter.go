@@ -28,8 +28,13 @@ type Filter struct {
 	JobIDs []string
 	// Seqs are stream sequences of records.
 	Seqs []uint64
-	// MaxSeq, when not 0, excludes records stored after this sequence.
-	MaxSeq uint64
+	// MinSeq, when not 0, excludes records stored before this sequence,
+	// and MaxSeq, when not 0, those stored after this one.
+	MinSeq, MaxSeq uint64
+	// Text, when not empty, selects the records whose stored JSON holds it,
+	// ignoring ASCII case: a job id, an error's words, a body's value. It
+	// reads every record's body, so it is the slowest filter.
+	Text string
 	// Limit, when not 0, stops at this many records, the oldest first.
 	Limit int
 }
@@ -81,6 +86,9 @@ func (f *Filter) Validate() error {
 	if f.Limit < 0 {
 		return fmt.Errorf("%w: limit %d: must not be negative", ErrInvalidFilter, f.Limit)
 	}
+	if f.MinSeq != 0 && f.MaxSeq != 0 && f.MinSeq > f.MaxSeq {
+		return fmt.Errorf("%w: sequences from %d to %d", ErrInvalidFilter, f.MinSeq, f.MaxSeq)
+	}
 	if slices.Contains(f.Seqs, 0) {
 		return fmt.Errorf("%w: sequence 0: sequences start at 1", ErrInvalidFilter)
 	}
@@ -101,7 +109,7 @@ func (f *Filter) IsZero() bool {
 // all targets), so that a whole subject can be worked on at once.
 func (f *Filter) onlyTargets() bool {
 	return len(f.Reasons) == 0 && len(f.Classes) == 0 && len(f.Statuses) == 0 && f.Since.IsZero() &&
-		f.Until.IsZero() && len(f.JobIDs) == 0 && len(f.Seqs) == 0 && f.MaxSeq == 0 && f.Limit == 0
+		f.Until.IsZero() && len(f.JobIDs) == 0 && len(f.Seqs) == 0 && f.MinSeq == 0 && f.MaxSeq == 0 && f.Limit == 0 && f.Text == ""
 }
 
 // headerSelective reports whether f filters on what the headers say, so
@@ -112,7 +120,7 @@ func (f *Filter) headerSelective() bool {
 
 // needsBody reports whether matching needs the record's body, beyond what
 // its headers say.
-func (f *Filter) needsBody() bool { return len(f.Statuses) > 0 }
+func (f *Filter) needsBody() bool { return len(f.Statuses) > 0 || f.Text != "" }
 
 // matchTime reports whether a record stored at t is in [Since, Until].
 func (f *Filter) matchTime(t time.Time) bool {
@@ -127,6 +135,9 @@ func (f *Filter) matchFields(reason, class, jobID string) bool {
 
 // matchBody checks what only the body says.
 func (f *Filter) matchBody(r *Record) bool {
+	if f.Text != "" && !containsFold(r.Data, f.Text) {
+		return false
+	}
 	if len(f.Statuses) == 0 {
 		return true
 	}
@@ -142,8 +153,37 @@ func (f *Filter) matchBody(r *Record) bool {
 // match checks a whole record.
 func (f *Filter) match(r *Record) bool {
 	return (len(f.Targets) == 0 || slices.Contains(f.Targets, r.Target)) &&
-		(f.MaxSeq == 0 || r.Seq <= f.MaxSeq) && f.matchTime(r.Time) &&
+		(f.MaxSeq == 0 || r.Seq <= f.MaxSeq) && r.Seq >= f.MinSeq && f.matchTime(r.Time) &&
 		f.matchFields(r.Reason, r.ErrorClass, r.JobID) && f.matchBody(r)
+}
+
+// containsFold reports whether data holds text, ASCII letters matched in
+// any case.
+func containsFold(data []byte, text string) bool {
+	if len(text) > len(data) {
+		return false
+	}
+	first := lowerASCII(text[0])
+	for i := 0; i+len(text) <= len(data); i++ {
+		if lowerASCII(data[i]) != first {
+			continue
+		}
+		j := 1
+		for j < len(text) && lowerASCII(data[i+j]) == lowerASCII(text[j]) {
+			j++
+		}
+		if j == len(text) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func oneOf(list []string, v string) bool { return len(list) == 0 || slices.Contains(list, v) }

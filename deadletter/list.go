@@ -179,7 +179,7 @@ func (s *Store) get(ctx context.Context, st jetstream.Stream, seq uint64) (*Reco
 	if err != nil {
 		return nil, fmt.Errorf("get %s sequence %d: %w", s.stream, seq, err)
 	}
-	if _, ok := s.topo.DLQTarget(m.Subject); !ok {
+	if _, ok := s.targetOf(m.Subject); !ok {
 		return nil, fmt.Errorf("%w: sequence %d of %s is on %s", ErrNotFound, seq, s.stream, m.Subject)
 	}
 	return s.newRecord(m.Sequence, m.Time, m.Subject, m.Header, m.Data), nil

@@ -59,3 +59,33 @@ func BenchmarkList100k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPage100k reads the first page (50 records) of 100,000, as the
+// console's dead-letter page does: newest first, oldest first, and with a
+// filter that matches one record in a thousand.
+func BenchmarkPage100k(b *testing.B) {
+	s := newStreams(b)
+	fill100k(b, s)
+	cases := []struct {
+		name string
+		f    deadletter.Filter
+		req  deadletter.PageRequest
+		want int
+	}{
+		{"newest", deadletter.Filter{}, deadletter.PageRequest{Newest: true}, 50},
+		{"oldest", deadletter.Filter{}, deadletter.PageRequest{}, 50},
+		{"target=alpha,newest", deadletter.Filter{Targets: []string{"alpha"}}, deadletter.PageRequest{Newest: true}, 50},
+		{"reason=non_retryable,newest", deadletter.Filter{Reasons: []string{"non_retryable"}}, deadletter.PageRequest{Newest: true}, 20},
+		{"text,newest", deadletter.Filter{Text: "job-050999"}, deadletter.PageRequest{Newest: true}, 0},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				p, err := s.store.Page(context.Background(), c.f, c.req)
+				if err != nil || len(p.Records) < c.want {
+					b.Fatalf("%d records, %v; want %d", len(p.Records), err, c.want)
+				}
+			}
+		})
+	}
+}

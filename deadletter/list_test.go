@@ -81,6 +81,12 @@ func TestList(t *testing.T) {
 		{"seqs", deadletter.Filter{Seqs: []uint64{5, 1, 5, 99}}, seqs("a1", "b2")},
 		{"seqs and reason", deadletter.Filter{Seqs: []uint64{1, 4}, Reasons: []string{"non_retryable"}}, seqs("b1")},
 		{"max seq", deadletter.Filter{MaxSeq: 2}, seqs("a1", "a2")},
+		{"min seq", deadletter.Filter{MinSeq: 6}, seqs("c1", "d1")},
+		{"min and max seq", deadletter.Filter{MinSeq: 2, MaxSeq: 3}, seqs("a2", "a3")},
+		{"min seq and since", deadletter.Filter{MinSeq: 2, Since: times[4]}, seqs("b2", "c1", "d1")},
+		{"text, any case", deadletter.Filter{Text: "404 UPSTREAM"}, seqs("b1", "b2")},
+		{"text and reason", deadletter.Filter{Text: `"b2"`, Reasons: []string{"non_retryable"}}, seqs("b2")},
+		{"text nowhere", deadletter.Filter{Text: "zebra"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,7 +41,7 @@ type Record struct {
 // nil when only the headers were read.
 func (s *Store) newRecord(seq uint64, t time.Time, subject string, h nats.Header, data []byte) *Record {
 	r := &Record{Seq: seq, Time: t, Subject: subject, Data: data}
-	r.Target, _ = s.topo.DLQTarget(subject)
+	r.Target, _ = s.targetOf(subject)
 	r.Reason, r.ErrorClass, r.JobID = h.Get(schemas.HeaderReason), h.Get(schemas.HeaderErrorClass), h.Get(schemas.HeaderJobID)
 	r.Truncated = h.Get(schemas.HeaderTruncated)
 	if data != nil && !headersComplete(h) {
@@ -64,6 +64,16 @@ func (r *Record) DeadLetter() (*schemas.DeadLetter, error) {
 		}
 	}
 	return r.decoded, r.err
+}
+
+// Fallback decodes Data as a fallback record (a Record of a store made by
+// NewFallbackStore); the error says why Data is not one.
+func (r *Record) Fallback() (*schemas.Fallback, error) {
+	var fb schemas.Fallback
+	if err := json.Unmarshal(r.Data, &fb); err != nil {
+		return nil, fmt.Errorf("record %d is not a fallback record: %w", r.Seq, err)
+	}
+	return &fb, nil
 }
 
 // Legacy marks of a cut, written by versions that said it in the

@@ -258,6 +258,9 @@ func (s *Store) ReplayMessage(rec *Record) (*nats.Msg, []string, error) {
 	notReplayable := func(format string, a ...any) error {
 		return &NotReplayableError{Seq: rec.Seq, Reason: fmt.Sprintf(format, a...)}
 	}
+	if s.fallback {
+		return nil, nil, notReplayable("a fallback record is not replayed")
+	}
 	dl, err := rec.DeadLetter()
 	if err != nil {
 		return nil, nil, notReplayable("%v", err)

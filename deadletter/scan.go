@@ -22,7 +22,7 @@ type scanMsg struct {
 }
 
 // scan reads the messages on the filter's subjects in stream order, from
-// f.Since (or the start) up to the stream's last message when the scan
+// f.MinSeq or f.Since (or the start) up to the stream's last message when the scan
 // began (or f.MaxSeq), with an ordered consumer: nothing is consumed or
 // changed. fn returns false to stop early.
 func (s *Store) scan(ctx context.Context, f *Filter, headersOnly bool, fn func(*scanMsg) (bool, error)) error {
@@ -38,7 +38,7 @@ func (s *Store) scan(ctx context.Context, f *Filter, headersOnly bool, fn func(*
 	if f.MaxSeq != 0 {
 		end = min(end, f.MaxSeq)
 	}
-	if info.State.Msgs == 0 || end < info.State.FirstSeq {
+	if info.State.Msgs == 0 || end < info.State.FirstSeq || end < f.MinSeq {
 		return nil
 	}
 	cfg := jetstream.OrderedConsumerConfig{
@@ -47,10 +47,16 @@ func (s *Store) scan(ctx context.Context, f *Filter, headersOnly bool, fn func(*
 		InactiveThreshold: 30 * time.Second,
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 	}
-	if !f.Since.IsZero() {
+	// A start sequence wins over a start time; the time is then checked
+	// message by message.
+	switch {
+	case f.MinSeq > info.State.FirstSeq:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, f.MinSeq
+	case !f.Since.IsZero():
 		since := f.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
+	bySeq := cfg.DeliverPolicy == jetstream.DeliverByStartSequencePolicy
 	cons, err := st.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", s.stream, err)
@@ -80,6 +86,12 @@ func (s *Store) scan(ctx context.Context, f *Filter, headersOnly bool, fn func(*
 		seq := md.Sequence.Stream
 		if seq > end || (!f.Until.IsZero() && md.Timestamp.After(f.Until)) {
 			return nil
+		}
+		if bySeq && !f.Since.IsZero() && md.Timestamp.Before(f.Since) {
+			if md.NumPending == 0 || seq == end {
+				return nil
+			}
+			continue
 		}
 		sm := &scanMsg{seq: seq, time: md.Timestamp, subject: m.Subject(), header: m.Headers()}
 		if !headersOnly {

@@ -395,3 +395,20 @@ func (f *fleetMember) publish(ctx context.Context) {
 		}
 	}
 }
+
+// openBreakers are the breakers other instances hold open at now, by
+// target, as last heard.
+func (f *fleetMember) openBreakers(now time.Time) map[string][]FleetBreaker {
+	out := map[string][]FleetBreaker{}
+	if f == nil {
+		return out
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range f.breakers {
+		if b.ByID != f.id && b.OpenAt(now) {
+			out[b.Target] = append(out[b.Target], b)
+		}
+	}
+	return out
+}

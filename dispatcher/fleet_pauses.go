@@ -127,3 +127,14 @@ func (f *fleetMember) Paused(target string) (until time.Time, why string, ok boo
 	}
 	return until, why, true
 }
+
+// pauseOf returns target's pause when one holds at now.
+func (f *fleetMember) pauseOf(target string, now time.Time) (TargetPause, bool) {
+	if f == nil {
+		return TargetPause{}, false
+	}
+	f.mu.Lock()
+	p, ok := f.pauses[target]
+	f.mu.Unlock()
+	return p, ok && p.ActiveAt(now)
+}

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -56,6 +57,16 @@ func (h *Health) Handle(pattern string, handler http.Handler) {
 // OpenPaths must present; "" requires none. It may be called while serving
 // (a reload).
 func (h *Health) SetToken(token string) { h.auth.setToken(token) }
+
+// TokenDigest is the SHA-256 digest of the token in force, nil while none
+// is set (the console checks its logins and actions against it).
+func (h *Health) TokenDigest() *[sha256.Size]byte { return h.auth.sum.Load() }
+
+// Loopback reports whether the listener is bound to a loopback address.
+func (h *Health) Loopback() bool {
+	a, ok := h.ln.Addr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
 
 // SetNotReady records why the service is not ready ("" means ready).
 func (h *Health) SetNotReady(reason string) {

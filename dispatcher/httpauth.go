@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/dispatcher/console"
 )
 
 // OpenPaths are the only paths of the HTTP listener served without the
@@ -19,6 +20,13 @@ import (
 // path — /metrics, POST /-/reload and whatever is added later — needs the
 // token, unknown paths included.
 var OpenPaths = []string{"/healthz", "/readyz"}
+
+// ConsolePrefix is the path the console is served under. Its requests pass
+// the bearer check to the console, which applies its own rules
+// (dispatcher/console): on loopback its pages may be read without the
+// token, beyond loopback nothing is served without it (a session opened
+// with it, or the bearer header), and its actions always need it.
+const ConsolePrefix = console.Prefix
 
 // bearerAuth guards a handler with a bearer token: while a token is set,
 // a request outside OpenPaths without "Authorization: Bearer <token>" is
@@ -47,7 +55,7 @@ func (a *bearerAuth) setToken(token string) {
 
 func (a *bearerAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	want := a.sum.Load()
-	if want == nil || slices.Contains(OpenPaths, r.URL.Path) {
+	if want == nil || slices.Contains(OpenPaths, r.URL.Path) || strings.HasPrefix(r.URL.Path, ConsolePrefix) {
 		a.next.ServeHTTP(w, r)
 		return
 	}

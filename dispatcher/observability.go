@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/jetdispatch/dispatcher/dispatcher/console"
 	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
 	"github.com/jetdispatch/dispatcher/worker"
 )
@@ -23,6 +24,7 @@ func WithBuildInfo(version, commit string) Option {
 // GET /metrics on the health listener.
 func (s *Service) initObservability(bi metrics.BuildInfo) {
 	s.metrics = metrics.New(bi)
+	s.figures = console.NewFigures(console.FigureSettings{})
 	s.health.Handle("GET /metrics", s.metrics.Handler())
 }
 
@@ -32,7 +34,9 @@ func (s *Service) Metrics() *metrics.Metrics { return s.metrics }
 
 // observer is the worker.Observer every worker of the service reports to,
 // targets added by a reload included.
-func (s *Service) observer() worker.Option { return worker.WithObserver(s.metrics) }
+func (s *Service) observer() worker.Option {
+	return worker.WithObserver(worker.Tee(s.metrics, s.figures))
+}
 
 // startLagPoller starts copying the backlog (of the targets and of the
 // partitions' consumers) into the backlog gauges, and judging every
@@ -43,6 +47,7 @@ func (s *Service) startLagPoller() (stop func(), judged <-chan struct{}) {
 	r := newLagReader(s.js, s.topo) // one poller goroutine uses it
 	vs := newVerdicts(s.cfg.Health.Window, s.metrics, s.fleet, s.servedWorkers)
 	vs.pauser = s.pauser
+	vs.judged = s.consoleVerdicts
 	ctx, cancel := context.WithCancel(context.Background())
 	var first sync.Once
 	done := make(chan struct{})
@@ -54,6 +59,7 @@ func (s *Service) startLagPoller() (stop func(), judged <-chan struct{}) {
 		Every:   pollEvery(s.cfg.Health.Window),
 		OnError: func(err error) { s.log.Debug("lag poll", zap.Error(err)) },
 		OnReading: func(b metrics.Backlog, at time.Time) {
+			s.consoleBacklog(b, at)
 			vs.observe(ctx, b, at)
 			first.Do(func() { close(done) })
 		},

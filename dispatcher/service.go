@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/deadletter"
 	"github.com/jetdispatch/dispatcher/dispatcher/config"
+	"github.com/jetdispatch/dispatcher/dispatcher/console"
 	"github.com/jetdispatch/dispatcher/dispatcher/metrics"
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/worker"
@@ -67,6 +68,7 @@ type Service struct {
 	reload   reloadState
 	instance string
 	metrics  *metrics.Metrics // observability.go
+	figures  *console.Figures // the console's in-process figures (console.go)
 	sweeper  *orphanSweeper   // orphans.go
 	// stateKeys are the keys of the retry state's MAC (statekeys.go).
 	stateKeys worker.StateKeys
@@ -185,6 +187,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	})
 	s.log.Info("ready", zap.Int("targets", len(s.workers)), zap.Int("partitions", s.cons.n), zap.String("nats", s.nc.ConnectedUrlRedacted()))
 	stopReload := s.startReload(&o)
+	stopConsole := s.startConsole()
 	if o.onReady != nil {
 		o.onReady(s)
 	}
@@ -203,6 +206,7 @@ func Run(ctx context.Context, cfg *config.Config, opts ...Option) error {
 	stopSweep()
 	sweepWG.Wait()
 	stopReload()
+	stopConsole()
 	stopPoller() // before the fleet leaves: it writes the verdicts there
 	s.stopConsuming()
 	s.fleet.stop() // after the workers: the others take over our share only now

@@ -39,6 +39,9 @@ type verdicts struct {
 	// the last poll; stopped those judged STOPPED by the last one.
 	unserved map[string]uint64
 	stopped  map[string]bool
+	// judged, when set, is told every served target's verdict after each
+	// judgement (the console's figures).
+	judged func(map[string]TargetVerdict)
 }
 
 // track is what the judge keeps of one target.
@@ -69,6 +72,10 @@ func (vs *verdicts) observe(ctx context.Context, b metrics.Backlog, now time.Tim
 	}
 	workers := vs.workers()
 	listed := make([]TargetVerdict, 0)
+	var all map[string]TargetVerdict
+	if vs.judged != nil {
+		all = make(map[string]TargetVerdict, len(workers))
+	}
 	for name, w := range workers {
 		tr := vs.tracks[name]
 		if tr == nil || tr.w != w {
@@ -87,8 +94,15 @@ func (vs *verdicts) observe(ctx context.Context, b metrics.Backlog, now time.Tim
 		}
 		tr.v = v
 		vs.m.SetHealth(name, v.State.String())
-		if tv := targetVerdict(name, v, tr.since); !tv.idle() {
+		tv := targetVerdict(name, v, tr.since)
+		if !tv.idle() {
 			listed = append(listed, tv)
+		}
+		if all != nil {
+			if tv.idle() {
+				tv.Cause = v.Cause
+			}
+			all[name] = tv
 		}
 	}
 	for name := range vs.tracks {
@@ -98,6 +112,9 @@ func (vs *verdicts) observe(ctx context.Context, b metrics.Backlog, now time.Tim
 		}
 	}
 	vs.judgeUnserved(workers)
+	if vs.judged != nil {
+		vs.judged(all)
+	}
 	slices.SortFunc(listed, func(a, b TargetVerdict) int { return strings.Compare(a.Target, b.Target) })
 	vs.fleet.putHealth(ctx, now, vs.set.WindowOrDefault(), len(workers), listed)
 }

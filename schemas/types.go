@@ -144,6 +144,7 @@ type AuditSelection struct {
 	Statuses []string   `json:"statuses,omitempty"`
 	JobIDs   []string   `json:"job_ids,omitempty"`
 	Seqs     []uint64   `json:"seqs,omitempty"`
+	Text     string     `json:"text,omitempty"`
 	Since    *time.Time `json:"since,omitempty"`
 	Until    *time.Time `json:"until,omitempty"`
 	All      bool       `json:"all,omitempty"`

@@ -135,7 +135,7 @@ func selection(s schemas.AuditSelection) string {
 	if s.Target != "" {
 		return s.Target
 	}
-	flt := deadletter.Filter{Targets: s.Targets, Reasons: s.Reasons, Classes: s.Classes, JobIDs: s.JobIDs, Seqs: s.Seqs}
+	flt := deadletter.Filter{Targets: s.Targets, Reasons: s.Reasons, Classes: s.Classes, JobIDs: s.JobIDs, Seqs: s.Seqs, Text: s.Text}
 	for _, v := range s.Statuses {
 		if r, err := deadletter.ParseStatus(v); err == nil {
 			flt.Statuses = append(flt.Statuses, r)
@@ -175,23 +175,6 @@ func detail(r schemas.AuditRecord) string {
 		parts = append(parts, "error: "+r.Error)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// auditSelection is a dead-letter filter as an audit record's selection.
-func auditSelection(f deadletter.Filter, all bool) schemas.AuditSelection {
-	s := schemas.AuditSelection{Targets: f.Targets, Reasons: f.Reasons, Classes: f.Classes, JobIDs: f.JobIDs, Seqs: f.Seqs, All: all}
-	for _, r := range f.Statuses {
-		s.Statuses = append(s.Statuses, r.String())
-	}
-	if !f.Since.IsZero() {
-		t := f.Since.UTC()
-		s.Since = &t
-	}
-	if !f.Until.IsZero() {
-		t := f.Until.UTC()
-		s.Until = &t
-	}
-	return s
 }
 
 // appendAudit appends the record of a command's action; a failure is

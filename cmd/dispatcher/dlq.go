@@ -276,40 +276,4 @@ func (f *selectorFlags) noteNarrowed(w io.Writer) {
 }
 
 // describe says in words what a filter selects, for prompts and summaries.
-func describe(f deadletter.Filter) string {
-	var parts []string
-	add := func(name string, vs []string) {
-		if len(vs) > 0 {
-			parts = append(parts, name+" "+strings.Join(vs, ","))
-		}
-	}
-	add("target", f.Targets)
-	add("reason", f.Reasons)
-	add("class", f.Classes)
-	var sts []string
-	for _, s := range f.Statuses {
-		sts = append(sts, s.String())
-	}
-	add("status", sts)
-	add("job id", f.JobIDs)
-	if !f.Since.IsZero() {
-		parts = append(parts, "since "+f.Since.UTC().Format(time.RFC3339))
-	}
-	if !f.Until.IsZero() {
-		parts = append(parts, "until "+f.Until.UTC().Format(time.RFC3339))
-	}
-	if len(f.Seqs) > 0 {
-		var ss []string
-		for _, s := range f.Seqs {
-			ss = append(ss, fmt.Sprint(s))
-		}
-		add("seq", ss)
-	}
-	if f.Limit > 0 {
-		parts = append(parts, fmt.Sprintf("first %d", f.Limit))
-	}
-	if len(parts) == 0 {
-		return "all"
-	}
-	return strings.Join(parts, ", ")
-}
+func describe(f deadletter.Filter) string { return f.Describe() }

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
-	"github.com/jetdispatch/dispatcher/schemas"
+	"github.com/jetdispatch/dispatcher/dispatcher/audit"
 )
 
 type purgeFlags struct {
@@ -94,12 +94,7 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 		}
 	}
 	rep, err := store.Purge(ctx, sel)
-	entry := schemas.AuditRecord{Action: schemas.AuditPurge, Selection: auditSelection(flt, f.sel.all), Selected: sel.Len(),
-		Count: rep.Deleted, Result: actionResult(rep.Deleted+rep.Gone, sel.Len(), err)}
-	if err != nil {
-		entry.Error = err.Error()
-	}
-	aerr := appendAudit(run.js, run.topo, entry)
+	aerr := appendAudit(run.js, run.topo, audit.PurgeRecord(flt, f.sel.all, sel.Len(), rep, err))
 	if f.asJSON {
 		_ = json.NewEncoder(out).Encode(map[string]any{"selected": sel.Len(), "deleted": rep.Deleted, "gone": rep.Gone, "dry_run": false})
 	} else {
@@ -113,18 +108,6 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 		return storeErr(err)
 	}
 	return aerr
-}
-
-// actionResult is the audit result of an action on a selection of n
-// items of which done were dealt with, ending with err.
-func actionResult(done, n int, err error) string {
-	switch {
-	case err == nil && done >= n:
-		return schemas.AuditOK
-	case done > 0:
-		return schemas.AuditPartial
-	}
-	return schemas.AuditFailed
 }
 
 func plural(n int) string {

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
-	"github.com/jetdispatch/dispatcher/schemas"
+	"github.com/jetdispatch/dispatcher/dispatcher/audit"
 )
 
 type replayFlags struct {
@@ -168,7 +168,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 	interrupted := ctx.Err() != nil
 	var aerr error
 	if !f.dryRun {
-		aerr = appendAudit(run.js, run.topo, replayEntry(flt, f.sel.all, sel.Len(), rep, err, interrupted))
+		aerr = appendAudit(run.js, run.topo, audit.ReplayRecord(flt, f.sel.all, sel.Len(), rep, err, interrupted))
 	}
 	if err != nil && !interrupted {
 		return storeErr(err)
@@ -191,25 +191,6 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 		return runtimeErr(fmt.Errorf("%d dead letters failed to replay (see above); they are kept, rerun to retry", rep.Failed))
 	}
 	return aerr
-}
-
-// replayEntry is the audit record of a replay of selected records.
-func replayEntry(flt deadletter.Filter, all bool, selected int, rep deadletter.ReplayReport, err error, interrupted bool) schemas.AuditRecord {
-	e := schemas.AuditRecord{Action: schemas.AuditReplay, Selection: auditSelection(flt, all), Selected: selected, Count: rep.Replayed}
-	switch {
-	case err != nil && !interrupted:
-		e.Error = err.Error()
-	case interrupted:
-		e.Error = fmt.Sprintf("interrupted after %d of %d", rep.Replayed+rep.Skipped+rep.Failed, selected)
-	case rep.Failed > 0:
-		e.Error = fmt.Sprintf("%d failed", rep.Failed)
-	}
-	// Skipped records are dealt with: they cannot be replayed as they are.
-	e.Result = actionResult(rep.Replayed+rep.Skipped, selected, nil)
-	if e.Error != "" && e.Result == schemas.AuditOK {
-		e.Result = schemas.AuditPartial
-	}
-	return e
 }
 
 func printReplaySummary(w io.Writer, rep deadletter.ReplayReport, selected int, flt deadletter.Filter, took time.Duration) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetdispatch/dispatcher/schemas"
 	"github.com/jetdispatch/dispatcher/tests/testenv"
+	"github.com/jetdispatch/dispatcher/worker"
 )
 
 // flaky answers 503 to 20% of calls, holds 5% for slow before a 200 and
@@ -48,7 +49,7 @@ func TestWorkerCrashes(t *testing.T) {
 	if soak() {
 		jobs, every = 20000, 3*time.Second
 	}
-	crashLoop(t, []string{"alpha", "bravo"}, 4, jobs, every, flaky(400*time.Millisecond))
+	crashLoop(t, []string{"alpha", "bravo"}, 4, jobs, every, false, flaky(400*time.Millisecond))
 }
 
 // TestWorkerCrashesManyTargets is TestWorkerCrashes over 1,000 targets at
@@ -66,13 +67,19 @@ func TestWorkerCrashesManyTargets(t *testing.T) {
 	for i := range targets {
 		targets[i] = fmt.Sprintf("t%04d", i)
 	}
-	crashLoop(t, targets, 1, jobs, every, flakyAt(300*time.Millisecond, 800*time.Millisecond))
+	crashLoop(t, targets, 1, jobs, every, true, flakyAt(300*time.Millisecond, 800*time.Millisecond))
 }
 
 // crashLoop runs two `serve` instances on the same config against flaky
 // targets (the targets alternate between two sinks), kills one of them
 // with SIGKILL every `every` and starts it again, and checks the ledger.
-func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time.Duration, behaviour testenv.Behaviour) {
+//
+// queueFirst queues every job before the instances start, so that the kill
+// loop meets the whole drain: 1,000 targets drain jobs as fast as they are
+// published. Otherwise the jobs are published while the instances run (a
+// kill leaves up to a partition's budget of jobs to AckWait: queued first,
+// 2 targets barely move under a kill a second).
+func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time.Duration, queueFirst bool, behaviour testenv.Behaviour) {
 	start := time.Now()
 	n := startNATS(t)
 	_, js := testenv.Connect(t, n.URL)
@@ -100,18 +107,20 @@ func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time
 		ids[i] = fmt.Sprintf("crash-%05d", i)
 		msgs[i] = testenv.JobMsg(targets[i%len(targets)], schemas.Job{ID: ids[i], Path: "/crash?job=" + ids[i]})
 	}
-	// Every job is queued before the instances start, so that the kill
-	// loop meets the whole drain (published while they ran, most jobs were
-	// done by the time the publishing ended).
-	testenv.EnsureStreams(t, js)
-	testenv.PublishMany(t, js, msgs)
-	in := testenv.LedgerInput{IDs: ids, Sinks: sinks}
+	if queueFirst {
+		testenv.EnsureStreams(t, js)
+		testenv.PublishMany(t, js, msgs)
+	}
 	var inst [2]*serve
 	var all []*serve
 	for i := range inst {
 		inst[i] = startServe(t, cfgs[i], addrs[i])
 		all = append(all, inst[i])
 	}
+	if !queueFirst {
+		testenv.PublishMany(t, js, msgs)
+	}
+	in := testenv.LedgerInput{IDs: ids, Sinks: sinks}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
 	kills := 0
@@ -141,7 +150,7 @@ func crashLoop(t *testing.T, targets []string, concurrency, jobs int, every time
 	if kills < 2 {
 		t.Errorf("only %d kills happened before the jobs were nearly done; slow the targets down", kills)
 	}
-	l := waitAllAccounted(t, js, in, targets, time.Until(deadline)+30*time.Second)
+	l := waitAllAccounted(t, js, in, targets, time.Until(deadline)+2*worker.AckWait)
 	l.Check(t)
 	if l.Missing > 0 {
 		explainMissing(t, l.MissingIDs, sinks, all)

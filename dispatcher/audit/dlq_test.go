@@ -1,4 +1,4 @@
-package main
+package audit_test
 
 import (
 	"errors"
@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/jetdispatch/dispatcher/deadletter"
+	"github.com/jetdispatch/dispatcher/dispatcher/audit"
 	"github.com/jetdispatch/dispatcher/schemas"
 )
 
-// TestReplayEntry: what a replay's audit record says of its run.
-func TestReplayEntry(t *testing.T) {
+// TestReplayRecord: what a replay's audit record says of its run.
+func TestReplayRecord(t *testing.T) {
 	flt := deadletter.Filter{Targets: []string{"payments"}, Statuses: []deadletter.StatusRange{{Min: 500, Max: 599}}, Since: time.Unix(100, 0)}
 	cases := []struct {
 		name        string
@@ -27,7 +28,7 @@ func TestReplayEntry(t *testing.T) {
 		{"store failed first", deadletter.ReplayReport{}, errors.New("boom"), false, schemas.AuditFailed, "boom"},
 	}
 	for _, c := range cases {
-		e := replayEntry(flt, false, 5, c.rep, c.err, c.interrupted)
+		e := audit.ReplayRecord(flt, false, 5, c.rep, c.err, c.interrupted)
 		if e.Result != c.result || e.Error != c.errText || e.Count != c.rep.Replayed || e.Selected != 5 || e.Action != schemas.AuditReplay {
 			t.Errorf("%s: %+v, want result %s, error %q", c.name, e, c.result, c.errText)
 		}
