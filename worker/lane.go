@@ -37,6 +37,10 @@ type lane struct {
 	// pace: how long a slot's run takes (an EWMA), and when one last ended
 	runEWMA  time.Duration
 	lastDone time.Time
+	// fullSince is when every slot last became busy: with lastDone, how
+	// long the slots have been busy without one ending (a lane idle for an
+	// hour is not stuck the moment its slots fill).
+	fullSince time.Time
 	// runMax is the longest a run may take (the target's total timeout):
 	// the pace parks are spread by before one was measured (park.go).
 	runMax time.Duration
@@ -129,10 +133,16 @@ func (l *lane) offer(d *delivery, force bool) (verdict, <-chan struct{}) {
 // wait for a slot: n+1 slot turns spread over limit slots, a turn taking
 // the recent pace — or, when every slot is busy and none has ended for
 // longer than that, at least that long (a target that stopped answering).
+// "None has ended" counts from when the slots last filled: a lane idle for
+// long is not stuck.
 func (l *lane) waitLocked(n int) time.Duration {
 	turn := l.runEWMA
 	if l.running >= l.slots() {
-		turn = max(turn, l.now().Sub(l.lastDone))
+		since := l.lastDone
+		if l.fullSince.After(since) {
+			since = l.fullSince
+		}
+		turn = max(turn, l.now().Sub(since))
 	}
 	return time.Duration(n+1) * turn / time.Duration(max(l.slots(), 1))
 }
@@ -140,7 +150,9 @@ func (l *lane) waitLocked(n int) time.Duration {
 // startLocked runs h in a free slot, or queues it.
 func (l *lane) startLocked(h held) {
 	if l.running < l.slots() {
-		l.running++
+		if l.running++; l.running == l.slots() {
+			l.fullSince = l.now()
+		}
 		go l.slot(h)
 		return
 	}
