@@ -10,9 +10,13 @@ import (
 // fetched is the part of a batch fetched and not yet routed, in order, with
 // how many of it each target has: a delivery that would wait long for its
 // lane is parked when another target's jobs are among them (othersWaiting).
+// It is the pull loop's own.
 type fetched struct {
 	q      []fetchedMsg
 	counts map[string]int
+	msgs   <-chan jetstream.Msg // the batch's channel
+	open   bool                 // msgs not closed yet
+	target func(subject string) (string, bool)
 }
 
 type fetchedMsg struct {
@@ -21,44 +25,57 @@ type fetchedMsg struct {
 	ok     bool
 }
 
-// others reports whether a target other than target has deliveries in f.
-func (f *fetched) others(target string) bool { return len(f.q) > f.counts[target] }
+// others reports whether a target other than target has deliveries in the
+// batch, arrived so far (taken in first, without waiting).
+func (f *fetched) others(target string) bool {
+	f.arrived()
+	return len(f.q) > f.counts[target]
+}
+
+// take appends m to the queue.
+func (f *fetched) take(m jetstream.Msg) {
+	t, ok := f.target(m.Subject())
+	f.q = append(f.q, fetchedMsg{m: m, target: t, ok: ok})
+	f.counts[t]++
+}
+
+// arrived takes in whatever more of the batch has arrived, without
+// waiting. A route waiting for a lane asks again and again: deliveries
+// that arrive meanwhile count (the server's pending count no longer does).
+func (f *fetched) arrived() {
+	for f.open {
+		select {
+		case m, ok := <-f.msgs:
+			if !ok {
+				f.open = false
+				return
+			}
+			f.take(m)
+		default:
+			return
+		}
+	}
+}
 
 // drain routes the deliveries of a batch in order. Before each, it takes in
-// whatever more of the batch has arrived, without waiting, so that it knows
-// which targets' deliveries are behind the one it routes.
+// whatever more of the batch has arrived, so that it knows which targets'
+// deliveries are behind the one it routes.
 func (in *Intake) drain(ctx context.Context, msgs <-chan jetstream.Msg, wait *time.Timer) {
 	f := &in.batch
 	clear(f.counts)
-	f.q = f.q[:0]
-	take := func(m jetstream.Msg) {
-		t, ok := in.cfg.Target(m.Subject())
-		f.q = append(f.q, fetchedMsg{m: m, target: t, ok: ok})
-		f.counts[t]++
-	}
-	open := true
+	f.q, f.msgs, f.open, f.target = f.q[:0], msgs, true, in.cfg.Target
+	defer func() { f.msgs = nil }()
 	for {
-		for more := open; more; {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					open, more = false, false
-					break
-				}
-				take(m)
-			default:
-				more = false
-			}
-		}
+		f.arrived()
 		if len(f.q) == 0 {
-			if !open {
+			if !f.open {
 				return
 			}
 			m, ok := <-msgs
 			if !ok {
 				return
 			}
-			take(m)
+			f.take(m)
 			continue
 		}
 		next := f.q[0]

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Standard Webhooks headers (https://www.standardwebhooks.com).
+// Standard Webhooks headers (the Standard Webhooks specification; contract section 2 lists them).
 const (
 	HeaderWebhookID        = "Webhook-Id"
 	HeaderWebhookTimestamp = "Webhook-Timestamp"

@@ -309,7 +309,7 @@ func (r *run) do(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if r.b, err = r.h.startBroker(ctx, r.dir, r.sut == sutBaseline); err != nil {
+	if r.b, err = r.h.startBroker(ctx, r.dir, r.sut == sutBaseline || (r.sut == sutDispatcher && r.h.opt.dispatcherPerTarget)); err != nil {
 		return err
 	}
 	seed := r.h.opt.flakySeed + uint64(r.repeat-1)

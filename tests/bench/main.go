@@ -121,6 +121,7 @@ type options struct {
 	jsonPath            string
 	dispatcher          string // a prebuilt dispatcher binary; empty: build ./cmd/dispatcher
 	baseline            string // a dispatcher binary of another build, run as sutBaseline; empty: none
+	dispatcherPerTarget bool   // -dispatcher-bin is a build before partitions: give it their jobs stream
 	cpuProfileDir       string // where dispatcher and baseline runs write CPU profiles; empty: none
 	quick               bool
 	keep                bool
@@ -166,6 +167,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.natsMaxConsumers, "nats-max-consumers", 0, "nats-server's jetstream default_max_consumers, the consumers a stream may have (0: the server's default, 1,000; -1: unlimited)")
 	fs.StringVar(&o.jsonPath, "json", "bench-results.json", "write the results as JSON to this file (empty: none)")
 	fs.StringVar(&o.dispatcher, "dispatcher-bin", "", "use this dispatcher binary instead of building ./cmd/dispatcher (e.g. to compare two builds)")
+	fs.BoolVar(&o.dispatcherPerTarget, "dispatcher-per-target", false, "-dispatcher-bin is a build before partitions (per-target consumers): create the jobs stream as it did, as for -baseline-bin (to compare two such builds)")
 	fs.StringVar(&o.baseline, "baseline-bin", "", "also run this dispatcher binary (built from another commit) as system \"baseline\", wherever dispatcher runs, interleaved with the others; the table adds dispatcher/baseline")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: tiny sizes, one repeat (flags set explicitly still win)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, configs, stores)")
