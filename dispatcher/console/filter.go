@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -94,4 +95,23 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q: want a duration back from now (2h), RFC 3339 or 2006-01-02T15:04", s)
+}
+
+// actionSelection reads the selection of a replay or purge form (verb says
+// which, in the refusal): its filter, and whether every dead letter is
+// meant — which needs its box ticked, never an empty filter alone. It has
+// refused the request when ok is false.
+func (c *Console) actionSelection(w http.ResponseWriter, r *http.Request, a access, verb string) (form FilterForm, flt deadletter.Filter, all, ok bool) {
+	form = filterForm(r.PostForm)
+	flt, err := form.Filter(c.now())
+	if err != nil {
+		c.refuse(w, r, a, http.StatusBadRequest, err.Error())
+		return form, flt, false, false
+	}
+	all = r.PostFormValue("all") != ""
+	if form.Empty() && !all {
+		c.refuse(w, r, a, http.StatusBadRequest, verb+" every dead letter needs the 'every dead letter' box ticked; or filter first.")
+		return form, flt, all, false
+	}
+	return form, flt, all, true
 }

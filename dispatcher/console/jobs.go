@@ -109,17 +109,11 @@ func (js *jobs) update(id string, fn func(*Job)) {
 // serveReplay selects the dead letters of the form's filter and starts
 // replaying them at the form's pace; the answer is the job's page.
 func (c *Console) serveReplay(w http.ResponseWriter, r *http.Request, a access) {
-	form := filterForm(r.PostForm)
-	flt, err := form.Filter(c.now())
-	if err != nil {
-		c.refuse(w, r, a, http.StatusBadRequest, err.Error())
+	_, flt, all, ok := c.actionSelection(w, r, a, "Replaying")
+	if !ok {
 		return
 	}
-	all := r.PostFormValue("all") != ""
-	if form.Empty() && !all {
-		c.refuse(w, r, a, http.StatusBadRequest, "Replaying every dead letter needs the 'every dead letter' box ticked; or filter first.")
-		return
-	}
+	var err error
 	rateV := c.set.ReplayRate
 	if s := strings.TrimSpace(r.PostFormValue("rate")); s != "" {
 		rateV, err = strconv.ParseFloat(s, 64)

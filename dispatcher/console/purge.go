@@ -29,15 +29,8 @@ type PurgePage struct {
 }
 
 func (c *Console) servePurge(w http.ResponseWriter, r *http.Request, a access) {
-	form := filterForm(r.PostForm)
-	flt, err := form.Filter(c.now())
-	if err != nil {
-		c.refuse(w, r, a, http.StatusBadRequest, err.Error())
-		return
-	}
-	all := r.PostFormValue("all") != ""
-	if form.Empty() && !all {
-		c.refuse(w, r, a, http.StatusBadRequest, "Purging every dead letter needs the 'every dead letter' box ticked; or filter first.")
+	form, flt, all, ok := c.actionSelection(w, r, a, "Purging")
+	if !ok {
 		return
 	}
 	p := PurgePage{Form: form, All: all, Described: flt.Describe()}
