@@ -392,6 +392,22 @@ func startRetryingPublisher(js jetstream.JetStream) *retryingPublisher {
 
 func (p *retryingPublisher) Stop() { close(p.stop); <-p.done }
 
+// published returns how many jobs the publisher has had acked.
+func (p *retryingPublisher) published() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ids)
+}
+
+// awaitPublished waits until the publisher has had n more jobs acked than
+// it had at from.
+func (p *retryingPublisher) awaitPublished(t *testing.T, from, n int) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return p.published() >= from+n, fmt.Sprintf("%d jobs published, want %d", p.published(), from+n)
+	})
+}
+
 // TestCLIStreamsMigrateJobs migrates a legacy deployment of 3,000 jobs
 // while a publisher keeps publishing (retrying what fails), checks the new
 // streams, then runs the service: every job is called exactly once.
@@ -420,11 +436,11 @@ func TestCLIStreamsMigrateJobs(t *testing.T) {
 	}
 
 	pub := startRetryingPublisher(d.b.JS)
-	time.Sleep(100 * time.Millisecond)
+	pub.awaitPublished(t, 0, 20) // publishing before the migration starts
 	start := time.Now()
 	out := migrateJSON(t, url, 0, "--yes")
 	took := time.Since(start)
-	time.Sleep(200 * time.Millisecond)
+	pub.awaitPublished(t, pub.published(), 20) // and after it ended
 	pub.Stop()
 	t.Logf("migrated %d jobs in %s (the command's own count: %.3fs); publishes failed for %.3fs by its count; the publisher's longest run of failures %s (%d failed publishes, %d jobs published meanwhile)",
 		n, took.Round(time.Millisecond), num(out, "seconds"), num(out, "window_seconds"), pub.longest.Round(time.Millisecond), pub.fails, len(pub.ids))

@@ -69,7 +69,9 @@ func TestPauseTwoInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 5*time.Second, pausedOn(t, "p", true, s1, s2))
-	time.Sleep(time.Second) // calls in flight end (200ms each)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) { // calls in flight end (200ms each)
+		return ps.InFlight() == 0, fmt.Sprintf("%d calls to p still in flight", ps.InFlight())
+	})
 	before := ps.Count()
 	pausedAt := time.Now()
 
