@@ -199,17 +199,18 @@ func (in *Intake) room() (int, <-chan struct{}) {
 	return 0, in.roomy
 }
 
-// route hands m to its target's lane: taken, waited for (a full lane of a
+// route hands d (held since it was fetched) to its target's lane: taken, waited for (a full lane of a
 // fast target, at most intakeWait), parked (a lane whose turn is far, when
 // other targets wait; a paused target, always), or handed to the router
 // when this instance does not serve the target.
-func (in *Intake) route(ctx context.Context, m jetstream.Msg, target string, ok bool, wait *time.Timer) {
+func (in *Intake) route(ctx context.Context, d *delivery, target string, ok bool, wait *time.Timer) {
+	m := d.m
 	if !ok {
 		in.cfg.Log.Error("delivery on a subject of no target; terminated", zap.String("subject", m.Subject()))
 		_ = m.Term()
+		d.done()
 		return
 	}
-	d := in.hold(m)
 	w := in.cfg.Router.Worker(target)
 	if w == nil {
 		in.cfg.Router.Unserved(m, target, d.done)

@@ -17,10 +17,11 @@ type fetched struct {
 	msgs   <-chan jetstream.Msg // the batch's channel
 	open   bool                 // msgs not closed yet
 	target func(subject string) (string, bool)
+	hold   func(jetstream.Msg) *delivery
 }
 
 type fetchedMsg struct {
-	m      jetstream.Msg
+	d      *delivery
 	target string
 	ok     bool
 }
@@ -32,10 +33,11 @@ func (f *fetched) others(target string) bool {
 	return len(f.q) > f.counts[target]
 }
 
-// take appends m to the queue.
+// take appends m to the queue, held from now on: kept fresh while it waits
+// behind a route that waits for its lane.
 func (f *fetched) take(m jetstream.Msg) {
 	t, ok := f.target(m.Subject())
-	f.q = append(f.q, fetchedMsg{m: m, target: t, ok: ok})
+	f.q = append(f.q, fetchedMsg{d: f.hold(m), target: t, ok: ok})
 	f.counts[t]++
 }
 
@@ -63,7 +65,7 @@ func (f *fetched) arrived() {
 func (in *Intake) drain(ctx context.Context, msgs <-chan jetstream.Msg, wait *time.Timer) {
 	f := &in.batch
 	clear(f.counts)
-	f.q, f.msgs, f.open, f.target = f.q[:0], msgs, true, in.cfg.Target
+	f.q, f.msgs, f.open, f.target, f.hold = f.q[:0], msgs, true, in.cfg.Target, in.hold
 	defer func() { f.msgs = nil }()
 	for {
 		f.arrived()
@@ -84,6 +86,6 @@ func (in *Intake) drain(ctx context.Context, msgs <-chan jetstream.Msg, wait *ti
 		if f.counts[next.target]--; f.counts[next.target] == 0 {
 			delete(f.counts, next.target)
 		}
-		in.route(ctx, next.m, next.target, next.ok, wait)
+		in.route(ctx, next.d, next.target, next.ok, wait)
 	}
 }
