@@ -18,30 +18,9 @@ import (
 //
 //	DISPATCH_BENCH_SMOKE=1 go test -run QuickRun -v ./tests/bench/
 func TestQuickRun(t *testing.T) {
-	if os.Getenv("DISPATCH_BENCH_SMOKE") != "1" {
-		t.Skip("set DISPATCH_BENCH_SMOKE=1 to run the benchmark's smoke run")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command:", err)
-	}
+	goBin := smokeGo(t)
 	rep := runQuick(t, goBin, "-quick")
-	want := 0
-	for _, sc := range allScenarios {
-		for _, sut := range allSUTs {
-			if runs(sc, sut) {
-				want++
-			}
-		}
-	}
-	if len(rep.Runs) != want {
-		t.Errorf("runs = %d, want %d", len(rep.Runs), want)
-	}
-	for _, r := range rep.Runs {
-		if r.Error != "" {
-			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
-		}
-	}
+	checkRuns(t, rep, allScenarios, allSUTs)
 	for _, key := range []string{"drain.jobs_per_s", "rate.p99_ms", "isolation.ratio", "flaky.seconds", "flaky_random.seconds", "scaleout.ratio"} {
 		found := false
 		for _, row := range rep.Summary {
@@ -63,35 +42,14 @@ func TestQuickRun(t *testing.T) {
 // other paths: the baseline must run wherever dispatcher runs and get its
 // ratio. Like TestQuickRun it runs only with DISPATCH_BENCH_SMOKE=1.
 func TestQuickRunBaseline(t *testing.T) {
-	if os.Getenv("DISPATCH_BENCH_SMOKE") != "1" {
-		t.Skip("set DISPATCH_BENCH_SMOKE=1 to run the benchmark's smoke run")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command:", err)
-	}
+	goBin := smokeGo(t)
 	base := filepath.Join(t.TempDir(), "dispatcher-base")
 	if out, err := exec.Command(goBin, "build", "-o", base, "../../cmd/dispatcher").CombinedOutput(); err != nil {
 		t.Fatalf("go build dispatcher: %v\n%s", err, out)
 	}
 	scenarios := []string{scDrain, scFlakyRandom, scScaleout}
 	rep := runQuick(t, goBin, "-quick", "-scenarios", strings.Join(scenarios, ","), "-baseline-bin", base)
-	want := 0
-	for _, sc := range scenarios {
-		for _, sut := range knownSUTs {
-			if runs(sc, sut) {
-				want++
-			}
-		}
-	}
-	if len(rep.Runs) != want {
-		t.Errorf("runs = %d, want %d", len(rep.Runs), want)
-	}
-	for _, r := range rep.Runs {
-		if r.Error != "" {
-			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
-		}
-	}
+	checkRuns(t, rep, scenarios, knownSUTs)
 	for _, key := range []string{"drain.jobs_per_s", "flaky_random.seconds", "scaleout.ratio"} {
 		row := rep.row(key)
 		if row == nil || row.SUTs[sutBaseline] == nil || row.RatioBaseline == nil {
@@ -110,33 +68,14 @@ func TestQuickRunBaseline(t *testing.T) {
 // targets, 5 hot among 100, isolation with 100) against naive and
 // dispatcher. Like TestQuickRun it runs only with DISPATCH_BENCH_SMOKE=1.
 func TestQuickRunTargets(t *testing.T) {
-	if os.Getenv("DISPATCH_BENCH_SMOKE") != "1" {
-		t.Skip("set DISPATCH_BENCH_SMOKE=1 to run the benchmark's smoke run")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command:", err)
-	}
+	goBin := smokeGo(t)
 	rep := runQuick(t, goBin, "-quick", "-scenarios", scTargets)
 	o, err := parseOptions([]string{"-quick", "-scenarios", scTargets}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := 0
-	for _, sc := range expandScenarios(o) {
-		for _, sut := range allSUTs {
-			if runs(sc, sut) {
-				want++
-			}
-		}
-	}
-	if len(rep.Runs) != want {
-		t.Errorf("runs = %d, want %d", len(rep.Runs), want)
-	}
+	checkRuns(t, rep, expandScenarios(o), allSUTs)
 	for _, r := range rep.Runs {
-		if r.Error != "" {
-			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
-		}
 		if r.Metrics[r.Scenario+".not_ready"] != 0 {
 			t.Errorf("%s %s: not ready: %v", r.Scenario, r.SUT, r.Notes)
 		}
@@ -149,6 +88,42 @@ func TestQuickRunTargets(t *testing.T) {
 	}
 	if row := rep.row("targets-1.jobs_per_s"); row == nil || row.SUTs[sutNaive] == nil {
 		t.Error("summary lacks naive's 1-target jobs/s")
+	}
+}
+
+// smokeGo skips the test unless DISPATCH_BENCH_SMOKE=1 and a go command
+// is found, and returns that command.
+func smokeGo(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("DISPATCH_BENCH_SMOKE") != "1" {
+		t.Skip("set DISPATCH_BENCH_SMOKE=1 to run the benchmark's smoke run")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	return goBin
+}
+
+// checkRuns checks that rep has one run, without an error, for each pair of
+// scenarios and systems that runs.
+func checkRuns(t *testing.T, rep *report, scenarios, suts []string) {
+	t.Helper()
+	want := 0
+	for _, sc := range scenarios {
+		for _, sut := range suts {
+			if runs(sc, sut) {
+				want++
+			}
+		}
+	}
+	if len(rep.Runs) != want {
+		t.Errorf("runs = %d, want %d", len(rep.Runs), want)
+	}
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			t.Errorf("%s %s: %s", r.Scenario, r.SUT, r.Error)
+		}
 	}
 }
 
