@@ -169,19 +169,6 @@ func (c *consumption) add(cfg worker.IntakeConfig) error {
 	return nil
 }
 
-// remove stops one intake (a drained consumer: legacy.go).
-func (c *consumption) remove(ctx context.Context, in *worker.Intake) {
-	in.Stop(ctx)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, x := range c.intakes {
-		if x == in {
-			c.intakes = append(c.intakes[:i], c.intakes[i+1:]...)
-			return
-		}
-	}
-}
-
 // stopFetching stops every intake's pulls; what they hold runs on.
 func (c *consumption) stopFetching() {
 	c.mu.Lock()

@@ -106,10 +106,8 @@ const maxPauseCause = 200
 // bucket holds it, in effect now; why names who paused it, until when,
 // and the reason (the first maxPauseCause bytes).
 func (f *fleetMember) Paused(target string) (until time.Time, why string, ok bool) {
-	f.mu.Lock()
-	p, found := f.pauses[target]
-	f.mu.Unlock()
-	if !found || !p.ActiveAt(time.Now()) {
+	p, found := f.pauseOf(target, time.Now())
+	if !found {
 		return time.Time{}, "", false
 	}
 	why = "paused by " + p.By

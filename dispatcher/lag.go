@@ -500,14 +500,16 @@ func (r *lagReader) consumers(ctx context.Context, lag *Lag, backlogOnly bool) e
 			}
 		}
 	} else {
+		// The streams counts looked up (r.sched nil: no scheduling stream).
 		for _, src := range []struct {
-			stream, legacyPrefix string
-			due                  bool
+			st           jetstream.Stream
+			legacyPrefix string
+			due          bool
 		}{
-			{topo.JobsStream(), topo.ConsumerName(""), false},
-			{topo.SchedStream(), topo.DueConsumerName(""), true},
+			{r.jobs, topo.ConsumerName(""), false},
+			{r.sched, topo.DueConsumerName(""), true},
 		} {
-			err := listConsumers(ctx, r.js, src.stream, func(ci *jetstream.ConsumerInfo) {
+			err := listConsumers(ctx, src.st, func(ci *jetstream.ConsumerInfo) {
 				cl := consumerLag(ci)
 				if k, ok := topo.PartConsumerIndex(ci.Name, src.due); ok {
 					if src.due {
@@ -534,22 +536,18 @@ func (r *lagReader) consumers(ctx context.Context, lag *Lag, backlogOnly bool) e
 	return nil
 }
 
-// listConsumers calls each with the info of every consumer of stream; a
-// stream that does not exist has none.
-func listConsumers(ctx context.Context, js jetstream.JetStream, stream string, each func(*jetstream.ConsumerInfo)) error {
-	st, err := js.Stream(ctx, stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+// listConsumers calls each with the info of every consumer of st; a nil
+// st, or a stream deleted meanwhile, has none.
+func listConsumers(ctx context.Context, st jetstream.Stream, each func(*jetstream.ConsumerInfo)) error {
+	if st == nil {
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", stream, err)
 	}
 	l := st.ListConsumers(ctx)
 	for ci := range l.Info() {
 		each(ci)
 	}
-	if err := l.Err(); err != nil {
-		return fmt.Errorf("list consumers of %s: %w", stream, err)
+	if err := l.Err(); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("list consumers of %s: %w", st.CachedInfo().Config.Name, err)
 	}
 	return nil
 }

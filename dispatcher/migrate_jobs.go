@@ -325,16 +325,12 @@ func (m *JobsMigration) ackPending(ctx context.Context) ([]ConsumerAckPending, e
 		return nil, fmt.Errorf("stream %s: %w", m.topo.JobsStream(), err)
 	}
 	var out []ConsumerAckPending
-	cs := st.ListConsumers(ctx)
-	for ci := range cs.Info() {
+	err = listConsumers(ctx, st, func(ci *jetstream.ConsumerInfo) {
 		if ci.NumAckPending > 0 {
 			out = append(out, ConsumerAckPending{Consumer: ci.Name, AckPending: ci.NumAckPending})
 		}
-	}
-	if err := cs.Err(); err != nil {
-		return nil, fmt.Errorf("consumers of %s: %w", m.topo.JobsStream(), err)
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 // unsettled lists the jobs stream's messages that a delivery settled (the
