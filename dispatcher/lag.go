@@ -537,7 +537,7 @@ func (r *lagReader) consumers(ctx context.Context, lag *Lag, backlogOnly bool) e
 }
 
 // listConsumers calls each with the info of every consumer of st; a nil
-// st, or a stream deleted meanwhile, has none.
+// st (a stream that does not exist) has none.
 func listConsumers(ctx context.Context, st jetstream.Stream, each func(*jetstream.ConsumerInfo)) error {
 	if st == nil {
 		return nil
@@ -546,7 +546,7 @@ func listConsumers(ctx context.Context, st jetstream.Stream, each func(*jetstrea
 	for ci := range l.Info() {
 		each(ci)
 	}
-	if err := l.Err(); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if err := l.Err(); err != nil {
 		return fmt.Errorf("list consumers of %s: %w", st.CachedInfo().Config.Name, err)
 	}
 	return nil
