@@ -135,18 +135,7 @@ func selection(s schemas.AuditSelection) string {
 	if s.Target != "" {
 		return s.Target
 	}
-	flt := deadletter.Filter{Targets: s.Targets, Reasons: s.Reasons, Classes: s.Classes, JobIDs: s.JobIDs, Seqs: s.Seqs, Text: s.Text}
-	for _, v := range s.Statuses {
-		if r, err := deadletter.ParseStatus(v); err == nil {
-			flt.Statuses = append(flt.Statuses, r)
-		}
-	}
-	if s.Since != nil {
-		flt.Since = *s.Since
-	}
-	if s.Until != nil {
-		flt.Until = *s.Until
-	}
+	flt := deadletter.AuditFilter(s)
 	return describe(flt)
 }
 
