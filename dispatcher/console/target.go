@@ -50,7 +50,7 @@ func (c *Console) serveTarget(w http.ResponseWriter, r *http.Request, a access) 
 func (c *Console) targetPage(ts TargetState, notice string) TargetPage {
 	now := c.now()
 	f := c.figures.Target(ts.Name, true)
-	p := TargetPage{Row: c.row(ts, now, false), Notice: notice}
+	p := TargetPage{Row: c.row(ts, f, now), Notice: notice}
 	for k, n := range f.Classes {
 		p.Classes = append(p.Classes, ClassCount{k, n})
 	}
