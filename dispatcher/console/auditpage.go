@@ -39,7 +39,7 @@ func (c *Console) serveAudit(w http.ResponseWriter, r *http.Request, a access) {
 	if p.Action != "" {
 		f.Actions = []string{p.Action}
 	}
-	since, err := parseWhen(p.Since, c.now())
+	since, err := deadletter.ParseWhen(p.Since, c.now())
 	if err != nil {
 		p.Error = err.Error()
 		c.render(w, r, http.StatusBadRequest, "audit", a, p)
