@@ -136,7 +136,7 @@ func selection(s schemas.AuditSelection) string {
 		return s.Target
 	}
 	flt := deadletter.AuditFilter(s)
-	return describe(flt)
+	return flt.Describe()
 }
 
 // count is a record's COUNT: n, or n of selected.

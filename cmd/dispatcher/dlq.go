@@ -264,6 +264,3 @@ func (f *selectorFlags) noteNarrowed(w io.Writer) {
 		fmt.Fprintf(w, "selection narrowed by %s from the environment\n", e)
 	}
 }
-
-// describe says in words what a filter selects, for prompts and summaries.
-func describe(f deadletter.Filter) string { return f.Describe() }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -123,5 +124,5 @@ func (c *Console) done(w http.ResponseWriter, r *http.Request, a access, back, n
 		fmt.Fprintln(w, notice)
 		return
 	}
-	http.Redirect(w, r, back+"?notice="+urlQueryEscape(notice), http.StatusSeeOther)
+	http.Redirect(w, r, back+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 }
