@@ -93,6 +93,7 @@ func (c *Console) overview(filter string) Overview {
 	now := c.now()
 	ov := Overview{At: now.UTC(), Filter: filter, Span: c.figures.set.Span}
 	counts := map[verdict.State]int{}
+	lower := strings.ToLower(filter)
 	for _, ts := range c.backend.Targets() {
 		row := c.row(ts, c.figures.Target(ts.Name, false), now)
 		counts[row.state]++
@@ -100,7 +101,7 @@ func (c *Console) overview(filter string) Overview {
 		ov.Totals.Backlog += row.Backlog
 		ov.Totals.PerSecond += row.Rates.PerSecond
 		ov.Totals.InFlight += row.InFlight
-		if filter != "" && !strings.Contains(strings.ToLower(ts.Name), strings.ToLower(filter)) {
+		if filter != "" && !strings.Contains(strings.ToLower(ts.Name), lower) {
 			continue
 		}
 		ov.Rows = append(ov.Rows, row)
