@@ -135,19 +135,8 @@ func selection(s schemas.AuditSelection) string {
 	if s.Target != "" {
 		return s.Target
 	}
-	flt := deadletter.Filter{Targets: s.Targets, Reasons: s.Reasons, Classes: s.Classes, JobIDs: s.JobIDs, Seqs: s.Seqs, Text: s.Text}
-	for _, v := range s.Statuses {
-		if r, err := deadletter.ParseStatus(v); err == nil {
-			flt.Statuses = append(flt.Statuses, r)
-		}
-	}
-	if s.Since != nil {
-		flt.Since = *s.Since
-	}
-	if s.Until != nil {
-		flt.Until = *s.Until
-	}
-	return describe(flt)
+	flt := deadletter.AuditFilter(s)
+	return flt.Describe()
 }
 
 // count is a record's COUNT: n, or n of selected.

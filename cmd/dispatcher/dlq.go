@@ -124,24 +124,14 @@ func (f *dlqFilterFlags) filter(now time.Time) (deadletter.Filter, error) {
 	return flt, nil
 }
 
-// parseWhen reads a --since/--until value: a duration before now, or a
-// time (RFC 3339, or a date, or a date and time without zone as UTC).
+// parseWhen reads a --since/--until value (deadletter.ParseWhen), a bad
+// one as a usage error.
 func parseWhen(flag, v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
+	t, err := deadletter.ParseWhen(v, now)
+	if err != nil {
+		return t, usageErr("--%s %v", flag, err)
 	}
-	if d, err := time.ParseDuration(v); err == nil {
-		if d < 0 {
-			return time.Time{}, usageErr("--%s %s: give a positive duration (how long ago)", flag, v)
-		}
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usageErr("--%s %q: want a duration ago (90m, 24h) or a time (2026-11-26, 2026-11-26T09:00:00Z)", flag, v)
+	return t, nil
 }
 
 // openStore connects and returns the dead-letter store of the prefix.
@@ -274,6 +264,3 @@ func (f *selectorFlags) noteNarrowed(w io.Writer) {
 		fmt.Fprintf(w, "selection narrowed by %s from the environment\n", e)
 	}
 }
-
-// describe says in words what a filter selects, for prompts and summaries.
-func describe(f deadletter.Filter) string { return f.Describe() }

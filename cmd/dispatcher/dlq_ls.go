@@ -101,7 +101,7 @@ func lsTable(ctx context.Context, cmd *cobra.Command, store *deadletter.Store, f
 		return storeErr(err)
 	}
 	if len(t.rows) == 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "no dead letters in %s match (%s)\n", store.Stream(), describe(flt))
+		fmt.Fprintf(cmd.ErrOrStderr(), "no dead letters in %s match (%s)\n", store.Stream(), flt.Describe())
 		return nil
 	}
 	return t.write(cmd.OutOrStdout(), termWidth(cmd.OutOrStdout()))

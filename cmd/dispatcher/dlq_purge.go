@@ -62,13 +62,13 @@ func runPurge(cmd *cobra.Command, f *purgeFlags) error {
 	defer run.done()
 	ctx, store, sel := run.ctx, run.store, run.sel
 	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	what := fmt.Sprintf("%d dead letter%s in %s (%s)", sel.Len(), plural(sel.Len()), store.Stream(), describe(flt))
+	what := fmt.Sprintf("%d dead letter%s in %s (%s)", sel.Len(), plural(sel.Len()), store.Stream(), flt.Describe())
 	switch {
 	case sel.Len() == 0:
 		if f.asJSON {
 			return json.NewEncoder(out).Encode(map[string]any{"selected": 0, "deleted": 0, "dry_run": f.dryRun})
 		}
-		fmt.Fprintf(out, "no dead letters in %s match (%s); nothing to purge\n", store.Stream(), describe(flt))
+		fmt.Fprintf(out, "no dead letters in %s match (%s); nothing to purge\n", store.Stream(), flt.Describe())
 		return nil
 	case f.dryRun:
 		if f.asJSON {

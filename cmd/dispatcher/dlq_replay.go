@@ -104,7 +104,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 		if f.asJSON {
 			return json.NewEncoder(out).Encode(map[string]any{"summary": deadletter.ReplayReport{}, "selected": 0, "dry_run": f.dryRun})
 		}
-		fmt.Fprintf(out, "no dead letters in %s match (%s); nothing to replay\n", store.Stream(), describe(flt))
+		fmt.Fprintf(out, "no dead letters in %s match (%s); nothing to replay\n", store.Stream(), flt.Describe())
 		return nil
 	}
 
@@ -179,7 +179,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 		sortRows(dryRows)
 		_ = dryRows.write(out, termWidth(out))
 		fmt.Fprintf(out, "dry run: would replay %d of %d selected dead letters (%s), skip %d; nothing changed\n",
-			rep.WouldReplay, sel.Len(), describe(flt), rep.Skipped)
+			rep.WouldReplay, sel.Len(), flt.Describe(), rep.Skipped)
 	} else {
 		printReplaySummary(out, rep, sel.Len(), flt, took)
 	}
@@ -195,7 +195,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags) error {
 
 func printReplaySummary(w io.Writer, rep deadletter.ReplayReport, selected int, flt deadletter.Filter, took time.Duration) {
 	fmt.Fprintf(w, "replayed %d, failed %d, skipped %d (of %d selected: %s) in %s\n",
-		rep.Replayed, rep.Failed, rep.Skipped, selected, describe(flt), took)
+		rep.Replayed, rep.Failed, rep.Skipped, selected, flt.Describe(), took)
 	if rep.AlreadyReplayed > 0 {
 		fmt.Fprintf(w, "%d of them had been re-published by an interrupted run; JetStream dropped the second copy and their dead letters are deleted now\n", rep.AlreadyReplayed)
 	}

@@ -39,7 +39,7 @@ func (c *Console) serveAudit(w http.ResponseWriter, r *http.Request, a access) {
 	if p.Action != "" {
 		f.Actions = []string{p.Action}
 	}
-	since, err := parseWhen(p.Since, c.now())
+	since, err := deadletter.ParseWhen(p.Since, c.now())
 	if err != nil {
 		p.Error = err.Error()
 		c.render(w, r, http.StatusBadRequest, "audit", a, p)
@@ -67,23 +67,6 @@ func describeSelection(s schemas.AuditSelection) string {
 	if s.All {
 		return "all"
 	}
-	f := filterOfSelection(s)
+	f := deadletter.AuditFilter(s)
 	return f.Describe()
-}
-
-// filterOfSelection is the dead-letter filter an audit selection records.
-func filterOfSelection(s schemas.AuditSelection) deadletter.Filter {
-	f := deadletter.Filter{Targets: s.Targets, Reasons: s.Reasons, Classes: s.Classes, JobIDs: s.JobIDs, Seqs: s.Seqs, Text: s.Text}
-	for _, v := range s.Statuses {
-		if r, err := deadletter.ParseStatus(v); err == nil {
-			f.Statuses = append(f.Statuses, r)
-		}
-	}
-	if s.Since != nil {
-		f.Since = *s.Since
-	}
-	if s.Until != nil {
-		f.Until = *s.Until
-	}
-	return f
 }

@@ -196,8 +196,6 @@ func indent(data []byte) string {
 	return unescapeHTML(b.String())
 }
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
 // unescapeHTML undoes the \u003c, \u003e and \u0026 escapes that Go's JSON
 // encoder writes for <, > and &: the page escapes them itself, and the
 // job reads as it was sent.

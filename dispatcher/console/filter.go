@@ -53,10 +53,10 @@ func (f FilterForm) Filter(now time.Time) (deadletter.Filter, error) {
 		out.Statuses = append(out.Statuses, r)
 	}
 	var err error
-	if out.Since, err = parseWhen(f.Since, now); err != nil {
+	if out.Since, err = deadletter.ParseWhen(f.Since, now); err != nil {
 		return out, fmt.Errorf("%w: since: %w", deadletter.ErrInvalidFilter, err)
 	}
-	if out.Until, err = parseWhen(f.Until, now); err != nil {
+	if out.Until, err = deadletter.ParseWhen(f.Until, now); err != nil {
 		return out, fmt.Errorf("%w: until: %w", deadletter.ErrInvalidFilter, err)
 	}
 	out.Text = f.Text
@@ -78,23 +78,6 @@ func list(s string) []string {
 		}
 	}
 	return out
-}
-
-// parseWhen reads a time as dlq ls does: a duration back from now ("2h"),
-// RFC 3339, or the form of an <input type=datetime-local> (UTC).
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q: want a duration back from now (2h), RFC 3339 or 2006-01-02T15:04", s)
 }
 
 // actionSelection reads the selection of a replay or purge form (verb says

@@ -26,7 +26,8 @@ const (
 	keepJobs   = 50
 )
 
-// Job is a replay's progress.
+// Job is a replay's progress. Error and Failures are shown as they are
+// by the page's script (textContent) too, so they are escaped (show).
 type Job struct {
 	ID         string                  `json:"id"`
 	Who        string                  `json:"who"`
@@ -169,7 +170,8 @@ func (c *Console) runReplay(ctx context.Context, id string, flt deadletter.Filte
 				j.Report.Failed++
 			}
 			if ev.Err != nil && len(j.Failures) < 20 {
-				j.Failures = append(j.Failures, "seq "+strconv.FormatUint(ev.Seq, 10)+" (job "+ev.JobID+"): "+string(ev.Outcome)+": "+ev.Err.Error())
+				// shown as is by the page's script too (textContent): escaped here
+				j.Failures = append(j.Failures, show("seq "+strconv.FormatUint(ev.Seq, 10)+" (job "+ev.JobID+"): "+string(ev.Outcome)+": "+ev.Err.Error()))
 			}
 		})
 	})
@@ -180,7 +182,7 @@ func (c *Console) runReplay(ctx context.Context, id string, flt deadletter.Filte
 	defer cancel()
 	_, aerr := audit.Append(actx, c.js, c.topo, rec)
 	c.jobs.update(id, func(j *Job) {
-		j.Report, j.Running, j.Ended, j.Result, j.Error = rep, false, c.now().UTC(), rec.Result, rec.Error
+		j.Report, j.Running, j.Ended, j.Result, j.Error = rep, false, c.now().UTC(), rec.Result, show(rec.Error)
 		if aerr != nil {
 			j.AuditError = aerr.Error()
 		}

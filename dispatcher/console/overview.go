@@ -93,14 +93,15 @@ func (c *Console) overview(filter string) Overview {
 	now := c.now()
 	ov := Overview{At: now.UTC(), Filter: filter, Span: c.figures.set.Span}
 	counts := map[verdict.State]int{}
+	lower := strings.ToLower(filter)
 	for _, ts := range c.backend.Targets() {
-		row := c.row(ts, now, false)
+		row := c.row(ts, c.figures.Target(ts.Name, false), now)
 		counts[row.state]++
 		ov.Totals.Targets++
 		ov.Totals.Backlog += row.Backlog
 		ov.Totals.PerSecond += row.Rates.PerSecond
 		ov.Totals.InFlight += row.InFlight
-		if filter != "" && !strings.Contains(strings.ToLower(ts.Name), strings.ToLower(filter)) {
+		if filter != "" && !strings.Contains(strings.ToLower(ts.Name), lower) {
 			continue
 		}
 		ov.Rows = append(ov.Rows, row)
@@ -127,10 +128,8 @@ func (c *Console) overview(filter string) Overview {
 	return ov
 }
 
-// row is one target's row at now; events adds nothing here (the target
-// page reads them itself).
-func (c *Console) row(ts TargetState, now time.Time, events bool) Row {
-	f := c.figures.Target(ts.Name, events)
+// row is one target's row at now, from its figures f.
+func (c *Console) row(ts TargetState, f TargetFigures, now time.Time) Row {
 	r := Row{Target: ts.Name, State: verdict.Unknown.String(), Paused: ts.Paused, InFlight: ts.InFlight, Buffered: ts.Buffered,
 		Servers: ts.Servers, Limits: LimitsJSON{Concurrency: ts.Concurrency, RatePerSecond: ts.RatePerSecond, Scope: ts.LimitScope}}
 	if f.Verdicts {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ func (c *Console) serveTarget(w http.ResponseWriter, r *http.Request, a access) 
 func (c *Console) targetPage(ts TargetState, notice string) TargetPage {
 	now := c.now()
 	f := c.figures.Target(ts.Name, true)
-	p := TargetPage{Row: c.row(ts, now, false), Notice: notice}
+	p := TargetPage{Row: c.row(ts, f, now), Notice: notice}
 	for k, n := range f.Classes {
 		p.Classes = append(p.Classes, ClassCount{k, n})
 	}
@@ -123,5 +124,5 @@ func (c *Console) done(w http.ResponseWriter, r *http.Request, a access, back, n
 		fmt.Fprintln(w, notice)
 		return
 	}
-	http.Redirect(w, r, back+"?notice="+urlQueryEscape(notice), http.StatusSeeOther)
+	http.Redirect(w, r, back+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 }
