@@ -25,19 +25,15 @@ const maxDeliveries = 20
 // the delivery itself (a dead letter, an ack, a park, a postponement, a
 // hand-back).
 func (w *Worker) admit(d *delivery) (*job, bool) {
-	m := d.m
-	j := &job{m: m, d: d, start: w.o.now()}
-	meta := d.meta
+	m, meta := d.m, d.meta
 	if meta == nil {
 		w.o.log.Error("message without JetStream metadata", zap.String("subject", m.Subject()))
 		w.term(m)
 		return nil, false
 	}
-	j.meta = meta
-	j.key = schemas.DeliveryKey(meta.Stream, meta.Sequence.Stream)
 	data := m.Data()
-	var trusted bool
-	if j.state, trusted = w.trustedState(m.Headers(), data); !trusted {
+	j, trusted := w.newJob(d)
+	if !trusted {
 		w.o.log.Debug("retry state without a valid MAC ignored: a fresh job", zap.String("key", j.key))
 	}
 
