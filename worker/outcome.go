@@ -67,7 +67,7 @@ func (w *Worker) delivered(j *job, res *callResult) {
 // recordTimeout bounds how long storing a record may keep trying: half of
 // AckWait, so a refused record (a full dead-letter stream, say) leaves the
 // job to JetStream's redelivery instead of racing a second copy of it.
-func (w *Worker) recordTimeout() time.Duration { return max(w.ackWait/2, 5*time.Second) }
+func (w *Worker) recordTimeout() time.Duration { return max(AckWait/2, 5*time.Second) }
 
 // recordRefused ends a delivery whose record the server refuses for its
 // size even cut to its minimum (schemas.ErrTooLarge): no redelivery could

@@ -94,7 +94,7 @@ func (w *Worker) mark(j *job, in *settleIntent) error {
 	m := nats.NewMsg(w.o.topo.SettledSubject(j.key))
 	m.Data, _ = json.Marshal(&stored)
 	w.signState(m.Header, j.key, m.Data)
-	m.Header.Set(jetstream.MsgTTLHeader, markerTTL(max(w.ackWait, LegacyAckWait(w.t))).String())
+	m.Header.Set(jetstream.MsgTTLHeader, w.markTTL)
 	m.Header.Set(jetstream.MsgIDHeader, "settled:"+j.key+":"+in.MsgID)
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()

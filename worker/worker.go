@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,7 +33,8 @@ type Worker struct {
 	breakers      []*endpointBreaker
 	secret        map[string]bool
 	dueSubj       string // where the target's scheduled copies fire
-	ackWait       time.Duration
+	// markTTL is the Nats-TTL of the worker's settle markers (markerTTL).
+	markTTL string
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
 	// guard refuses before DNS.
 	hostBlocked map[string]error
@@ -104,7 +104,9 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		}
 		w.signer = s
 	}
-	w.ackWait = AckWait
+	// A delivery from a target's legacy consumer may be redelivered as late
+	// as its AckWait: its marker must outlive that.
+	w.markTTL = markerTTL(max(AckWait, LegacyAckWait(t))).String()
 	w.budget = newRetryBudget(t.Retry, t.Timeouts.Total)
 	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
 		w.limiter = rate.NewLimiter(rateLimit(rl.PerSecond), burstOf(rl))
