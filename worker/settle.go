@@ -149,7 +149,7 @@ func (w *Worker) redo(j *job, in *settleIntent) {
 	case settleDeadLetter:
 		w.deadLetterIntent(j, in)
 	case settleFallback:
-		w.fallbackIntent(j, in)
+		w.storeFallback(j, in)
 	}
 }
 
