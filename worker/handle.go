@@ -66,7 +66,7 @@ func (w *Worker) settle(j *job, res *callResult) (kept bool) {
 	case actRetry:
 		if act.delay <= inPlaceRetry && j.inPlace < maxInPlace && w.lane.delay(j, act.at) {
 			j.inPlace++
-			w.retriedInPlace(j, res, act)
+			w.retried(j, res, act, "retry in place")
 			return true
 		}
 		w.retry(j, res, act)
