@@ -120,16 +120,17 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now, w.breakersChanged)
 	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
 	w.replyTo = NewReplyPolicy(o.topo.Prefix, sec.ReplyToAllow)
+	policy := NetPolicyOf(t, sec)
 	w.hostBlocked = map[string]error{}
 	for _, ep := range t.Endpoints {
 		if u, err := url.Parse(ep); err == nil {
-			if err := NetPolicyOf(t, sec).CheckHost(u.Hostname()); err != nil {
+			if err := policy.CheckHost(u.Hostname()); err != nil {
 				w.hostBlocked[ep] = err
 			}
 		}
 	}
 	// Last: nothing after it fails, and Stop releases it.
-	w.client, w.releaseClient = acquireClient(t, NetPolicyOf(t, sec))
+	w.client, w.releaseClient = acquireClient(t, policy)
 	return w, nil
 }
 
