@@ -102,8 +102,7 @@ func (w *Worker) invalid(j *job, why string) {
 		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: meta,
 	})
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.String("key", j.key))
-	if err := w.mark(j, in); err != nil {
-		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+	if !w.mark(j, in, jobID) {
 		return
 	}
 	w.storeDeadLetter(j, rec, jobID, in)
@@ -156,8 +155,7 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
 		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
 	})
-	if err := w.mark(j, in); err != nil {
-		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+	if !w.mark(j, in, jb.ID) {
 		return
 	}
 	w.storeDeadLetter(j, w.deadLetterRecord(j, in), jb.ID, in)
@@ -227,8 +225,7 @@ func (w *Worker) circuitOpen(j *job) {
 		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + in.BreakerState, Fallback: fb,
 		TraceID: j.state.traceID, Meta: jb.Meta,
 	})
-	if err := w.mark(j, in); err != nil {
-		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+	if !w.mark(j, in, jb.ID) {
 		return
 	}
 	w.storeFallback(j, in)

@@ -55,8 +55,7 @@ func (w *Worker) scheduleAndAck(j *job, at time.Time, park string, in *settleInt
 	msgID := "sched:" + w.t.Name + ":" + j.key
 	if in == nil {
 		in = &settleIntent{Kind: settleSchedule, MsgID: msgID, At: at, Park: park}
-		if err := w.mark(j, in); err != nil {
-			w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
+		if !w.mark(j, in, j.job.ID) {
 			return false
 		}
 	}

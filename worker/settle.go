@@ -74,10 +74,10 @@ func markerTTL(ackWait time.Duration) time.Duration {
 	return (2*ackWait + 5*time.Minute).Round(time.Second)
 }
 
-// mark writes the settle marker of j announcing in, before in's outcome is
-// stored. A failure leaves the delivery for redelivery, as a failed store
-// does.
-func (w *Worker) mark(j *job, in *settleIntent) error {
+// mark writes the settle marker of j (job jobID) announcing in, before in's
+// outcome is stored, and reports whether it did. A failure is logged and
+// leaves the delivery for redelivery, as a failed store does.
+func (w *Worker) mark(j *job, in *settleIntent, jobID string) bool {
 	if in.State == nil {
 		h := nats.Header{}
 		j.state.write(h)
@@ -98,8 +98,11 @@ func (w *Worker) mark(j *job, in *settleIntent) error {
 	m.Header.Set(jetstream.MsgIDHeader, "settled:"+j.key+":"+in.MsgID)
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()
-	_, err := w.js.PublishMsg(ctx, m)
-	return err
+	if _, err := w.js.PublishMsg(ctx, m); err != nil {
+		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // settledBefore returns the settle marker of j's delivery, when an earlier
