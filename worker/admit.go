@@ -41,7 +41,7 @@ func (w *Worker) admit(d *delivery) (*job, bool) {
 	if meta.NumDelivered > 1 {
 		// An earlier delivery may have decided this job's outcome and died
 		// before its ack: deciding again could fork the job.
-		settled, _ = w.settledBefore(j)
+		settled = w.settledBefore(j)
 		if settled != nil && settled.Invalid {
 			w.redo(j, settled)
 			return nil, false

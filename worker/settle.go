@@ -106,30 +106,30 @@ func (w *Worker) mark(j *job, in *settleIntent, jobID string) bool {
 }
 
 // settledBefore returns the settle marker of j's delivery, when an earlier
-// delivery of the same message wrote one. Errors count as "none": the worst
-// case is one call more, and then a second outcome only if this copy
-// decides differently and the first stored its outcome.
-func (w *Worker) settledBefore(j *job) (*settleIntent, bool) {
+// delivery of the same message wrote one, else nil. Errors count as
+// "none": the worst case is one call more, and then a second outcome only
+// if this copy decides differently and the first stored its outcome.
+func (w *Worker) settledBefore(j *job) *settleIntent {
 	ctx, cancel := context.WithTimeout(w.hardCtx, 5*time.Second)
 	defer cancel()
 	st, err := w.schedStream(ctx)
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	m, err := st.GetLastMsgForSubject(ctx, w.o.topo.SettledSubject(j.key))
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	if len(w.o.stateKeys) > 0 && !w.signed(nats.Header(m.Header), m.Data) {
 		w.o.log.Warn("settle marker without a valid MAC ignored; deciding again", zap.String("key", j.key))
-		return nil, false
+		return nil
 	}
 	var in settleIntent
 	if err := json.Unmarshal(m.Data, &in); err != nil || in.Kind == "" {
 		w.o.log.Warn("settle marker unreadable; deciding again", zap.String("key", j.key), zap.Error(err))
-		return nil, false
+		return nil
 	}
-	return &in, true
+	return &in
 }
 
 // redo carries out again the outcome an earlier delivery of j's message
