@@ -82,7 +82,9 @@ func (w *Worker) admit(d *delivery) (*job, bool) {
 		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
 	}
-	if limit := w.deliveryLimit(); meta.NumDelivered > uint64(limit) {
+	// The limit is never below maxDeliveries: asked only past that (it
+	// takes the fleet's lock).
+	if meta.NumDelivered > maxDeliveries && meta.NumDelivered > uint64(w.deliveryLimit()) {
 		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
 		return nil, false
 	}
