@@ -25,19 +25,15 @@ const maxDeliveries = 20
 // the delivery itself (a dead letter, an ack, a park, a postponement, a
 // hand-back).
 func (w *Worker) admit(d *delivery) (*job, bool) {
-	m := d.m
-	j := &job{m: m, d: d, start: w.o.now()}
-	meta := d.meta
+	m, meta := d.m, d.meta
 	if meta == nil {
 		w.o.log.Error("message without JetStream metadata", zap.String("subject", m.Subject()))
 		w.term(m)
 		return nil, false
 	}
-	j.meta = meta
-	j.key = schemas.DeliveryKey(meta.Stream, meta.Sequence.Stream)
 	data := m.Data()
-	var trusted bool
-	if j.state, trusted = w.trustedState(m.Headers(), data); !trusted {
+	j, trusted := w.newJob(d)
+	if !trusted {
 		w.o.log.Debug("retry state without a valid MAC ignored: a fresh job", zap.String("key", j.key))
 	}
 
@@ -45,7 +41,7 @@ func (w *Worker) admit(d *delivery) (*job, bool) {
 	if meta.NumDelivered > 1 {
 		// An earlier delivery may have decided this job's outcome and died
 		// before its ack: deciding again could fork the job.
-		settled, _ = w.settledBefore(j)
+		settled = w.settledBefore(j)
 		if settled != nil && settled.Invalid {
 			w.redo(j, settled)
 			return nil, false
@@ -86,7 +82,9 @@ func (w *Worker) admit(d *delivery) (*job, bool) {
 		w.deadLetter(j, schemas.ReasonExpired, schemas.ClassExpired, "not_after "+jb.NotAfter.UTC().Format(time.RFC3339)+" has passed", lastStatus(j.state))
 		return nil, false
 	}
-	if limit := w.deliveryLimit(); meta.NumDelivered > uint64(limit) {
+	// The limit is never below maxDeliveries: asked only past that (it
+	// takes the fleet's lock).
+	if meta.NumDelivered > maxDeliveries && meta.NumDelivered > uint64(w.deliveryLimit()) {
 		w.deadLetter(j, schemas.ReasonExhausted, lastClass(j.state), fmt.Sprintf("delivered %d times without an outcome", meta.NumDelivered), lastStatus(j.state))
 		return nil, false
 	}

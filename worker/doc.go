@@ -13,10 +13,11 @@
 //
 // Each delivery runs through three stages (handle.go):
 //
-//   - admit (admit.go): decode and validate, the subject's target, the trace,
-//     then in this order: a pause of the target (pause.go: the job is
-//     parked until it ends, nothing after it checked or counted),
-//     not_after, a retry already stored by an earlier delivery, the
+//   - admit (admit.go): first an outcome an earlier delivery of the same
+//     message already decided (its settle marker, settle.go: redone),
+//     then decode and validate, the subject's target, the trace, then in
+//     this order: a pause of the target (pause.go: the job is parked
+//     until it ends, nothing after it checked or counted), not_after, the
 //     delivery count, the retry budget, the rate limit.
 //   - attempt (attempt.go): pick the endpoint whose breaker lets a call
 //     through (failover), make the call (call.go), classify the result

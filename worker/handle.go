@@ -12,8 +12,7 @@ import (
 type job struct {
 	m     jetstream.Msg
 	d     *delivery // m as its intake holds it
-	meta  *jetstream.MsgMetadata
-	key   string // stream and sequence of this delivery (schemas.DeliveryKey), the key of its outcome
+	key   string    // stream and sequence of this delivery (schemas.DeliveryKey), the key of its outcome
 	job   *schemas.Job
 	state retryState
 	tp    string // traceparent sent with the call; the trace id is state.traceID
@@ -21,6 +20,15 @@ type job struct {
 	start time.Time
 	// inPlace counts the retries of this delivery made in place.
 	inPlace int
+}
+
+// newJob is the job of delivery d (its metadata not nil) as its headers
+// tell it: its key and its retry state, trusted only with a valid MAC
+// (statemac.go). The body is not decoded yet.
+func (w *Worker) newJob(d *delivery) (j *job, trusted bool) {
+	j = &job{m: d.m, d: d, start: w.o.now(), key: schemas.DeliveryKey(d.meta.Stream, d.meta.Sequence.Stream)}
+	j.state, trusted = w.trustedState(d.m.Headers(), d.m.Data())
+	return j, trusted
 }
 
 // handle runs one delivery through the pipeline: admit (is it a job we may
@@ -58,7 +66,7 @@ func (w *Worker) settle(j *job, res *callResult) (kept bool) {
 	case actRetry:
 		if act.delay <= inPlaceRetry && j.inPlace < maxInPlace && w.lane.delay(j, act.at) {
 			j.inPlace++
-			w.retriedInPlace(j, res, act)
+			w.retried(j, res, act, "retry in place")
 			return true
 		}
 		w.retry(j, res, act)

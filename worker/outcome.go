@@ -67,7 +67,7 @@ func (w *Worker) delivered(j *job, res *callResult) {
 // recordTimeout bounds how long storing a record may keep trying: half of
 // AckWait, so a refused record (a full dead-letter stream, say) leaves the
 // job to JetStream's redelivery instead of racing a second copy of it.
-func (w *Worker) recordTimeout() time.Duration { return max(w.ackWait/2, 5*time.Second) }
+func (w *Worker) recordTimeout() time.Duration { return max(AckWait/2, 5*time.Second) }
 
 // recordRefused ends a delivery whose record the server refuses for its
 // size even cut to its minimum (schemas.ErrTooLarge): no redelivery could
@@ -101,13 +101,11 @@ func (w *Worker) invalid(j *job, why string) {
 		JobID: resultID, Target: w.t.Name, Outcome: schemas.OutcomeDeadLettered, Attempts: j.state.attempts,
 		ErrorClass: schemas.ClassInvalidJob, Error: why, TraceID: rec.TraceID, Meta: meta,
 	})
-	result := in.Result
 	w.o.log.Warn("invalid job dead-lettered", zap.String("job_id", jobID), zap.String("reason", why), zap.String("key", j.key))
-	if err := w.mark(j, in); err != nil {
-		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+	if !w.mark(j, in, jobID) {
 		return
 	}
-	w.storeDeadLetter(j, rec, jobID, in, result)
+	w.storeDeadLetter(j, rec, jobID, in)
 }
 
 // invalidRecord is the dead letter of a payload that is not a valid job,
@@ -157,12 +155,10 @@ func (w *Worker) deadLetter(j *job, reason, class, errText string, status int) {
 		Attempts: j.state.attempts, DurationMS: ms(w.o.now().Sub(j.firstOrStart())),
 		ErrorClass: class, Error: errText, TraceID: j.state.traceID, Meta: jb.Meta,
 	})
-	result := in.Result
-	if err := w.mark(j, in); err != nil {
-		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+	if !w.mark(j, in, jb.ID) {
 		return
 	}
-	w.storeDeadLetter(j, w.deadLetterRecord(j, in), jb.ID, in, result)
+	w.storeDeadLetter(j, w.deadLetterRecord(j, in), jb.ID, in)
 }
 
 // deadLetterRecord is the dead letter of decoded job j as in decided it.
@@ -183,15 +179,15 @@ func (w *Worker) deadLetterRecord(j *job, in *settleIntent) *schemas.DeadLetter 
 func (w *Worker) deadLetterIntent(j *job, in *settleIntent) {
 	if in.Invalid {
 		rec, jobID, _, _ := w.invalidRecord(j, in.Error)
-		w.storeDeadLetter(j, rec, jobID, in, in.Result)
+		w.storeDeadLetter(j, rec, jobID, in)
 		return
 	}
-	w.storeDeadLetter(j, w.deadLetterRecord(j, in), j.job.ID, in, in.Result)
+	w.storeDeadLetter(j, w.deadLetterRecord(j, in), j.job.ID, in)
 }
 
 // storeDeadLetter stores rec under in's message id (its marker written),
-// then sends result and acks.
-func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter, jobID string, in *settleIntent, result []byte) {
+// then sends in's result and acks.
+func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter, jobID string, in *settleIntent) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()
 	if err := w.rec.DeadLetter(ctx, rec, in.MsgID); err != nil {
@@ -208,7 +204,7 @@ func (w *Worker) storeDeadLetter(j *job, rec *schemas.DeadLetter, jobID string, 
 			zap.String("reason", in.Reason), zap.String("error_class", in.Class), zap.Int("status", in.Status),
 			zap.Int("attempt", j.state.attempts))
 	}
-	w.sendResult(in.ReplyTo, jobID, result)
+	w.sendResult(in.ReplyTo, jobID, in.Result)
 	w.ack(j.m, jobID)
 }
 
@@ -229,20 +225,16 @@ func (w *Worker) circuitOpen(j *job) {
 		ErrorClass: schemas.ClassCircuitOpen, Error: "circuit breaker " + in.BreakerState, Fallback: fb,
 		TraceID: j.state.traceID, Meta: jb.Meta,
 	})
-	result := in.Result
-	if err := w.mark(j, in); err != nil {
-		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jb.ID), zap.Error(err))
+	if !w.mark(j, in, jb.ID) {
 		return
 	}
-	w.storeFallback(j, in, result)
+	w.storeFallback(j, in)
 }
 
-// fallbackIntent redoes a fallback record an earlier delivery decided.
-func (w *Worker) fallbackIntent(j *job, in *settleIntent) { w.storeFallback(j, in, in.Result) }
-
 // storeFallback stores j's fallback record as in decided it (its marker
-// written), then sends result and acks.
-func (w *Worker) storeFallback(j *job, in *settleIntent, result []byte) {
+// written: by this delivery, or by an earlier one when redone), then sends
+// in's result and acks.
+func (w *Worker) storeFallback(j *job, in *settleIntent) {
 	jb := j.job
 	rec := &schemas.Fallback{
 		Job: redactJob(jb, w.secret), Target: w.t.Name, Reason: schemas.ReasonCircuitOpen,
@@ -262,7 +254,7 @@ func (w *Worker) storeFallback(j *job, in *settleIntent, result []byte) {
 	w.o.obs.JobEnded(w.t.Name, schemas.OutcomeFallback, schemas.ReasonCircuitOpen)
 	w.o.log.Info("job to fallback", zap.String("job_id", jb.ID), zap.String("trace_id", j.state.traceID),
 		zap.String("error_class", schemas.ClassCircuitOpen), zap.String("breaker_state", rec.BreakerState))
-	w.sendResult(in.ReplyTo, jb.ID, result)
+	w.sendResult(in.ReplyTo, jb.ID, in.Result)
 	w.ack(j.m, jb.ID)
 }
 

@@ -38,8 +38,8 @@ func (w *Worker) parkBusy(d *delivery) {
 	}
 }
 
-// parkable returns d's job as a scheduled copy carries it: its metadata,
-// key, trusted state and decoded body. A redelivered message is not
+// parkable returns d's job as a scheduled copy carries it: its
+// key, trusted state and decoded body (newJob). A redelivered message is not
 // parkable: an earlier delivery may have decided its outcome (settle.go).
 func (w *Worker) parkable(d *delivery) (*job, bool) {
 	meta := d.meta
@@ -54,9 +54,8 @@ func (w *Worker) parkable(d *delivery) (*job, bool) {
 	if err != nil {
 		return nil, false
 	}
-	j := &job{m: d.m, d: d, meta: meta, start: w.o.now(), job: jb}
-	j.key = schemas.DeliveryKey(meta.Stream, meta.Sequence.Stream)
-	j.state, _ = w.trustedState(d.m.Headers(), data)
+	j, _ := w.newJob(d)
+	j.job = jb
 	return j, true
 }
 

@@ -5,6 +5,9 @@ import (
 	"strings"
 )
 
+// dotSlashEscapes decodes the escapes of a dot, a slash and a backslash.
+var dotSlashEscapes = strings.NewReplacer("%2e", ".", "%2E", ".", "%2f", "/", "%2F", "/", "%5c", "\\", "%5C", "\\")
+
 // escapesBase reports whether a job's path, once its percent-encoding is
 // decoded (%2e is a dot, %2f a slash), climbs above where it starts with
 // dot-segments: appended to an endpoint's base path ("https://h/api" +
@@ -18,8 +21,7 @@ func escapesBase(path string) bool {
 	} else {
 		// Not decodable as a whole: decode what can be, so a bad escape
 		// elsewhere does not hide a %2e%2e.
-		r := strings.NewReplacer("%2e", ".", "%2E", ".", "%2f", "/", "%2F", "/", "%5c", "\\", "%5C", "\\")
-		p = r.Replace(p)
+		p = dotSlashEscapes.Replace(p)
 	}
 	// Some servers take a backslash for a slash.
 	p = strings.ReplaceAll(p, "\\", "/")

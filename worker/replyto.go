@@ -1,9 +1,6 @@
 package worker
 
-import (
-	"slices"
-	"strings"
-)
+import "strings"
 
 // ReplyPolicy says where results may be published. A job's reply_to is
 // publisher input, and results go out with the service's own credentials:
@@ -11,16 +8,30 @@ import (
 // scheduled copies, settle markers, records) and NATS's ($KV, $JS, $SYS,
 // $O) — unless an allow pattern (security.reply_to_allow) names it.
 type ReplyPolicy struct {
-	forbidden []string
-	allow     []string
+	forbidden []subjectPattern
+	allow     []subjectPattern
+}
+
+// subjectPattern is a NATS subject pattern, split into its tokens once.
+type subjectPattern struct {
+	text   string
+	tokens []string
+}
+
+func patternsOf(texts []string) []subjectPattern {
+	out := make([]subjectPattern, len(texts))
+	for i, t := range texts {
+		out[i] = subjectPattern{text: t, tokens: strings.Split(t, ".")}
+	}
+	return out
 }
 
 // NewReplyPolicy returns the policy of subject prefix with allow patterns
 // (NATS subject patterns: * one token, > the rest).
 func NewReplyPolicy(prefix string, allow []string) *ReplyPolicy {
 	return &ReplyPolicy{
-		forbidden: []string{prefix + ".>", "$KV.>", "$JS.>", "$SYS.>", "$O.>"},
-		allow:     slices.Clone(allow),
+		forbidden: patternsOf([]string{prefix + ".>", "$KV.>", "$JS.>", "$SYS.>", "$O.>"}),
+		allow:     patternsOf(allow),
 	}
 }
 
@@ -30,14 +41,15 @@ func (p *ReplyPolicy) refuse(subject string) string {
 	if subject == "" || p == nil {
 		return ""
 	}
+	st := strings.Split(subject, ".")
 	for _, a := range p.allow {
-		if SubjectMatches(a, subject) {
+		if tokensMatch(a.tokens, st) {
 			return ""
 		}
 	}
 	for _, f := range p.forbidden {
-		if SubjectMatches(f, subject) {
-			return subject + " is in the service's own namespace " + f + " (security.reply_to_allow can admit it)"
+		if tokensMatch(f.tokens, st) {
+			return subject + " is in the service's own namespace " + f.text + " (security.reply_to_allow can admit it)"
 		}
 	}
 	return ""
@@ -50,7 +62,12 @@ func (p *ReplyPolicy) Allowed(subject string) bool { return p.refuse(subject) ==
 // (tokens split on '.', '*' matching one token, a final '>' the rest).
 // Token comparison is exact, case included, as NATS does.
 func SubjectMatches(pattern, subject string) bool {
-	pt, st := strings.Split(pattern, "."), strings.Split(subject, ".")
+	return tokensMatch(strings.Split(pattern, "."), strings.Split(subject, "."))
+}
+
+// tokensMatch is SubjectMatches on the tokens of pattern (pt) and subject
+// (st).
+func tokensMatch(pt, st []string) bool {
 	for i, tok := range pt {
 		if tok == ">" {
 			return i < len(st)

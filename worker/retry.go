@@ -18,14 +18,9 @@ import (
 
 // retry stores the job's next attempt as a scheduled copy, then acks.
 func (w *Worker) retry(j *job, res *callResult, act action) {
-	if !w.scheduleAndAck(j, act.at, "", nil) {
-		return
+	if w.scheduleAndAck(j, act.at, "", nil) {
+		w.retried(j, res, act, "retry scheduled")
 	}
-	w.o.obs.RetryScheduled(w.t.Name, res.class, act.delay)
-	w.o.log.Info("retry scheduled",
-		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
-		zap.Int("attempt", j.state.attempts), zap.String("error_class", res.class), zap.Int("status", res.status),
-		zap.Duration("duration", res.duration), zap.Duration("retry_delay", act.delay), zap.Time("next_attempt_at", act.at))
 }
 
 // inPlaceRetry is the longest retry delay waited out in place: the
@@ -42,10 +37,11 @@ const (
 	maxInPlace   = 3
 )
 
-// retriedInPlace logs and counts a retry made in place (lane.delay).
-func (w *Worker) retriedInPlace(j *job, res *callResult, act action) {
+// retried logs (as msg) and counts a retry: scheduled, or made in place
+// (lane.delay).
+func (w *Worker) retried(j *job, res *callResult, act action, msg string) {
 	w.o.obs.RetryScheduled(w.t.Name, res.class, act.delay)
-	w.o.log.Info("retry in place",
+	w.o.log.Info(msg,
 		zap.String("job_id", j.job.ID), zap.String("trace_id", j.state.traceID), zap.String("upstream_host", j.host),
 		zap.Int("attempt", j.state.attempts), zap.String("error_class", res.class), zap.Int("status", res.status),
 		zap.Duration("duration", res.duration), zap.Duration("retry_delay", act.delay), zap.Time("next_attempt_at", act.at))
@@ -59,8 +55,7 @@ func (w *Worker) scheduleAndAck(j *job, at time.Time, park string, in *settleInt
 	msgID := "sched:" + w.t.Name + ":" + j.key
 	if in == nil {
 		in = &settleIntent{Kind: settleSchedule, MsgID: msgID, At: at, Park: park}
-		if err := w.mark(j, in); err != nil {
-			w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", j.job.ID), zap.Error(err))
+		if !w.mark(j, in, j.job.ID) {
 			return false
 		}
 	}

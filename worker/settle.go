@@ -74,10 +74,10 @@ func markerTTL(ackWait time.Duration) time.Duration {
 	return (2*ackWait + 5*time.Minute).Round(time.Second)
 }
 
-// mark writes the settle marker of j announcing in, before in's outcome is
-// stored. A failure leaves the delivery for redelivery, as a failed store
-// does.
-func (w *Worker) mark(j *job, in *settleIntent) error {
+// mark writes the settle marker of j (job jobID) announcing in, before in's
+// outcome is stored, and reports whether it did. A failure is logged and
+// leaves the delivery for redelivery, as a failed store does.
+func (w *Worker) mark(j *job, in *settleIntent, jobID string) bool {
 	if in.State == nil {
 		h := nats.Header{}
 		j.state.write(h)
@@ -94,39 +94,42 @@ func (w *Worker) mark(j *job, in *settleIntent) error {
 	m := nats.NewMsg(w.o.topo.SettledSubject(j.key))
 	m.Data, _ = json.Marshal(&stored)
 	w.signState(m.Header, j.key, m.Data)
-	m.Header.Set(jetstream.MsgTTLHeader, markerTTL(max(w.ackWait, LegacyAckWait(w.t))).String())
+	m.Header.Set(jetstream.MsgTTLHeader, w.markTTL)
 	m.Header.Set(jetstream.MsgIDHeader, "settled:"+j.key+":"+in.MsgID)
 	ctx, cancel := context.WithTimeout(context.Background(), w.recordTimeout())
 	defer cancel()
-	_, err := w.js.PublishMsg(ctx, m)
-	return err
+	if _, err := w.js.PublishMsg(ctx, m); err != nil {
+		w.o.log.Error("settle marker not stored; job will be redelivered", zap.String("job_id", jobID), zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // settledBefore returns the settle marker of j's delivery, when an earlier
-// delivery of the same message wrote one. Errors count as "none": the worst
-// case is one call more, and then a second outcome only if this copy
-// decides differently and the first stored its outcome.
-func (w *Worker) settledBefore(j *job) (*settleIntent, bool) {
+// delivery of the same message wrote one, else nil. Errors count as
+// "none": the worst case is one call more, and then a second outcome only
+// if this copy decides differently and the first stored its outcome.
+func (w *Worker) settledBefore(j *job) *settleIntent {
 	ctx, cancel := context.WithTimeout(w.hardCtx, 5*time.Second)
 	defer cancel()
 	st, err := w.schedStream(ctx)
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	m, err := st.GetLastMsgForSubject(ctx, w.o.topo.SettledSubject(j.key))
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	if len(w.o.stateKeys) > 0 && !w.signed(nats.Header(m.Header), m.Data) {
 		w.o.log.Warn("settle marker without a valid MAC ignored; deciding again", zap.String("key", j.key))
-		return nil, false
+		return nil
 	}
 	var in settleIntent
 	if err := json.Unmarshal(m.Data, &in); err != nil || in.Kind == "" {
 		w.o.log.Warn("settle marker unreadable; deciding again", zap.String("key", j.key), zap.Error(err))
-		return nil, false
+		return nil
 	}
-	return &in, true
+	return &in
 }
 
 // redo carries out again the outcome an earlier delivery of j's message
@@ -149,7 +152,7 @@ func (w *Worker) redo(j *job, in *settleIntent) {
 	case settleDeadLetter:
 		w.deadLetterIntent(j, in)
 	case settleFallback:
-		w.fallbackIntent(j, in)
+		w.storeFallback(j, in)
 	}
 }
 

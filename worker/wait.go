@@ -13,20 +13,16 @@ func (w *Worker) await(j *job, d time.Duration, wake <-chan struct{}) bool {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			return true
-		case <-wake:
-			return true
-		case <-w.stopping:
-			w.handBack(j.m)
-			return false
-		case <-w.hardCtx.Done():
-			w.handBack(j.m)
-			return false
-		}
+	select {
+	case <-t.C:
+		return true
+	case <-wake:
+		return true
+	case <-w.stopping:
+	case <-w.hardCtx.Done():
 	}
+	w.handBack(j.m)
+	return false
 }
 
 // breakerWake returns a channel closed at the next breaker transition of

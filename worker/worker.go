@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,7 +33,8 @@ type Worker struct {
 	breakers      []*endpointBreaker
 	secret        map[string]bool
 	dueSubj       string // where the target's scheduled copies fire
-	ackWait       time.Duration
+	// markTTL is the Nats-TTL of the worker's settle markers (markerTTL).
+	markTTL string
 	// hostBlocked holds the SSRF refusal of each endpoint whose host the
 	// guard refuses before DNS.
 	hostBlocked map[string]error
@@ -104,7 +104,9 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 		}
 		w.signer = s
 	}
-	w.ackWait = AckWait
+	// A delivery from a target's legacy consumer may be redelivered as late
+	// as its AckWait: its marker must outlive that.
+	w.markTTL = markerTTL(max(AckWait, LegacyAckWait(t))).String()
 	w.budget = newRetryBudget(t.Retry, t.Timeouts.Total)
 	if rl := t.RateLimit; rl != nil && rl.PerSecond > 0 {
 		w.limiter = rate.NewLimiter(rateLimit(rl.PerSecond), burstOf(rl))
@@ -118,16 +120,17 @@ func New(t Target, sec Security, js jetstream.JetStream, rec Recorder, opts ...O
 	w.breakers = newBreakers(t, w.o.log, w.o.obs, w.o.share, w.o.now, w.breakersChanged)
 	w.rawRedact = newRawRedactor(w.secret, w.secretValues())
 	w.replyTo = NewReplyPolicy(o.topo.Prefix, sec.ReplyToAllow)
+	policy := NetPolicyOf(t, sec)
 	w.hostBlocked = map[string]error{}
 	for _, ep := range t.Endpoints {
 		if u, err := url.Parse(ep); err == nil {
-			if err := NetPolicyOf(t, sec).CheckHost(u.Hostname()); err != nil {
+			if err := policy.CheckHost(u.Hostname()); err != nil {
 				w.hostBlocked[ep] = err
 			}
 		}
 	}
 	// Last: nothing after it fails, and Stop releases it.
-	w.client, w.releaseClient = acquireClient(t, NetPolicyOf(t, sec))
+	w.client, w.releaseClient = acquireClient(t, policy)
 	return w, nil
 }
 
