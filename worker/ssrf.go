@@ -99,11 +99,6 @@ func reserved(ip netip.Addr) string {
 	return ""
 }
 
-// ssrfControl is the dialer hook of the zero NetPolicy.
-func ssrfControl(network, address string, c syscall.RawConn) error {
-	return NetPolicy{}.control(network, address, c)
-}
-
 // control is a net.Dialer Control hook: it runs after DNS resolution, on
 // the exact address about to be dialed.
 func (p NetPolicy) control(_, address string, _ syscall.RawConn) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -122,4 +123,10 @@ func TestSSRFMetadataUnderAllowPrivate(t *testing.T) {
 			})
 		}
 	}
+}
+
+// ssrfControl is the dialer hook of the zero NetPolicy (the guard's
+// defaults), as the tests dial with it.
+func ssrfControl(network, address string, c syscall.RawConn) error {
+	return NetPolicy{}.control(network, address, c)
 }

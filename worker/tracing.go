@@ -131,16 +131,6 @@ func newTraceID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// traceIDFromParent extracts the trace id of a traceparent header, "" when
-// the header is not a valid version-00 traceparent (parseTraceparent).
-func traceIDFromParent(tp string) string {
-	sc, ok := parseTraceparent(tp)
-	if !ok {
-		return ""
-	}
-	return sc.TraceID().String()
-}
-
 // jobTrace decides the trace of a delivery: the trace id its retry state
 // carries (stateID), else the job's trace_id (jobID), else the trace id of
 // the incoming traceparent tp, else a new one. The traceparent sent on

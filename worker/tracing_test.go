@@ -122,3 +122,13 @@ func BenchmarkAttemptSpanOff(b *testing.B) {
 		endAttemptSpan(span, &callResult{status: 200})
 	}
 }
+
+// traceIDFromParent is the trace id parseTraceparent reads in a
+// traceparent header, "" when it is not a valid version-00 one.
+func traceIDFromParent(tp string) string {
+	sc, ok := parseTraceparent(tp)
+	if !ok {
+		return ""
+	}
+	return sc.TraceID().String()
+}
